@@ -1,0 +1,33 @@
+# Two commands do all the set-up: `make run` and `make test`.
+# Both bootstrap .venv when it is missing (create, install, fetch + verify the model).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCE ?= auto
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv model lint clean
+
+run: $(STAMP) model
+	$(BIN)/hinge-mirror run --source $(SOURCE) $(if $(CONFIG),--config $(CONFIG))
+
+test: $(STAMP) model
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Fetch (from HINGE_MIRROR_MODEL_DIR or the official URL) and verify the sha256.
+model: $(STAMP)
+	$(BIN)/hinge-mirror models verify --quiet || $(BIN)/hinge-mirror models fetch
+
+lint: $(STAMP)
+	$(BIN)/ruff check device web_ui tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache

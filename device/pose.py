@@ -1,0 +1,140 @@
+"""MoveNet SinglePose: an RGB frame of any size -> (17, 3) keypoints on the full frame.
+
+The one place where MoveNet's conventions are converted: the model takes a
+192x192 RGB uint8 square and returns (y, x, score) normalized to that square;
+`estimate` returns (y, x, score) float32 normalized to the *full frame*
+(y by its height, x by its width), COCO keypoint order (see DESIGN.md).
+
+Two ways to build the square input:
+
+* ``letterbox``: the whole frame, padded to a square with black, resized.
+* ``crop``: MoveNet's recommended crop-region tracking. The square follows the
+  previous frame's keypoints (centred on the hips, sized to hold the torso
+  with a 1.9x margin and the visible body with 1.2x), and falls back to the
+  letterbox square when the torso is not confidently seen. A person small in
+  a wide frame then gets more of the model's 192 pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from device.runtime import load_interpreter
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 192
+MODES = ("crop", "letterbox")
+# MoveNet's crop tracking thresholds and margins (the model authors' tutorial).
+CROP_MIN_SCORE = 0.2
+TORSO_MARGIN = 1.9
+BODY_MARGIN = 1.2
+_SHOULDERS_HIPS = np.array([5, 6, 11, 12])
+
+
+class PoseEstimator(Protocol):
+    def estimate(self, frame: np.ndarray) -> np.ndarray:
+        """RGB uint8 (H, W, 3) -> float32 (17, 3) of (y, x, score) on the full frame."""
+
+    def reset(self) -> None:
+        """Forget any tracking state (a new video, a new person)."""
+
+
+def full_frame_square(height: int, width: int) -> np.ndarray:
+    """The letterbox square in pixels: (y0, x0, side), centred on the frame."""
+    side = float(max(height, width))
+    return np.array([(height - side) / 2.0, (width - side) / 2.0, side])
+
+
+def crop_square(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
+    """MoveNet's crop region from the previous frame's full-frame keypoints.
+
+    Returns (y0, x0, side) in pixels; the square may extend past the frame
+    (the outside is padded black). Falls back to `full_frame_square` when
+    neither a hip nor a shoulder is confidently seen.
+    """
+    score = keypoints[:, 2]
+    hips_ok = score[11] > CROP_MIN_SCORE or score[12] > CROP_MIN_SCORE
+    shoulders_ok = score[5] > CROP_MIN_SCORE or score[6] > CROP_MIN_SCORE
+    if not (hips_ok and shoulders_ok):
+        return full_frame_square(height, width)
+    yx = keypoints[:, :2] * np.array([height, width], dtype=np.float64)
+    centre = (yx[11] + yx[12]) / 2.0
+    torso = np.abs(yx[_SHOULDERS_HIPS] - centre).max(axis=0)
+    seen = score > CROP_MIN_SCORE
+    body = np.abs(yx[seen] - centre).max(axis=0)
+    half = max(torso.max() * TORSO_MARGIN, body.max() * BODY_MARGIN)
+    half = min(half, max(centre[1], width - centre[1], centre[0], height - centre[0]))
+    if half > max(height, width) / 2.0:
+        return full_frame_square(height, width)
+    return np.array([centre[0] - half, centre[1] - half, 2.0 * half])
+
+
+def square_input(frame: np.ndarray, square: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """Crop the square (y0, x0, side) from the frame, pad black, resize to size x size.
+
+    One affine warp does crop, pad and bilinear resize together, sampling only
+    the output pixels, so the cost does not grow with the frame size.
+    """
+    y0, x0, side = square
+    s = size / side
+    m = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
+    return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def to_full_frame(raw: np.ndarray, square: np.ndarray, height: int, width: int) -> np.ndarray:
+    """MoveNet's (y, x, score) on the input square -> (y, x, score) on the full frame."""
+    y0, x0, side = square
+    out = np.empty((17, 3), dtype=np.float32)
+    out[:, 0] = (y0 + raw[:, 0] * side) / height
+    out[:, 1] = (x0 + raw[:, 1] * side) / width
+    out[:, 2] = raw[:, 2]
+    return out
+
+
+class MoveNet:
+    """MoveNet SinglePose on a TFLite interpreter (LiteRT preferred)."""
+
+    def __init__(self, model: Path, *, threads: int = 1, mode: str = "crop",
+                 runtime: str | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"pose mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.threads = threads
+        self._interp, self.runtime = load_interpreter(model, threads, prefer=runtime)
+        inp = self._interp.get_input_details()[0]
+        self._in_index = inp["index"]
+        self._in_dtype = inp["dtype"]
+        self._out_index = self._interp.get_output_details()[0]["index"]
+        self._previous: np.ndarray | None = None
+        log.info("MoveNet pose mode %s", mode)
+
+    def reset(self) -> None:
+        self._previous = None
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """RGB frame -> (model input (192, 192, 3), square (y0, x0, side) in pixels)."""
+        h, w = frame.shape[:2]
+        if self.mode == "crop" and self._previous is not None:
+            square = crop_square(self._previous, h, w)
+        else:
+            square = full_frame_square(h, w)
+        return square_input(frame, square), square
+
+    def infer(self, model_input: np.ndarray) -> np.ndarray:
+        """(192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
+        self._interp.set_tensor(self._in_index, model_input[None].astype(self._in_dtype, copy=False))
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out_index)[0, 0]
+
+    def estimate(self, frame: np.ndarray) -> np.ndarray:
+        model_input, square = self.preprocess(frame)
+        keypoints = to_full_frame(self.infer(model_input), square, *frame.shape[:2])
+        self._previous = keypoints
+        return keypoints

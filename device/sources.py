@@ -1,0 +1,213 @@
+"""Frame sources: the hardware edge. Each yields `Frame`s with a time in seconds.
+
+* `OpenCVSource`: a video file, a webcam index or a stream URL.
+* `Picamera2Source`: the Pi camera; `picamera2` is imported inside it only.
+* `ReplaySource`: a keypoint track (no pixels, keypoints precomputed), which
+  also drives the built-in demo.
+
+Time comes from the source: the sensor timestamp, the video position, the
+track's `t`, never a frame count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from device.errors import HingeMirrorError
+from device.tracks import Track, load_track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Frame:
+    t_s: float
+    image: np.ndarray | None = None  # RGB uint8 (H, W, 3)
+    keypoints: np.ndarray | None = None  # (17, 3) when the source already has them
+    size: tuple[int, int] = (0, 0)  # (height, width) in pixels
+
+
+class FrameSource(Protocol):
+    name: str
+    live: bool  # a camera (True) or a recording (False)
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames in time order until the source ends (or forever for a camera)."""
+
+    def close(self) -> None: ...
+
+
+class Pacer:
+    """Sleeps so that recorded frames come out at their own pace (real-time replay)."""
+
+    def __init__(self) -> None:
+        self._origin: float | None = None
+
+    def wait(self, t_s: float) -> None:
+        now = time.monotonic()
+        if self._origin is None:
+            self._origin = now - t_s
+        delay = self._origin + t_s - now
+        if delay > 0:
+            time.sleep(delay)
+
+
+class OpenCVSource:
+    """A video file, webcam index or stream URL through OpenCV, as RGB frames."""
+
+    def __init__(self, spec: str | int, *, realtime: bool = False, loop: bool = False,
+                 size: tuple[int, int] | None = None) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self.spec = spec
+        self.live = isinstance(spec, int) or "://" in str(spec)
+        self.name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+        self.realtime = realtime and not self.live
+        self.loop = loop and not self.live
+        if not self.live and not Path(spec).is_file():
+            raise HingeMirrorError(f"video {spec}: no such file; check the path")
+        self._cap = cv2.VideoCapture(spec)
+        if self.live and size:
+            self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[1])
+            self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[0])
+        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok:
+            self._cap.release()
+            if self.live:
+                raise HingeMirrorError(
+                    f"camera {spec}: cannot be opened or gives no frames; check the cable, "
+                    "that no other program uses it, or pick another --source"
+                )
+            raise HingeMirrorError(
+                f"video {spec}: not a video OpenCV can decode; give an .mp4/.avi/.mov file "
+                "or a track .npz"
+            )
+        self._first = first
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 0.0
+
+    def frames(self) -> Iterator[Frame]:
+        cv2 = self._cv2
+        pacer = Pacer()
+        offset = 0.0
+        t0 = time.monotonic()
+        index = 0
+        bgr = self._first
+        last_t = 0.0
+        while True:
+            if bgr is None:
+                ok, bgr = self._cap.read()
+                if not ok:
+                    if not self.loop:
+                        return
+                    # Loop: restart the file, keeping time increasing.
+                    offset = last_t + (1.0 / self.fps if self.fps else 0.033)
+                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    index = 0
+                    bgr = None
+                    continue
+            if self.live:
+                t_s = time.monotonic() - t0
+            else:
+                # The decoder's position (ms) is the frame's presentation time; fall
+                # back to the index over the nominal rate when the container lacks it.
+                pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+                t_s = offset + (pos_ms / 1000.0 if pos_ms > 0 or index == 0 else
+                                index / (self.fps or 30.0))
+            last_t = t_s
+            index += 1
+            if self.realtime:
+                pacer.wait(t_s)
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            bgr = None
+            yield Frame(t_s=t_s, image=rgb, size=rgb.shape[:2])
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class Picamera2Source:
+    """The Raspberry Pi camera through picamera2 (from apt: python3-picamera2).
+
+    The ISP scales to a small stream, so Python never resizes big frames.
+    picamera2's "BGR888" format is R, G, B in memory (its "RGB888" is B, G, R),
+    so frames arrive as RGB with no conversion. Time is the sensor timestamp.
+    """
+
+    live = True
+
+    def __init__(self, size: tuple[int, int] = (480, 640), fps: float = 30.0) -> None:
+        self.name = "picamera2"
+        try:
+            from picamera2 import Picamera2  # noqa: PLC0415 - only exists on a Pi
+        except ImportError:
+            raise HingeMirrorError(
+                "camera picamera2: the picamera2 module is not installed (it comes from apt "
+                "on Raspberry Pi OS: `sudo apt install python3-picamera2`, venv made with "
+                "--system-site-packages); or pick --source INDEX|PATH"
+            ) from None
+        try:
+            self._cam = Picamera2()
+            config = self._cam.create_video_configuration(
+                main={"size": (size[1], size[0]), "format": "BGR888"},
+                controls={"FrameRate": fps}, buffer_count=4,
+            )
+            self._cam.configure(config)
+            self._cam.start()
+        except (RuntimeError, IndexError, OSError) as exc:
+            raise HingeMirrorError(
+                f"camera picamera2: cannot be opened ({exc}); check the ribbon cable and "
+                "that no other program holds the camera"
+            ) from None
+
+    def frames(self) -> Iterator[Frame]:
+        while True:
+            request = self._cam.capture_request()
+            try:
+                rgb = request.make_array("main")
+                t_ns = request.get_metadata().get("SensorTimestamp", time.monotonic_ns())
+            finally:
+                request.release()
+            yield Frame(t_s=t_ns / 1e9, image=rgb, size=rgb.shape[:2])
+
+    def close(self) -> None:
+        self._cam.stop()
+        self._cam.close()
+
+
+class ReplaySource:
+    """Replays a keypoint track: frames with keypoints and no pixels."""
+
+    live = False
+
+    def __init__(self, track: Track | Path, *, realtime: bool = False, loop: bool = False,
+                 name: str | None = None) -> None:
+        self.track = track if isinstance(track, Track) else load_track(Path(track))
+        self.name = name or (str(track) if not isinstance(track, Track) else "replay")
+        self.realtime = realtime
+        self.loop = loop
+
+    def frames(self) -> Iterator[Frame]:
+        pacer = Pacer()
+        tr = self.track
+        step = float(np.median(np.diff(tr.t))) if len(tr) > 1 else 0.033
+        offset = 0.0
+        while True:
+            for kp, t in zip(tr.keypoints, tr.t, strict=True):
+                t_s = offset + float(t)
+                if self.realtime:
+                    pacer.wait(t_s)
+                yield Frame(t_s=t_s, keypoints=kp, size=tr.frame_size)
+            if not self.loop:
+                return
+            offset += float(tr.t[-1]) + step
+
+    def close(self) -> None:
+        pass
