@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device.core.coach import analyze as coach_analyze
+from device.errors import HingeMirrorError
 from device.pose import PoseEstimator
 from device.sources import OpenCVSource
 from device.tracks import Track
@@ -28,3 +30,34 @@ def track_video(path: Path, pose: PoseEstimator) -> Track:
         source.close()
     t = np.asarray(times, dtype=np.float64)
     return Track(np.stack(keypoints).astype(np.float32), t - t[0], size)
+
+
+def load_or_track(path: Path, load_pose) -> Track:
+    """A track file as is, or a video run through the pose model (loaded only then)."""
+    from device.tracks import load_track
+
+    path = Path(path)
+    if path.suffix.lower() in TRACK_SUFFIXES:
+        return load_track(path)
+    if not path.is_file():
+        raise HingeMirrorError(f"video {path}: no such file; check the path")
+    return track_video(path, load_pose())
+
+
+def analyze_path(path: Path, load_pose) -> dict:
+    """The analysis report (DESIGN.md) of a video or a track."""
+    track = load_or_track(path, load_pose)
+    report = coach_analyze(track.keypoints, track.t, track.frame_size)
+    return {"source": Path(path).name, **report}
+
+
+def format_report(r: dict) -> str:
+    lines = [f"{r['source']}: {r['rep_count']} reps ({r['partial_reps']} partial), "
+             f"view {r['view']}, {r['frames']} frames over {r['duration_s']:.1f} s"]
+    for rep in r["reps"]:
+        lines.append(
+            f"  rep {rep['index']}: {rep['start_s'] if rep['start_s'] is not None else 'depth'}"
+            f" -> {rep['end_s']:.2f} s, hinge {rep['hinge_deg']:.0f} deg, knee "
+            f"{rep['knee_deg']:.0f} deg, score {rep['score']}, faults "
+            f"{', '.join(rep['faults']) or 'none'}")
+    return "\n".join(lines)

@@ -129,7 +129,8 @@ class MoveNet:
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """(192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
-        self._interp.set_tensor(self._in_index, model_input[None].astype(self._in_dtype, copy=False))
+        batch = model_input[None].astype(self._in_dtype, copy=False)
+        self._interp.set_tensor(self._in_index, batch)
         self._interp.invoke()
         return self._interp.get_tensor(self._out_index)[0, 0]
 

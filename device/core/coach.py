@@ -37,7 +37,7 @@ class CoachParams:
     depth_deg: float = 70.0  # a rep must reach this hip flexion
     turn_deg: float = 15.0  # fall from the peak that marks the bottom / rise that marks a bounce
     min_rep_s: float = 0.6  # shorter down-and-up movements are not reps
-    min_down_s: float = 0.25  # a faster "descent" is a keypoint glitch or a fall, not a hinge
+    min_down_s: float = 0.15  # a faster "descent" is a keypoint glitch or a fall, not a hinge
     arm_s: float = 0.4  # be still this long before counting starts (>= travel_tau_s)
     # Feet faster than this (torso lengths / s) are walking: a slow clinical walk
     # of 0.8 m/s is about 1.6 torso lengths per second.
@@ -57,7 +57,8 @@ class CoachParams:
         if not 0 < self.stand_deg < self.start_deg < self.depth_deg < 180:
             raise ValueError("need 0 < stand_deg < start_deg < depth_deg < 180 (degrees)")
         for name in ("turn_deg", "min_rep_s", "min_down_s", "arm_s", "absent_s", "set_idle_s",
-                     "still_torso_per_s", "travel_tau_s", "bridge_s", "cue_repeat_s", "calib_rate_per_s"):
+                     "still_torso_per_s", "travel_tau_s", "bridge_s", "cue_repeat_s",
+                     "calib_rate_per_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.arm_s < self.travel_tau_s:

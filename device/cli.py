@@ -1,0 +1,167 @@
+"""`hinge-mirror`: the device and its tools. Run `hinge-mirror COMMAND --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from device.errors import HingeMirrorError
+
+log = logging.getLogger("hinge_mirror")
+
+DESCRIPTION = """\
+Hinge Mirror: a smart mirror that coaches the hip hinge (deadlifts, kettlebell
+deadlifts, rehab hinges). A camera feeds the MoveNet pose model; the coach
+counts reps at lockout and names faults; a web page shows them on the mirror.
+"""
+
+EPILOG = """\
+examples:
+  hinge-mirror run                          camera if one is attached, else the demo
+  hinge-mirror run --source clip.mp4        play a recording in real time
+  hinge-mirror analyze clip.mp4 --json      count reps and faults in a recording
+  hinge-mirror track clip.mp4 -o clip.npz   save the keypoints of a recording
+  hinge-mirror eval ../shared/clips         labelled vs counted reps per clip
+  hinge-mirror bench --json                 measured speed on this machine
+  hinge-mirror models fetch                 install and verify the pose model
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hinge-mirror", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="the mirror: camera -> pose -> coach -> web page",
+                       description="Run the mirror until stopped (Ctrl-C). The page is at "
+                       "http://HOST:PORT/ ; /healthz reports camera, model and pipeline.")
+    r.add_argument("--source", default=None,
+                   help="auto (default: Pi camera, else webcam 0, else the demo), picamera, "
+                   "demo, a webcam INDEX, a video file or a track .npz")
+    r.add_argument("--config", type=Path, help="TOML config file (see device/config.py)")
+    r.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    r.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    r.add_argument("--loop", action="store_true", help="replay a video or track forever")
+
+    a = sub.add_parser("analyze", help="count reps and faults in a video or track",
+                       description="Process every frame of a video (or a track .npz) as fast "
+                       "as possible and print the analysis report.")
+    a.add_argument("path", type=Path, help="a video file or a track .npz")
+    a.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
+                       description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
+    t.add_argument("video", type=Path)
+    t.add_argument("-o", "--output", type=Path, required=True, help="the .npz to write")
+
+    e = sub.add_parser("eval", help="labelled vs counted reps over a folder of clips",
+                       description="For every video or track in DIR with an entry in "
+                       "DIR/labels.json, compare the counted reps with the label.")
+    e.add_argument("dir", type=Path)
+    e.add_argument("--tracks", type=Path, help="folder to cache tracks in (reused when present)")
+    e.add_argument("--pose-mode", choices=("crop", "letterbox"), default="crop",
+                   help="how frames are fed to MoveNet (default crop)")
+    e.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="measure speed on this machine",
+                       description="Invoke, preprocessing, core and pipeline speed, and "
+                       "peak memory. Uses a real clip when --clip or ../shared/clips has one, "
+                       "else synthetic frames.")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--clip", type=Path, help="a video to measure the pipeline on")
+    b.add_argument("--frames", type=int, default=300, help="frames per measurement")
+
+    m = sub.add_parser("models", help="install or check the pose model files",
+                       description="fetch: copy from $HINGE_MIRROR_MODEL_DIR or download the "
+                       "official file, check its sha256, install atomically. verify: check "
+                       "the installed file.")
+    m.add_argument("action", choices=("fetch", "verify"))
+    m.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _cmd_models(args) -> int:
+    from device import modelfiles
+
+    path = modelfiles.fetch() if args.action == "fetch" else modelfiles.verify()
+    if not args.quiet:
+        print(f"{path}: sha256 ok")
+    return 0
+
+
+def _load_pose(mode: str = "crop", threads: int = 1, runtime: str = ""):
+    from device import modelfiles
+    from device.pose import MoveNet
+
+    return MoveNet(modelfiles.verify(), threads=threads, mode=mode, runtime=runtime or None)
+
+
+def _cmd_analyze(args) -> int:
+    from device.analysis import analyze_path, format_report
+
+    report = analyze_path(args.path, _load_pose)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_track(args) -> int:
+    from device.analysis import track_video
+    from device.tracks import save_track
+
+    track = track_video(args.video, _load_pose())
+    save_track(args.output, track)
+    print(f"{args.output}: {len(track)} frames")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from device.evaluate import evaluate_dir, format_table, summary
+
+    rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks)
+    print(json.dumps({"clips": rows, "summary": summary(rows)}, indent=1) if args.json
+          else format_table(rows))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from device.bench import format_bench, run_bench
+
+    result = run_bench(_load_pose, clip=args.clip, frames=args.frames)
+    print(json.dumps(result) if args.json else format_bench(result))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from device.app import run_device
+    from device.config import load_config
+
+    config = load_config(args.config)
+    return run_device(config, source=args.source, host=args.host, port=args.port,
+                      loop=args.loop, load_pose=_load_pose)
+
+
+COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval": _cmd_eval,
+            "bench": _cmd_bench, "models": _cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # LiteRT/TFLite print their own INFO lines through C++; keep them out of the way.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
+    try:
+        return COMMANDS[args.command](args)
+    except HingeMirrorError as exc:
+        print(f"hinge-mirror: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,111 @@
+"""One config schema: defaults in one place, unknown keys rejected, errors name key and value.
+
+A config file is TOML with these sections (all keys optional)::
+
+    [server]
+    host = "0.0.0.0"   # staff reach the device over the local network
+    port = 8000
+    threads = 8        # waitress threads: each open mirror page holds one
+
+    [camera]
+    source = "auto"    # auto | picamera | demo | INDEX | PATH
+    width = 640
+    height = 480
+    fps = 30
+
+    [pose]
+    mode = "crop"      # crop | letterbox
+    threads = 1
+    runtime = ""       # "" = LiteRT, else tflite_runtime
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from device.errors import HingeMirrorError
+from device.pose import MODES
+from device.runtime import RUNTIMES
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8000
+    threads: int = 8
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "auto"
+    width: int = 640
+    height: int = 480
+    fps: int = 30
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    mode: str = "crop"
+    threads: int = 1
+    runtime: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    camera: CameraConfig = CameraConfig()
+    pose: PoseConfig = PoseConfig()
+
+
+_CHECKS = {
+    ("server", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
+    ("server", "threads"): (lambda v: 2 <= v <= 64, "must be 2..64"),
+    ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
+    ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
+    ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
+    ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
+    ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
+    ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
+}
+
+
+def _bad(path: Path, key: str, value: Any, why: str) -> HingeMirrorError:
+    return HingeMirrorError(f"config {path}: {key} = {value!r} {why}; fix it or remove the key")
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a TOML config over the defaults; any unknown key or bad value is an error."""
+    config = Config()
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise HingeMirrorError(f"config {path}: no such file; check the --config path") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise HingeMirrorError(f"config {path}: not valid TOML ({exc}); fix the syntax") from None
+    for section, values in raw.items():
+        if section not in {f.name for f in fields(Config)}:
+            raise _bad(path, section, "...", "is not a known section (server, camera, pose)")
+        if not isinstance(values, dict):
+            raise _bad(path, section, values, "must be a [section] table")
+        current = getattr(config, section)
+        known = {f.name: f for f in fields(current)}
+        updates = {}
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            if key not in known:
+                raise _bad(path, name, value, f"is not a known key (known: {', '.join(known)})")
+            want = type(getattr(current, key))
+            if type(value) is not want:
+                raise _bad(path, name, value, f"must be a {want.__name__}")
+            check = _CHECKS.get((section, key))
+            if check and not check[0](value):
+                raise _bad(path, name, value, check[1])
+            updates[key] = value
+        config = replace(config, **{section: replace(current, **updates)})
+    return config

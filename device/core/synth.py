@@ -1,0 +1,165 @@
+"""A synthetic kinematic generator: a 2-D stick figure driven by joint angles.
+
+The figure is defined by trunk, thigh and shin inclinations from vertical
+(degrees) over time; it is projected from the side (sagittal plane) or from the
+front (the sagittal axis points at the camera, so a lean shows only as a
+shorter vertical extent). It produces MoveNet-shaped keypoints, (y, x, score)
+normalized to a frame, with optional noise, dropouts, a walk-in and a second
+person passing in front. It drives the unit tests and the built-in demo;
+it is this project's own data, not derived from any recording.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Segment lengths in frame heights for a person filling ~70% of the frame
+# (ratios after Winter's anthropometric table: trunk 0.29, thigh 0.245,
+# shank 0.246 of height; shoulder width 0.26, hip width 0.19).
+TORSO, THIGH, SHIN = 0.20, 0.17, 0.17
+SHOULDER_W, HIP_W, KNEE_W, ANKLE_W = 0.18, 0.13, 0.12, 0.12
+NECK, UPPER_ARM, FOREARM = 0.05, 0.11, 0.10
+
+
+@dataclass(frozen=True)
+class Pose2D:
+    trunk_deg: float = 0.0  # forward lean from vertical
+    thigh_deg: float = 0.0  # thigh from vertical (knee ahead of hip)
+    shin_deg: float = 0.0  # shin from vertical (knee ahead of ankle)
+    knee_w: float = KNEE_W  # knee separation (front view), frame heights
+    hip_shift: float = 0.0  # sideways hip shift (front view), frame heights
+
+
+def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
+           score: float = 0.85) -> np.ndarray:
+    """(17, 3) keypoints (y, x, score) of one pose; x0/ground in frame-height units."""
+    t, th, sh = (math.radians(a) for a in (p.trunk_deg, p.thigh_deg, p.shin_deg))
+    # Sagittal coordinates: u forward, y down.
+    ankle = (0.0, ground)
+    knee = (ankle[0] + SHIN * math.sin(sh), ankle[1] - SHIN * math.cos(sh))
+    hip = (knee[0] - THIGH * math.sin(th), knee[1] - THIGH * math.cos(th))
+    sho = (hip[0] + TORSO * math.sin(t), hip[1] - TORSO * math.cos(t))
+    head = (sho[0] + NECK * math.sin(t) + 0.02, sho[1] - NECK * math.cos(t))
+    elbow = (sho[0], sho[1] + UPPER_ARM)
+    wrist = (elbow[0], elbow[1] + FOREARM)
+    kp = np.zeros((17, 3), dtype=np.float32)
+
+    def put(i: int, u: float, y: float, lateral: float) -> None:
+        x = x0 + (u if view == "side" else lateral)
+        kp[i] = (y, x / aspect, score)
+
+    put(0, head[0] + 0.01, head[1], 0.0)
+    put(1, head[0], head[1] - 0.01, -0.015)
+    put(2, head[0], head[1] - 0.01, 0.015)
+    put(3, head[0] - 0.02, head[1], -0.035)
+    put(4, head[0] - 0.02, head[1], 0.035)
+    for i, sign in ((0, -1), (1, 1)):
+        shift = p.hip_shift
+        put(5 + i, sho[0], sho[1], sign * SHOULDER_W / 2 + shift / 2)
+        put(7 + i, elbow[0], elbow[1], sign * SHOULDER_W / 2 + shift / 2)
+        put(9 + i, wrist[0], wrist[1], sign * SHOULDER_W / 2.2 + shift / 2)
+        put(11 + i, hip[0], hip[1], sign * HIP_W / 2 + shift)
+        put(13 + i, knee[0], knee[1], sign * p.knee_w / 2 + shift / 2)
+        put(15 + i, ankle[0], ankle[1], sign * ANKLE_W / 2)
+    return kp
+
+
+def hinge_pose(depth: float, style: str = "hinge") -> Pose2D:
+    """A pose `depth` (0 standing .. 1 bottom) into a hinge or a squat."""
+    if style == "squat":
+        return Pose2D(trunk_deg=40 * depth, thigh_deg=85 * depth, shin_deg=35 * depth)
+    return Pose2D(trunk_deg=75 * depth, thigh_deg=15 * depth, shin_deg=12 * depth)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A scripted session. Times in seconds."""
+
+    view: str = "side"
+    reps: int = 5
+    style: str = "hinge"  # or "squat"
+    down_s: float = 1.2
+    up_s: float = 1.0
+    pause_s: float = 0.8  # standing between reps
+    lead_s: float = 2.0  # standing before the first rep
+    tail_s: float = 2.0
+    fps: float = 30.0
+    frame_size: tuple[int, int] = (480, 640)
+    noise: float = 0.0  # keypoint position noise, frame heights (std)
+    dropout_rate: float = 0.0  # chance per frame that a keypoint drops (score 0.1)
+    walk_in_s: float = 0.0  # walk in from the side before standing still
+    start_at_depth: bool = False
+    passerby_at_s: float | None = None  # a second person crosses for 0.5 s
+    depth: float = 1.0  # fraction of the full hinge reached
+    seed: int = 0
+
+
+def depth_profile(s: Session) -> tuple[np.ndarray, np.ndarray]:
+    """(t_s, depth 0..1) for the scripted reps, smooth (half-cosine) ramps."""
+    dt = 1.0 / s.fps
+    segs: list[tuple[float, float, float]] = []  # (duration, from, to)
+    if s.start_at_depth:
+        segs.append((s.lead_s, 1.0, 1.0))
+        segs.append((s.up_s, 1.0, 0.0))
+        segs.append((s.pause_s, 0.0, 0.0))
+        n = s.reps - 1
+    else:
+        segs.append((s.lead_s + s.walk_in_s, 0.0, 0.0))
+        n = s.reps
+    for _ in range(n):
+        segs += [(s.down_s, 0.0, 1.0), (s.up_s, 1.0, 0.0), (s.pause_s, 0.0, 0.0)]
+    segs.append((s.tail_s, 0.0, 0.0))
+    ts, ds = [], []
+    t0 = 0.0
+    for dur, a, b in segs:
+        k = max(1, int(round(dur / dt)))
+        u = np.arange(k) / k
+        ts.append(t0 + u * dur)
+        ds.append(a + (b - a) * (1 - np.cos(np.pi * u)) / 2)
+        t0 += dur
+    return np.concatenate(ts), np.concatenate(ds) * s.depth
+
+
+def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Keypoints (N, 17, 3), t (N,) and frame size for a scripted session."""
+    rng = np.random.default_rng(s.seed)
+    t, depth = depth_profile(s)
+    h, w = s.frame_size
+    aspect = w / h
+    centre = aspect / 2
+    frames = []
+    for ti, d in zip(t, depth, strict=True):
+        x0 = centre
+        p = hinge_pose(float(d), s.style)
+        if s.walk_in_s and ti < s.walk_in_s:
+            # Walk in from the left edge, legs swinging.
+            x0 = centre * (0.2 + 0.8 * ti / s.walk_in_s)
+            swing = 25 * math.sin(2 * math.pi * 1.8 * ti)
+            p = Pose2D(thigh_deg=abs(swing), shin_deg=abs(swing) * 0.6)
+        kp = figure(p, s.view, x0, 0.88, aspect)
+        if s.passerby_at_s is not None and s.passerby_at_s <= ti < s.passerby_at_s + 0.5:
+            # The single-pose model locks on to someone else nearer the camera.
+            kp = figure(Pose2D(), "side", centre * 0.4, 0.97, aspect)
+        frames.append(kp)
+    kp = np.stack(frames)
+    if s.noise:
+        kp[:, :, :2] += rng.normal(0, s.noise, kp[:, :, :2].shape).astype(np.float32)
+    if s.dropout_rate:
+        drop = rng.random(kp.shape[:2]) < s.dropout_rate
+        kp[:, :, 2] = np.where(drop, 0.1, kp[:, :, 2])
+    return kp.astype(np.float32), t - t[0], s.frame_size
+
+
+def demo_session() -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The built-in demo: walk in, five hinges, a pause, three squat-like reps, leave."""
+    a = session_track(Session(view="side", reps=5, walk_in_s=2.0, noise=0.002,
+                              dropout_rate=0.01, seed=1, tail_s=4.0))
+    b = session_track(Session(view="side", reps=3, style="squat", noise=0.002,
+                              dropout_rate=0.01, seed=2, lead_s=1.0))
+    gap = np.zeros((45, 17, 3), dtype=np.float32)  # 1.5 s nobody in view
+    t_gap = a[1][-1] + (np.arange(1, 46) / 30.0)
+    t_b = t_gap[-1] + 1 / 30.0 + b[1]
+    return (np.concatenate([a[0], gap, b[0]]), np.concatenate([a[1], t_gap, t_b]), a[2])

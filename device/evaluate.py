@@ -1,0 +1,112 @@
+"""`hinge-mirror eval DIR`: labelled against counted reps for every labelled clip in DIR.
+
+DIR holds videos (or track .npz files named like them) and a `labels.json` in
+the format of `../shared/clips/labels.json`: ``{"clip.mp4": {"reps": N, ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from device.analysis import load_or_track
+from device.core.coach import analyze
+from device.core.filters import MIN_SCORE
+from device.errors import HingeMirrorError
+from device.tracks import save_track
+
+
+def jitter(track) -> tuple[float, float]:
+    """Keypoint steadiness of a track: (median |second difference| in 1/1000 frame
+    heights over keypoints confidently seen in three consecutive frames, mean score).
+
+    On a still or smoothly moving body the second difference is mostly noise,
+    so lower is steadier; it needs no ground truth.
+    """
+    kp = track.keypoints
+    if len(kp) < 3:
+        return float("nan"), float("nan")
+    h, w = track.frame_size
+    xy = np.stack([kp[:, :, 1] * (w / h), kp[:, :, 0]], axis=-1)
+    ok = kp[:, :, 2] >= MIN_SCORE
+    both = ok[2:] & ok[1:-1] & ok[:-2]
+    acc = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=-1)[both]
+    return (round(float(np.median(acc)) * 1000, 2) if acc.size else float("nan"),
+            round(float(kp[:, 5:, 2].mean()), 3))
+
+
+def evaluate_dir(folder: Path, load_pose, cache: Path | None = None) -> list[dict]:
+    labels_path = Path(folder) / "labels.json"
+    try:
+        labels = json.loads(labels_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HingeMirrorError(
+            f"labels {labels_path}: cannot be read ({exc}); eval needs DIR/labels.json") from None
+    pose = None
+
+    def shared_pose():
+        nonlocal pose  # one model load for the whole folder
+        if pose is None:
+            pose = load_pose()
+        pose.reset()
+        return pose
+
+    rows = []
+    for name, label in sorted(labels.items()):
+        if name.startswith("_") or not isinstance(label, dict):
+            continue
+        clip = Path(folder) / name
+        cached = Path(cache) / (clip.stem + ".npz") if cache else None
+        if cached is not None and cached.is_file():
+            track = load_or_track(cached, shared_pose)
+        elif clip.is_file() or clip.with_suffix(".npz").is_file():
+            track = load_or_track(clip if clip.is_file() else clip.with_suffix(".npz"),
+                                  shared_pose)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                save_track(cached, track)
+        else:
+            continue
+        r = analyze(track.keypoints, track.t, track.frame_size)
+        jit, score = jitter(track)
+        rows.append({"clip": name, "view_label": label.get("view", ""), "view": r["view"],
+                     "jitter": jit, "mean_score": score,
+                     "labelled": int(label["reps"]), "counted": r["rep_count"],
+                     "partial": r["partial_reps"], "faults": r["faults"],
+                     "label_faults": label.get("faults", [])})
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    n = len(rows)
+    exact = sum(r["counted"] == r["labelled"] for r in rows)
+    off1 = sum(abs(r["counted"] - r["labelled"]) == 1 for r in rows)
+    negatives = [r for r in rows if r["labelled"] == 0]
+    return {"clips": n, "exact": exact, "off_by_one": off1,
+            "worse": n - exact - off1,
+            "false_reps_on_negatives": sum(r["counted"] for r in negatives),
+            "median_jitter": round(float(np.nanmedian([r["jitter"] for r in rows])), 2)
+            if rows else None,
+            "labelled_total": sum(r["labelled"] for r in rows),
+            "counted_total": sum(r["counted"] for r in rows)}
+
+
+def format_table(rows: list[dict]) -> str:
+    out = ["| clip | view (label) | view (seen) | labelled | counted | partial | faults found "
+           "| jitter | score |", "|---|---|---|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        faults = ", ".join(f"{k} x{v}" for k, v in sorted(r["faults"].items())) or "-"
+        mark = "" if r["counted"] == r["labelled"] else " ✗"
+        out.append(f"| {r['clip']} | {r['view_label']} | {r['view']} | {r['labelled']} | "
+                   f"{r['counted']}{mark} | {r['partial']} | {faults} | {r['jitter']} | "
+                   f"{r['mean_score']} |")
+    s = summary(rows)
+    out.append("")
+    out.append(f"exact count {s['exact']}/{s['clips']}, off by one {s['off_by_one']}, "
+               f"off by more {s['worse']}; reps labelled {s['labelled_total']}, counted "
+               f"{s['counted_total']}; reps counted on no-hinge clips "
+               f"{s['false_reps_on_negatives']}; median keypoint jitter {s['median_jitter']} "
+               "(1/1000 frame heights)")
+    return "\n".join(out)

@@ -1,0 +1,178 @@
+"""Camera -> pose -> coach -> hub, on two threads.
+
+The capture thread reads the source as fast as it delivers and keeps only the
+newest frame in a one-slot mailbox; the processing thread takes whatever is
+newest, runs pose and the coach and publishes a snapshot. When processing is
+slower than the camera, frames are dropped, never queued: memory is bounded
+whatever the frame rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from device.core.coach import Coach
+from device.hub import StateHub
+from device.pose import PoseEstimator
+from device.sources import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+
+class Mailbox:
+    """One slot: `put` replaces, `take` waits for something newer than last time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._seq = 0
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._seq += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def take(self, timeout_s: float) -> Frame | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._frame is not None or self.closed, timeout_s)
+            frame, self._frame = self._frame, None
+            return frame
+
+
+class Processor:
+    """One frame through pose and coach into a published snapshot.
+
+    Shared by the live pipeline and the benchmark, so the benchmark measures
+    the code that runs on the device.
+    """
+
+    def __init__(self, pose: PoseEstimator | None, coach: Coach, hub: StateHub,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.pose = pose
+        self.coach = coach
+        self.hub = hub
+        self.extra = extra or {}
+        self.frames = 0
+
+    def process(self, frame: Frame) -> list[dict]:
+        keypoints = frame.keypoints
+        if keypoints is None:
+            if self.pose is None:
+                raise RuntimeError("a frame without keypoints needs a pose estimator")
+            keypoints = self.pose.estimate(frame.image)
+        h, w = frame.size
+        events = self.coach.update(keypoints, frame.t_s, w / h)
+        snap = self.coach.snapshot()
+        snap.update(self.extra)
+        self.hub.publish(snap)
+        self.frames += 1
+        return events
+
+
+class Pipeline:
+    def __init__(self, source: FrameSource, processor: Processor, *,
+                 on_events=None) -> None:
+        self.source = source
+        self.processor = processor
+        self.on_events = on_events
+        self.mailbox = Mailbox()
+        self._stop = threading.Event()
+        self.started_s = time.monotonic()
+        self.last_frame_s: float | None = None
+        self.last_processed_s: float | None = None
+        self.source_ended = False
+        self.error: str | None = None
+        self._fps_t: list[float] = []
+        self._capture = threading.Thread(target=self._capture_loop, name="capture", daemon=True)
+        self._process = threading.Thread(target=self._process_loop, name="process", daemon=True)
+
+    def start(self) -> None:
+        self._capture.start()
+        self._process.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        self.mailbox.close()
+        self._process.join(timeout_s)
+        self._capture.join(timeout_s)
+        try:
+            self.source.close()
+        except Exception:  # closing a broken camera must not hide the real error
+            log.exception("closing %s failed", self.source.name)
+
+    def _capture_loop(self) -> None:
+        try:
+            for frame in self.source.frames():
+                if self._stop.is_set():
+                    break
+                self.last_frame_s = time.monotonic()
+                self.mailbox.put(frame)
+        except Exception as exc:  # a camera failing mid-run is reported, not fatal
+            self.error = f"{self.source.name}: {exc}"
+            log.exception("frame source %s failed", self.source.name)
+        finally:
+            self.source_ended = True
+            self.mailbox.close()
+            log.info("frame source %s ended", self.source.name)
+
+    def _process_loop(self) -> None:
+        while not self._stop.is_set():
+            frame = self.mailbox.take(timeout_s=0.5)
+            if frame is None:
+                if self.mailbox.closed:
+                    return
+                continue
+            try:
+                events = self.processor.process(frame)
+            except Exception as exc:
+                self.error = f"processing: {exc}"
+                log.exception("processing a frame failed")
+                continue
+            now = time.monotonic()
+            self.last_processed_s = now
+            self._fps_t.append(now)
+            if len(self._fps_t) > 60:
+                del self._fps_t[0]
+            if events and self.on_events:
+                self.on_events(events)
+
+    def fps(self) -> float:
+        ts = self._fps_t
+        if len(ts) < 2 or ts[-1] == ts[0]:
+            return 0.0
+        return (len(ts) - 1) / (ts[-1] - ts[0])
+
+    def health(self, stale_s: float = 3.0) -> dict[str, Any]:
+        """Liveness of camera, model and pipeline, for /healthz."""
+        now = time.monotonic()
+        camera_ok = (self.last_frame_s is not None and now - self.last_frame_s < stale_s) or (
+            self.source_ended and not self.source.live and self.error is None)
+        pipeline_ok = self._process.is_alive() or (self.source_ended and self.error is None)
+        pose = self.processor.pose
+        return {
+            "ok": bool(camera_ok and pipeline_ok and self.error is None),
+            "camera": {"ok": bool(camera_ok), "source": self.source.name,
+                       "live": self.source.live, "ended": self.source_ended,
+                       "last_frame_age_s": None if self.last_frame_s is None
+                       else round(now - self.last_frame_s, 2)},
+            "model": {"ok": True, "runtime": getattr(pose, "runtime", None),
+                      "threads": getattr(pose, "threads", None),
+                      "mode": getattr(pose, "mode", None)},
+            "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
+                         "frames": self.processor.frames, "dropped": self.mailbox.dropped},
+            "error": self.error,
+            "uptime_s": round(now - self.started_s, 1),
+        }

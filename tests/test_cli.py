@@ -1,0 +1,108 @@
+"""Bad input: one line naming the thing, the problem and the fix; non-zero exit; no traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from device import modelfiles
+from device.cli import main
+
+
+def err_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err, "expected an error message"
+    assert not any("Traceback" in line for line in err)
+    return err[-1]
+
+
+def test_help_explains_the_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("run", "analyze", "track", "bench", "models", "eval"):
+        assert word in out
+
+
+def test_wrong_video_path(capsys, tmp_path):
+    assert main(["analyze", str(tmp_path / "nope.mp4")]) == 2
+    line = err_line(capsys)
+    assert "nope.mp4" in line and "no such file" in line
+
+
+def test_a_file_that_is_not_a_video(capsys, tmp_path, model_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("hello")
+    assert main(["analyze", str(bad)]) == 2
+    line = err_line(capsys)
+    assert "notes.mp4" in line and "not a video" in line
+
+
+def test_a_track_with_nans(capsys, tmp_path):
+    p = tmp_path / "t.npz"
+    kp = np.zeros((3, 17, 3), np.float32)
+    kp[1, 2, 0] = np.nan
+    np.savez(p, keypoints=kp, t=np.arange(3.0), frame_size=np.array([10, 10]))
+    assert main(["analyze", str(p)]) == 2
+    assert "NaN" in err_line(capsys)
+
+
+def test_missing_model(capsys, tmp_path, monkeypatch):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"0")
+    monkeypatch.setenv(modelfiles.INSTALL_ENV, str(tmp_path / "empty"))
+    assert main(["analyze", str(video)]) == 2
+    line = err_line(capsys)
+    assert "not installed" in line and "models fetch" in line
+
+
+def test_corrupt_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(modelfiles.INSTALL_ENV, str(tmp_path))
+    spec = modelfiles.load_manifest()[modelfiles.DEFAULT_MODEL]
+    (tmp_path / spec.file).write_bytes(b"\0" * 1000)
+    assert main(["models", "verify"]) == 2
+    assert "does not match" in err_line(capsys)
+
+
+def test_camera_that_cannot_be_opened(capsys):
+    assert main(["run", "--source", "57", "--port", "0"]) == 2
+    line = err_line(capsys)
+    assert "camera 57" in line and "cannot be opened" in line
+
+
+def test_invalid_config(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[server]\nprot = 8000\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    line = err_line(capsys)
+    assert "server.prot" in line and "not a known key" in line
+    cfg.write_text("[pose]\nmode = 'fast'\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "pose.mode" in err_line(capsys)
+
+
+def test_port_in_use(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["run", "--source", "demo", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    line = err_line(capsys)
+    assert f"port {port}" in line and "already in use" in line
+
+
+def test_analyze_a_synthetic_track_as_json(capsys, tmp_path):
+    from device.core.synth import Session, session_track
+    from device.tracks import Track, save_track
+
+    kp, t, size = session_track(Session(reps=3))
+    save_track(tmp_path / "s.npz", Track(kp, t, size))
+    assert main(["analyze", str(tmp_path / "s.npz"), "--json"]) == 0
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"] == "s.npz" and report["rep_count"] == 3
+    assert set(report) >= {"frames", "duration_s", "view", "partial_reps", "reps", "faults"}

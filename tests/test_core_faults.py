@@ -1,0 +1,69 @@
+"""Faults and cues on the synthetic stick figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.core.coach import analyze
+from device.core.skeleton import CUES, FAULTS
+from device.core.synth import Session, session_track
+
+
+def run(**kw) -> dict:
+    kp, t, size = session_track(Session(**kw))
+    return analyze(kp, t, size)
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_a_squat_is_a_rep_with_knees_bent_too_much(view):
+    r = run(view=view, style="squat", reps=4)
+    assert r["rep_count"] == 4
+    assert all("knees_bent_too_much" in rep["faults"] for rep in r["reps"])
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_a_clean_hinge_has_no_knee_fault(view):
+    r = run(view=view, reps=4)
+    assert not any("knees_bent_too_much" in rep["faults"] for rep in r["reps"])
+
+
+def test_a_rushed_descent_is_too_fast_and_a_controlled_one_is_not():
+    fast = run(reps=3, down_s=0.45, up_s=0.8)
+    slow = run(reps=3, down_s=1.5, up_s=1.0)
+    assert fast["rep_count"] == slow["rep_count"] == 3
+    assert all("too_fast" in rep["faults"] for rep in fast["reps"])
+    assert not any("too_fast" in rep["faults"] for rep in slow["reps"])
+
+
+def test_front_only_faults_are_unjudged_from_the_side():
+    for rep in run(view="side", reps=2)["reps"]:
+        assert {"knees_caving", "hips_shifting"} <= set(rep["unjudged"])
+    for rep in run(view="front", reps=2)["reps"]:
+        assert "knees_caving" not in rep["unjudged"]
+
+
+def test_faults_and_unjudged_never_overlap_and_use_known_ids():
+    for kw in ({}, {"view": "front"}, {"style": "squat"}):
+        for rep in run(reps=2, **kw)["reps"]:
+            assert not set(rep["faults"]) & set(rep["unjudged"])
+            assert set(rep["faults"]) | set(rep["unjudged"]) <= set(FAULTS)
+            assert set(FAULTS) == set(CUES)
+
+
+def test_one_cue_most_important_first_and_praise_after_a_fix():
+    kp1, t1, size = session_track(Session(style="squat", reps=2, tail_s=0.5))
+    kp2, t2, _ = session_track(Session(reps=2, lead_s=0.5))
+    import numpy as np
+
+    from device.core.coach import Coach
+
+    coach = Coach()
+    cues = []
+    t2 = t2 + t1[-1] + 1 / 30
+    for k, ts in zip(np.concatenate([kp1, kp2]), np.concatenate([t1, t2]), strict=True):
+        cues += [e["id"] for e in coach.update(k, float(ts), size[1] / size[0])
+                 if e["type"] == "cue"]
+    # The squat cue once (not repeated within a few seconds), then praise for the fix.
+    assert cues[0] == "knees_bent_too_much"
+    assert cues.count("knees_bent_too_much") == 1
+    assert "praise_fixed" in cues

@@ -1,0 +1,56 @@
+"""Model fetch/verify: sha256 always checked, installs atomic, refusals name both hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from device import modelfiles
+from device.errors import HingeMirrorError
+
+SPEC = modelfiles.load_manifest()[modelfiles.DEFAULT_MODEL]
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    install, mirror = tmp_path / "install", tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv(modelfiles.INSTALL_ENV, str(install))
+    monkeypatch.setenv(modelfiles.MIRROR_ENV, str(mirror))
+    return install, mirror
+
+
+def test_a_wrong_file_is_refused_with_both_hashes_and_nothing_installed(dirs):
+    install, mirror = dirs
+    (mirror / SPEC.file).write_bytes(b"truncated")
+    with pytest.raises(HingeMirrorError) as exc:
+        modelfiles.fetch()
+    msg = str(exc.value)
+    assert SPEC.sha256 in msg and hashlib.sha256(b"truncated").hexdigest() in msg
+    assert SPEC.file in msg
+    assert not (install / SPEC.file).exists()
+    assert list(install.iterdir()) == []  # no temporary file left behind
+
+
+def test_verify_reports_missing_and_corrupt_installs(dirs):
+    install, _ = dirs
+    with pytest.raises(HingeMirrorError, match="not installed"):
+        modelfiles.verify()
+    install.mkdir()
+    (install / SPEC.file).write_bytes(b"x" * 100)
+    with pytest.raises(HingeMirrorError, match="does not match"):
+        modelfiles.verify()
+
+
+def test_missing_file_in_the_mirror_folder(dirs):
+    with pytest.raises(HingeMirrorError, match="not found in HINGE_MIRROR_MODEL_DIR"):
+        modelfiles.fetch()
+
+
+def test_fetch_installs_the_real_model(model_path, dirs):  # model_path first: before env changes
+    install, mirror = dirs
+    shutil.copyfile(model_path, mirror / SPEC.file)
+    assert modelfiles.fetch() == install / SPEC.file
+    assert modelfiles.verify() == install / SPEC.file

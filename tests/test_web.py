@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from device.hub import StateHub
+from web_ui import create_app
+
+
+@pytest.fixture
+def hub():
+    return StateHub()
+
+
+@pytest.fixture
+def health():
+    report = {"ok": True}
+    return report
+
+
+@pytest.fixture
+def client(hub, health):
+    app = create_app({"TESTING": True, "SSE_KEEPALIVE_S": 0.2}, hub=hub, health=lambda: health)
+    return app.test_client()
+
+
+def test_mirror_page_has_the_rep_count(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-testid="rep-count"' in html and "mirror.js" in html
+
+
+def test_state_is_the_latest_snapshot(client, hub):
+    assert client.get("/api/state").get_json() == {"seq": 0, "state": None}
+    hub.publish({"rep_count": 2})
+    hub.publish({"rep_count": 3})
+    assert client.get("/api/state").get_json() == {"seq": 2, "state": {"rep_count": 3}}
+
+
+def test_healthz_status_follows_the_report(client, health):
+    assert client.get("/healthz").status_code == 200
+    health["ok"] = False
+    assert client.get("/healthz").status_code == 503
+
+
+def test_stream_sends_the_newest_snapshot_then_keepalives(client, hub):
+    hub.publish({"rep_count": 1})
+    hub.publish({"rep_count": 4})
+    resp = client.get("/api/stream", buffered=False)
+    assert resp.mimetype == "text/event-stream"
+    chunks = resp.response
+    assert next(chunks).startswith(b"retry:")
+    event = next(chunks).decode()
+    assert event.startswith("id: 2\n")
+    assert json.loads(event.split("data: ", 1)[1]) == {"rep_count": 4}
+    assert next(chunks) == b": keep-alive\n\n"  # nothing new within the keep-alive interval
+    resp.close()
