@@ -168,7 +168,9 @@ class Pipeline:
                        "live": self.source.live, "ended": self.source_ended,
                        "last_frame_age_s": None if self.last_frame_s is None
                        else round(now - self.last_frame_s, 2)},
-            "model": {"ok": True, "runtime": getattr(pose, "runtime", None),
+            # A replayed track needs no model; otherwise it loaded (or run had failed).
+            "model": {"ok": True, "loaded": pose is not None,
+                      "runtime": getattr(pose, "runtime", None),
                       "threads": getattr(pose, "threads", None),
                       "mode": getattr(pose, "mode", None)},
             "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),

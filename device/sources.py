@@ -146,7 +146,7 @@ class Picamera2Source:
     def __init__(self, size: tuple[int, int] = (480, 640), fps: float = 30.0) -> None:
         self.name = "picamera2"
         try:
-            from picamera2 import Picamera2  # noqa: PLC0415 - only exists on a Pi
+            from picamera2 import Picamera2  # only exists on a Pi: imported here, lazily
         except ImportError:
             raise HingeMirrorError(
                 "camera picamera2: the picamera2 module is not installed (it comes from apt "

@@ -51,3 +51,16 @@ def test_save_to_an_unwritable_place_says_so(tmp_path):
     tr = Track(np.zeros((1, 17, 3), np.float32), np.zeros(1), (10, 10))
     with pytest.raises(HingeMirrorError, match="cannot be written"):
         save_track(tmp_path / "no" / "such" / "dir.npz", tr)
+
+
+def test_a_full_disk_is_reported_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import errno
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    tr = Track(np.zeros((1, 17, 3), np.float32), np.zeros(1), (10, 10))
+    with pytest.raises(HingeMirrorError, match="No space left on device.*free disk space"):
+        save_track(tmp_path / "t.npz", tr)
+    assert list(tmp_path.iterdir()) == []

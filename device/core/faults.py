@@ -8,6 +8,8 @@ yet measure (spine shape, head line, foot pressure, lockout extension) go to
 
 from __future__ import annotations
 
+from device.core.skeleton import FAULTS
+
 # Faults the first version cannot judge from 17 keypoints yet, in any view.
 NOT_YET_MEASURED = ("back_rounding", "back_overarching", "incomplete_lockout",
                     "weight_on_toes", "weight_on_heels")
@@ -66,6 +68,4 @@ def judge(rep, standing_ref: tuple, view: str, start_s: float | None,
             found.add("too_fast")
     else:
         unjudged.add("too_fast")  # the set began at depth: no descent to time
-    from device.core.skeleton import FAULTS
-
     return ([x for x in FAULTS if x in found], [x for x in FAULTS if x in unjudged])
