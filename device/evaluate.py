@@ -14,6 +14,7 @@ import numpy as np
 from device.analysis import load_or_track
 from device.core.coach import analyze
 from device.core.filters import MIN_SCORE
+from device.core.skeleton import FAULTS
 from device.errors import HingeMirrorError
 from device.tracks import save_track
 
@@ -71,12 +72,38 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None) -> list[dic
             continue
         r = analyze(track.keypoints, track.t, track.frame_size)
         jit, score = jitter(track)
+        unjudged: dict[str, int] = {}
+        for rep in r["reps"]:
+            for fault in rep["unjudged"]:
+                unjudged[fault] = unjudged.get(fault, 0) + 1
         rows.append({"clip": name, "view_label": label.get("view", ""), "view": r["view"],
-                     "jitter": jit, "mean_score": score,
+                     "jitter": jit, "mean_score": score, "unjudged": unjudged,
+                     "label_clean": label.get("clean", []),
                      "labelled": int(label["reps"]), "counted": r["rep_count"],
                      "partial": r["partial_reps"], "faults": r["faults"],
                      "label_faults": label.get("faults", [])})
     return rows
+
+
+def fault_rates(rows: list[dict]) -> dict[str, dict]:
+    """Per fault: recall on reps of clips labelled with it, false alarms on reps of
+    clips labelled clean of it (counted reps as the denominator)."""
+    out = {}
+    for fault in FAULTS:
+        pos = [r for r in rows if fault in r["label_faults"]]
+        neg = [r for r in rows if fault in r["label_clean"]]
+        if not pos and not neg:
+            continue
+        entry = {}
+        if pos:
+            n = sum(r["counted"] for r in pos)
+            entry["recall"] = [sum(r["faults"].get(fault, 0) for r in pos), n]
+            entry["unjudged_on_labelled"] = sum(r["unjudged"].get(fault, 0) for r in pos)
+        if neg:
+            n = sum(r["counted"] for r in neg)
+            entry["false_alarms"] = [sum(r["faults"].get(fault, 0) for r in neg), n]
+        out[fault] = entry
+    return out
 
 
 def summary(rows: list[dict]) -> dict:
@@ -90,17 +117,19 @@ def summary(rows: list[dict]) -> dict:
             "median_jitter": round(float(np.nanmedian([r["jitter"] for r in rows])), 2)
             if rows else None,
             "labelled_total": sum(r["labelled"] for r in rows),
-            "counted_total": sum(r["counted"] for r in rows)}
+            "counted_total": sum(r["counted"] for r in rows),
+            "faults": fault_rates(rows)}
 
 
 def format_table(rows: list[dict]) -> str:
-    out = ["| clip | view (label) | view (seen) | labelled | counted | partial | faults found "
-           "| jitter | score |", "|---|---|---|---:|---:|---:|---|---:|---:|"]
+    out = ["| clip | view (label) | view (seen) | labelled | counted | partial | labelled faults "
+           "| faults found | jitter | score |", "|---|---|---|---:|---:|---:|---|---|---:|---:|"]
     for r in rows:
         faults = ", ".join(f"{k} x{v}" for k, v in sorted(r["faults"].items())) or "-"
         mark = "" if r["counted"] == r["labelled"] else " ✗"
         out.append(f"| {r['clip']} | {r['view_label']} | {r['view']} | {r['labelled']} | "
-                   f"{r['counted']}{mark} | {r['partial']} | {faults} | {r['jitter']} | "
+                   f"{r['counted']}{mark} | {r['partial']} | {', '.join(r['label_faults']) or '-'} "
+                   f"| {faults} | {r['jitter']} | "
                    f"{r['mean_score']} |")
     s = summary(rows)
     out.append("")
@@ -109,4 +138,15 @@ def format_table(rows: list[dict]) -> str:
                f"{s['counted_total']}; reps counted on no-hinge clips "
                f"{s['false_reps_on_negatives']}; median keypoint jitter {s['median_jitter']} "
                "(1/1000 frame heights)")
+    out.append("")
+    out.append("| fault | recall (flagged / reps labelled) | unjudged on labelled | "
+               "false alarms (flagged / reps labelled clean) |")
+    out.append("|---|---|---:|---|")
+    for fault, e in s["faults"].items():
+        rec = "{}/{} = {:.0%}".format(*e["recall"], e["recall"][0] / max(e["recall"][1], 1)) \
+            if "recall" in e else "-"
+        fa = "{}/{} = {:.0%}".format(*e["false_alarms"],
+                                     e["false_alarms"][0] / max(e["false_alarms"][1], 1)) \
+            if "false_alarms" in e else "-"
+        out.append(f"| {fault} | {rec} | {e.get('unjudged_on_labelled', '-')} | {fa} |")
     return "\n".join(out)

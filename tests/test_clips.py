@@ -21,7 +21,7 @@ def test_front_studio_deadlift_counts_three(rows):
 
 def test_exact_count_rate(rows):
     s = summary(list(rows.values()))
-    # Issue 3's target is 95%; the first coach reaches 29/31 (see README).
+    # Issue 3 asks for 95%; measured 28/31 (see README). This guards against regressions.
     assert s["exact"] / s["clips"] >= 0.9, s
 
 
@@ -36,3 +36,15 @@ def test_correct_hinges_are_rarely_called_squats(rows):
     for name in ("kbdl_correct_side.mp4", "kbdl_correct_oblique.mp4"):
         r = rows[name]
         assert r["faults"].get("knees_bent_too_much", 0) <= 0.1 * r["counted"], name
+
+
+def test_rounded_backs_seen_from_the_side_are_flagged(rows):
+    r = rows["kbdl_roundedback_side.mp4"]
+    assert r["faults"].get("back_rounding", 0) >= 0.7 * r["counted"]
+    for name in ("kbdl_correct_side.mp4", "kbdl_kneedominant_side.mp4"):
+        assert rows[name]["faults"].get("back_rounding", 0) <= 0.1 * rows[name]["counted"], name
+
+
+def test_front_only_faults_are_unjudged_on_side_clips(rows):
+    r = rows["kbdl_correct_side.mp4"]
+    assert r["unjudged"].get("knees_caving", 0) == r["counted"]

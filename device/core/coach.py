@@ -1,6 +1,6 @@
 """The coach: one step per frame, keypoints in, reps, faults and cues out.
 
-``step(state, keypoints, t_s, params) -> (state, events)`` over frozen
+``step(state, keypoints, t_s, aspect, params) -> (state, events)`` over frozen
 dataclasses; `Coach` is a small stateful wrapper for the pipeline and
 `analyze` the batch twin over a whole track.
 
@@ -12,20 +12,33 @@ drive, and which arm movements, walking and standing do not.
 Phases: ``absent`` (nobody usable in view) -> ``ready`` (someone is there;
 counting is armed once they have stood still, upright or at depth, for
 ``arm_s``) -> ``standing`` -> ``descending`` -> ``bottom`` -> ``ascending`` ->
-lockout (a rep) -> ``standing``.
+``lockout`` (the top of the rep, watched for ``lockout_hold_s`` so that
+leaning back or stopping short is seen; the rep counts at its end) ->
+``standing``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from device.core import faults as faults_mod
-from device.core.features import Calibration, Features, measure
+from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure
 from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step
 from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, PRAISE, PRAISE_FIXED
+
+
+def evolve(obj, **changes):
+    """`dataclasses.replace` for the coach's own state types, without re-running
+    ``__init__``: the step function makes several per frame, and replace's
+    generic path was over half of the core's cost."""
+    new = object.__new__(type(obj))
+    d = new.__dict__
+    d.update(obj.__dict__)
+    d.update(changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,11 @@ class CoachParams:
     turn_deg: float = 15.0  # fall from the peak that marks the bottom / rise that marks a bounce
     min_rep_s: float = 0.6  # shorter down-and-up movements are not reps
     min_down_s: float = 0.15  # a faster "descent" is a keypoint glitch or a fall, not a hinge
+    lockout_hold_s: float = 0.3  # the top of the rep is watched this long before counting
     arm_s: float = 0.4  # be still this long before counting starts (>= travel_tau_s)
+    calib_s: float = 1.0  # standing still this long calibrates the standing reference
+    ref_tau_s: float = 0.5  # averaging time of the standing reference
+    view_tau_s: float = 2.0  # averaging time of the view estimate
     # Feet faster than this (torso lengths / s) are walking: a slow clinical walk
     # of 0.8 m/s is about 1.6 torso lengths per second.
     still_torso_per_s: float = 1.0
@@ -56,11 +73,10 @@ class CoachParams:
     def __post_init__(self) -> None:
         if not 0 < self.stand_deg < self.start_deg < self.depth_deg < 180:
             raise ValueError("need 0 < stand_deg < start_deg < depth_deg < 180 (degrees)")
-        for name in ("turn_deg", "min_rep_s", "min_down_s", "arm_s", "absent_s", "set_idle_s",
-                     "still_torso_per_s", "travel_tau_s", "bridge_s", "cue_repeat_s",
-                     "calib_rate_per_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ValueError(f"{f.name} must be > 0, got {value}")
         if self.arm_s < self.travel_tau_s:
             raise ValueError("arm_s must be >= travel_tau_s: walking is only seen after that")
         if not 0.5 <= self.calib_quantile < 1:
@@ -68,10 +84,24 @@ class CoachParams:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The person's own standing posture, averaged over still standing frames."""
+
+    standing_s: float = 0.0  # how long they have stood still so far
+    shoulder_w: float = 0.0
+    hip_w: float = 0.0
+    knee_w: float = 0.0
+    ankle_w: float = 0.0
+    hip_shift: float = 0.0  # hip x - ankle x
+    ankle_y: float = 0.0
+
+
+@dataclass(frozen=True)
 class RepTrack:
-    """What is known of the rep in progress."""
+    """What is known of the rep in progress. Angles in degrees, times in seconds."""
 
     start_s: float | None = None  # None: the set started at depth
+    view: str = "unknown"
     peak_hip: float = 0.0
     peak_hinge: float = 0.0
     peak_knee: float = 0.0
@@ -79,7 +109,16 @@ class RepTrack:
     low_hip: float = 180.0  # lowest hip flexion since the bottom
     score_sum: float = 0.0
     frames: int = 0
-    bottom: tuple = ()  # features at the bottom, for fault checks
+    neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
+    knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
+    shift_max: float = 0.0  # |sideways hip shift| / hip width, deep part
+    com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
+    com_min: float = math.inf
+    heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
+    lockout_s: float = 0.0  # when standing was reached
+    top_s: float = 0.0  # the straightest moment of the top
+    top_hip: float = 180.0
+    top_lean: float = math.inf  # most backward signed lean at the top
 
 
 @dataclass(frozen=True)
@@ -88,6 +127,8 @@ class CoachState:
     seen_s: np.ndarray | None = None  # (17,) last time each keypoint was seen
     bridged: int = 0  # keypoints bridged over a dropout in this frame
     cal: Calibration = Calibration()
+    ref: Reference = Reference()
+    ref_t_s: float = 0.0  # last frame the standing reference was updated
     phase: str = "absent"
     last_seen_s: float = -math.inf
     still_since_s: float | None = None
@@ -95,15 +136,16 @@ class CoachState:
     feet_avg: tuple[float, float] = (0.0, 0.0)
     feet_t_s: float = 0.0
     travel: float = 0.0  # smoothed speed of the feet, torso lengths per second
+    facing: float = 0.0  # + facing +x, - facing -x (side view), averaged
+    view_ratio: float = 0.0  # shoulder width / torso length, averaged while upright
+    view_asym: float = 0.0  # left/right score asymmetry, averaged while upright
+    view_votes: tuple[int, int, int] = (0, 0, 0)  # front, oblique, side frames
     rep: RepTrack = RepTrack()
-    standing_ref: tuple = ()  # features while standing, for fault checks
+    last_stand_s: float = 0.0  # last frame below stand_deg
     rep_count: int = 0
     partial_count: int = 0
     set_index: int = 0
-    set_reps: int = 0
-    set_active: bool = False
-    last_stand_s: float = 0.0  # last frame below stand_deg
-    view_votes: tuple[int, int, int] = (0, 0, 0)  # front, oblique, side
+    set_reps: tuple = ()  # summaries of the reps of the current set
     hinge_deg: float = 0.0
     hip_deg: float = 0.0
     knee_deg: float = 0.0
@@ -111,13 +153,35 @@ class CoachState:
     cue_id: str | None = None
     cue_s: float = -math.inf
     last_rep: dict | None = None
+    last_set: dict | None = None
     t_s: float = 0.0
 
 
 VIEWS = ("front", "oblique", "side")
+ACTIVE = ("descending", "bottom", "ascending")
 
 
-def view_of(votes: tuple[int, int, int]) -> str:
+def classify_view(ratio: float, asym: float) -> str:
+    """Front, oblique or side from shoulder width over torso length and L/R asymmetry.
+
+    MoveNet's shoulder keypoints (joint centres) span about 0.8 torso lengths
+    facing the camera (0.76-0.86 measured on the front-view dev clips), and
+    that width shrinks with the cosine of the turn: above 0.65 the person is
+    within about 35 deg of facing the camera (front), below 0.3 turned more
+    than about 68 deg (side). A far side seen much less surely also means side.
+    """
+    if ratio > 0.65 and asym < 0.15:
+        return "front"
+    if ratio < 0.3 or asym > 0.3:
+        return "side"
+    return "oblique"
+
+
+def window_view(s: CoachState) -> str:
+    return classify_view(s.view_ratio, s.view_asym) if sum(s.view_votes) else "unknown"
+
+
+def dominant_view(votes: tuple[int, int, int]) -> str:
     return VIEWS[int(np.argmax(votes))] if sum(votes) else "unknown"
 
 
@@ -143,34 +207,41 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     filt = one_euro_step(state.filt, _to_xy(keypoints, aspect), valid[:, None], t_s,
                          params.filter)
     # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
-    # filtered position at the lowest usable weight.
-    seen_s = np.where(valid, t_s, state.seen_s) if state.seen_s is not None else \
-        np.where(valid, t_s, -np.inf)
+    # filtered position at the lowest usable weight, and is counted as bridged.
+    seen_s = np.where(valid, t_s, state.seen_s if state.seen_s is not None else -np.inf)
     bridged = ~valid & (t_s - seen_s <= params.bridge_s)
     usable = np.where(bridged, MIN_SCORE, scores)
     f = measure(filt.x, usable)
-    state = replace(state, filt=filt, seen_s=seen_s, t_s=t_s,
-                    bridged=int(bridged.sum()))
+    state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=int(bridged.sum()))
     if f is None or not _upright(f, state.cal, params):
         return _unseen(state, t_s, params, events), events
     if state.phase == "absent":
-        state = replace(state, phase="ready", still_since_s=None, cal=Calibration(t_s=t_s))
+        state = evolve(state, phase="ready", still_since_s=None, cal=Calibration(t_s=t_s),
+                       ref=Reference(), view_votes=(0, 0, 0), facing=0.0)
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
     hinge, thigh, shin = f.angles(cal)
     hip = hinge + thigh
-    state = replace(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
-                    knee_deg=thigh + shin)
+    knee = thigh + shin
+    if window_view(state) == "side" and not math.isnan(f.knee3_deg):
+        knee = f.knee3_deg  # from the side the knee angle itself is seen
+    facing = state.facing
+    # Which way the person faces, read only while upright: bent over, the face
+    # can point down and back.
+    if hinge < params.stand_deg and not math.isnan(f.nose_ahead):
+        facing += (math.copysign(1.0, f.nose_ahead) - facing) * 0.1
     avg, travel, jumped = _travel(state, f, t_s, params)
-    state = replace(state, hip_xy=(f.hip_x, f.hip_y), feet_avg=avg, travel=travel,
-                    feet_t_s=t_s if f.legs else state.feet_t_s)
+    state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
+                   knee_deg=knee, facing=facing, hip_xy=(f.hip_x, f.hip_y), feet_avg=avg,
+                   travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
     if jumped or travel > params.still_torso_per_s:
         # Walking, or the model jumped to another person: nothing here is a rep.
-        if state.phase in ("descending", "bottom", "ascending"):
-            state = _partial(state, events)
-        if jumped:
-            state = replace(state, cal=Calibration(t_s=t_s), travel=0.0, view_votes=(0, 0, 0),
-                            feet_t_s=0.0)
-        return replace(state, phase="ready", still_since_s=None), events
+        state = _interrupt(state, events, params)
+        if jumped:  # a different person: a new calibration
+            state = evolve(state, cal=Calibration(t_s=t_s), ref=Reference(), travel=0.0,
+                           view_votes=(0, 0, 0), feet_t_s=0.0, facing=0.0)
+        return evolve(state, phase="ready", still_since_s=None), events
+    if hip < params.stand_deg:
+        state = _observe_standing(state, f, t_s, params)
     frame_score = float(usable[5:17].mean())
     return _advance(state, f, hip, t_s, frame_score, params, events), events
 
@@ -183,7 +254,7 @@ def _upright(f: Features, cal: Calibration, params: CoachParams) -> bool:
         return False
     _, thigh, shin = cal.lengths()
     leg = max(thigh + shin, f.thigh_len + f.shin_len)
-    return f.hip_height > params.upright_leg_frac * leg
+    return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
 
 
 def _travel(state: CoachState, f: Features, t_s: float,
@@ -195,16 +266,14 @@ def _travel(state: CoachState, f: Features, t_s: float,
     steady walk it equals the walking speed, and unlike a frame-to-frame
     difference it does not grow with keypoint jitter at high frame rates. The
     ankles, not the hips: they stay planted in a hinge and move in a walk.
-    Units: torso lengths per second; held when the ankles are not seen.
-    A jump (the single-pose model switching to another person) is a move of
-    the hips by more than half a torso length between two frames.
+    Units: torso lengths per second. A jump (the single-pose model switching
+    to another person) is a move of the hips by more than half a torso length
+    between two frames.
     """
     torso = max(state.cal.lengths()[0], f.torso_len, 1e-6)
     jumped = (state.hip_xy is not None
               and math.hypot(f.hip_x - state.hip_xy[0], f.hip_y - state.hip_xy[1]) > 0.5 * torso)
-    if not f.legs:
-        return state.feet_avg, state.travel, jumped
-    x, y = f.hip_x - f.hip_over_ankle, f.hip_y + f.hip_height
+    x, y = f.ankle_x, f.ankle_y
     if state.feet_t_s <= 0.0 or t_s <= state.feet_t_s:
         return (x, y), 0.0, jumped
     k = (t_s - state.feet_t_s) / (params.travel_tau_s + t_s - state.feet_t_s)
@@ -213,15 +282,66 @@ def _travel(state: CoachState, f: Features, t_s: float,
     return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s, jumped
 
 
-def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) -> CoachState:
-    if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
-        return state
-    if state.phase in ("descending", "bottom", "ascending"):
-        state = _partial(state, events)
-    state = _end_set(state, events)
-    return replace(state, phase="absent", still_since_s=None, hip_xy=None, feet_t_s=0.0,
-                   cal=Calibration(),
-                   view_votes=(0, 0, 0))
+def _lean(f: Features, facing: float) -> float:
+    """Signed trunk lean from vertical, degrees, + forward (from the side)."""
+    sign = 1.0 if facing >= 0 else -1.0
+    return math.degrees(math.atan2(sign * f.torso_dx, f.torso_dy))
+
+
+def _observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> CoachState:
+    """Upright and still: update the view estimate, and the standing reference
+    while no set is under way (so a short lockout never becomes the reference)."""
+    # Time standing since the last such frame, capped so a gap does not count as standing.
+    dt = min(max(t_s - s.ref_t_s, 0.0), 0.1) if s.ref_t_s > 0 else 0.0
+    torso = max(s.cal.lengths()[0], 1e-6)
+    kv = dt / (p.view_tau_s + dt)
+    ratio = s.view_ratio + kv * (f.shoulder_w / torso - s.view_ratio) if sum(s.view_votes) \
+        else f.shoulder_w / torso
+    asym = s.view_asym + kv * (f.asym - s.view_asym) if sum(s.view_votes) else f.asym
+    v = list(s.view_votes)
+    v[VIEWS.index(classify_view(ratio, asym))] += 1
+    if s.set_reps or s.phase == "lockout":
+        return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
+                      ref_t_s=t_s)
+    r = s.ref
+    k = dt / (p.ref_tau_s + dt) if r.standing_s > 0 else 1.0
+    ref = Reference(
+        standing_s=r.standing_s + dt,
+        shoulder_w=r.shoulder_w + k * (f.shoulder_w - r.shoulder_w),
+        hip_w=r.hip_w + k * (f.hip_w - r.hip_w),
+        knee_w=r.knee_w + k * (f.knee_w - r.knee_w),
+        ankle_w=r.ankle_w + k * (f.ankle_w - r.ankle_w),
+        hip_shift=r.hip_shift + k * ((f.hip_x - f.ankle_x) - r.hip_shift),
+        ankle_y=r.ankle_y + k * (f.ankle_y - r.ankle_y),
+    )
+    return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
+                  ref=ref, ref_t_s=t_s)
+
+
+def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
+               p: CoachParams) -> RepTrack:
+    """Fold this frame's fault measures into the rep (deep part of the rep only)."""
+    changes = {}
+    shin = s.cal.lengths()[2]
+    # Forward and back need to know which way the person faces (seen upright).
+    facing_known = abs(s.facing) >= 0.5
+    if shin > 0 and s.ref.standing_s > 0 and facing_known:
+        foot = FOOT_PER_SHIN * shin
+        sign = 1.0 if s.facing >= 0 else -1.0
+        com = sign * (f.com_x - f.ankle_x) / foot
+        changes["com_max"] = max(rep.com_max, com)
+        changes["com_min"] = min(rep.com_min, com)
+        changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
+    if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
+        if not math.isnan(f.neck_deg) and facing_known:
+            sign = 1.0 if s.facing >= 0 else -1.0
+            changes["neck_max"] = max(rep.neck_max, sign * f.neck_deg)
+        if f.ankle_w > 0:
+            changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
+        if s.ref.hip_w > 0:
+            shift = abs((f.hip_x - f.ankle_x) - s.ref.hip_shift) / s.ref.hip_w
+            changes["shift_max"] = max(rep.shift_max, shift)
+    return evolve(rep, **changes) if changes else rep
 
 
 def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: float,
@@ -231,105 +351,119 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         # While getting still, remember the deepest point: a set that starts at
         # depth may already be on its way up when counting is armed.
         if s.still_since_s is None or hip >= s.rep.peak_hip:
-            s = replace(s, rep=RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
-                                        peak_knee=s.knee_deg, bottom_s=t_s, bottom=_ref(f)))
+            s = evolve(s, rep=RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
+                                       peak_knee=s.knee_deg, bottom_s=t_s))
         still = s.still_since_s if s.still_since_s is not None else t_s
-        s = replace(s, still_since_s=still)
+        s = evolve(s, still_since_s=still)
         if t_s - still < p.arm_s:
             return s
         if hip < p.stand_deg:
-            return replace(s, phase="standing", standing_ref=_ref(f), last_stand_s=t_s,
-                           view_votes=_vote(s.view_votes, f, s.cal), rep=RepTrack())
+            return evolve(s, phase="standing", last_stand_s=t_s, rep=RepTrack())
         if s.rep.peak_hip >= p.depth_deg:  # the set starts at depth: its first lockout counts
-            return replace(s, phase="bottom" if hip > s.rep.peak_hip - p.turn_deg
-                           else "ascending", rep=replace(s.rep, low_hip=hip))
+            return evolve(s, phase="bottom" if hip > s.rep.peak_hip - p.turn_deg
+                          else "ascending", rep=evolve(s.rep, low_hip=hip))
         return s
-    rep = replace(s.rep, score_sum=s.rep.score_sum + frame_score, frames=s.rep.frames + 1)
     if phase == "standing":
-        s = replace(s, standing_ref=_ref(f), view_votes=_vote(s.view_votes, f, s.cal))
-        if s.set_active and s.last_rep and t_s - s.last_rep["end_s"] > p.set_idle_s:
+        if s.set_reps and t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
             s = _end_set(s, events)
         if hip > p.start_deg:
             # The rep began when the person last stood.
-            return replace(s, phase="descending", rep=RepTrack(
-                start_s=s.last_stand_s, peak_hip=hip, bottom_s=t_s, frames=1,
-                score_sum=frame_score))
-        return replace(s, last_stand_s=t_s) if hip < p.stand_deg else s
+            rep = RepTrack(start_s=s.last_stand_s, view=window_view(s), peak_hip=hip,
+                           bottom_s=t_s, frames=1, score_sum=frame_score)
+            return evolve(s, phase="descending", rep=_track_rep(s, rep, f, hip, p))
+        return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
+    rep = s.rep
+    if phase == "lockout":
+        if hip > p.start_deg:  # straight into the next rep
+            s = _finish(s, t_s, p, events)
+            return _advance(s, f, hip, t_s, frame_score, p, events)
+        if hip < rep.top_hip:
+            rep = evolve(rep, top_hip=hip, top_s=t_s)
+        if abs(s.facing) >= 0.5:
+            rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, s.facing)))
+        s = evolve(s, rep=rep, last_stand_s=t_s)
+        return _finish(s, t_s, p, events) if t_s - rep.lockout_s >= p.lockout_hold_s else s
+    rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
+                               frames=rep.frames + 1), f, hip, p)
     if phase in ("descending", "bottom"):
         if hip >= rep.peak_hip:
-            rep = replace(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
-                          bottom_s=t_s, bottom=_ref(f))
+            rep = evolve(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
+                         bottom_s=t_s)
         if hip < p.stand_deg:  # back up without a bottom worth the name
-            return _partial(replace(s, rep=rep), events, back_to="standing")
+            return _partial(evolve(s, rep=rep), events, back_to="standing")
         if rep.peak_hip >= p.depth_deg and hip < rep.peak_hip - p.turn_deg:
-            return replace(s, phase="ascending", rep=replace(rep, low_hip=hip))
-        return replace(s, rep=rep, phase="bottom" if rep.peak_hip >= p.depth_deg else phase)
+            return evolve(s, phase="ascending", rep=evolve(rep, low_hip=hip))
+        return evolve(s, rep=rep, phase="bottom" if rep.peak_hip >= p.depth_deg else phase)
     # ascending
-    rep = replace(rep, low_hip=min(rep.low_hip, hip))
+    rep = evolve(rep, low_hip=min(rep.low_hip, hip))
     if hip < p.stand_deg:
-        return _lockout(replace(s, rep=rep), f, t_s, p, events)
+        return evolve(s, phase="lockout", rep=evolve(
+            rep, lockout_s=t_s, top_s=t_s, top_hip=hip,
+            top_lean=_lean(f, s.facing) if abs(s.facing) >= 0.5 else math.inf))
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
-            s = _partial(replace(s, rep=rep), events, back_to="descending")
-            return replace(s, rep=RepTrack(start_s=t_s, peak_hip=hip, bottom_s=t_s))
-        # A bounce at the bottom: the same rep.
-        return replace(s, phase="bottom", rep=rep)
-    return replace(s, rep=rep)
+            s = _partial(evolve(s, rep=rep), events, back_to="descending")
+            return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s), peak_hip=hip,
+                                          bottom_s=t_s))
+        return evolve(s, phase="bottom", rep=rep)  # a bounce at the bottom: the same rep
+    return evolve(s, rep=rep)
 
 
-def _ref(f: Features) -> tuple:
-    return (f.hip_w, f.knee_w, f.ankle_w, f.shoulder_w, f.hip_over_ankle, f.torso_len)
+def _interrupt(s: CoachState, events: list, p: CoachParams) -> CoachState:
+    """The person walked off or vanished: finish a locked-out rep, drop an unfinished one."""
+    if s.phase == "lockout":
+        return _finish(s, s.t_s, p, events)
+    if s.phase in ACTIVE:
+        return _partial(s, events)
+    return s
 
 
-def _vote(votes: tuple[int, int, int], f: Features, cal: Calibration) -> tuple[int, int, int]:
-    """View from the standing shoulder width against the torso length."""
-    torso = max(cal.lengths()[0], 1e-6)
-    ratio = f.shoulder_w / torso
-    i = 0 if ratio > 0.55 else (2 if ratio < 0.25 else 1)
-    v = list(votes)
-    v[i] += 1
-    return (v[0], v[1], v[2])
+def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) -> CoachState:
+    if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
+        return state
+    state = _end_set(_interrupt(state, events, params), events)
+    return evolve(state, phase="absent", still_since_s=None, hip_xy=None, feet_t_s=0.0,
+                  cal=Calibration(), ref=Reference())
 
 
 def _partial(s: CoachState, events: list, back_to: str = "ready") -> CoachState:
     """A hinge that never reached depth, or never locked out: reported, not counted."""
     events.append({"type": "partial", "peak_hip_deg": round(s.rep.peak_hip, 1),
                    "t_s": s.t_s})
-    return replace(s, phase=back_to, partial_count=s.partial_count + 1, rep=RepTrack(),
-                   last_stand_s=s.t_s)
+    return evolve(s, phase=back_to, partial_count=s.partial_count + 1, rep=RepTrack(),
+                  last_stand_s=s.t_s)
 
 
-def _lockout(s: CoachState, f: Features, t_s: float, p: CoachParams,
-             events: list) -> CoachState:
+def _finish(s: CoachState, t_s: float, p: CoachParams, events: list) -> CoachState:
+    """The end of the lockout window: judge the rep and count it."""
     rep = s.rep
+    end_s = rep.top_s
     # A set that starts at depth has only its way up to time: half the minimum.
-    duration = t_s - (rep.start_s if rep.start_s is not None else rep.bottom_s)
+    duration = end_s - (rep.start_s if rep.start_s is not None else rep.bottom_s)
     if duration < (p.min_rep_s if rep.start_s is not None else p.min_rep_s / 2) or (
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
         return _partial(s, events, back_to="standing")
-    view = view_of(s.view_votes)
-    found, unjudged = faults_mod.judge(rep, s.standing_ref, view, rep.start_s, t_s)
-    confidence = rep.score_sum / max(rep.frames, 1)
+    view = rep.view if rep.view != "unknown" else window_view(s)
+    found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s)
     count = s.rep_count + 1
     summary = {
         "index": count,
         "start_s": None if rep.start_s is None else round(rep.start_s, 3),
-        "bottom_s": round(rep.bottom_s, 3), "end_s": round(t_s, 3),
+        "bottom_s": round(rep.bottom_s, 3), "end_s": round(end_s, 3),
         "hinge_deg": round(rep.peak_hinge, 1), "knee_deg": round(rep.peak_knee, 1),
         "hip_deg": round(rep.peak_hip, 1),
         "down_s": None if rep.start_s is None else round(rep.bottom_s - rep.start_s, 3),
-        "up_s": round(t_s - rep.bottom_s, 3),
+        "up_s": round(end_s - rep.bottom_s, 3),
         "faults": found, "unjudged": unjudged, "view": view,
-        "confidence": round(confidence, 3),
-        "score": max(0, 100 - 25 * len(found)),
+        "confidence": round(rep.score_sum / max(rep.frames, 1), 3),
+        "score": faults_mod.score(found, unjudged),
     }
     events.append({"type": "rep", **summary})
-    s = replace(s, phase="standing", rep=RepTrack(), rep_count=count, set_active=True,
-                set_reps=s.set_reps + 1 if s.set_active else 1,
-                set_index=s.set_index + (0 if s.set_active else 1),
-                last_stand_s=t_s, last_rep=summary, standing_ref=_ref(f),
-                last_fault=found[0] if found else None)
+    s = evolve(s, phase="standing", rep=RepTrack(), rep_count=count,
+               set_reps=s.set_reps + (summary,),
+               set_index=s.set_index + (0 if s.set_reps else 1),
+               last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
     return _cue(s, found, t_s, p, events)
 
 
@@ -345,7 +479,7 @@ def _cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
     if cue_id == s.cue_id and t_s - s.cue_s < p.cue_repeat_s:
         return s
     events.append({"type": "cue", "id": cue_id, "text": cue_text(cue_id), "t_s": t_s})
-    return replace(s, cue_id=cue_id, cue_s=t_s)
+    return evolve(s, cue_id=cue_id, cue_s=t_s)
 
 
 def cue_text(cue_id: str | None) -> str | None:
@@ -354,11 +488,30 @@ def cue_text(cue_id: str | None) -> str | None:
     return {"praise": PRAISE, "praise_fixed": PRAISE_FIXED}.get(cue_id) or CUES[cue_id]
 
 
+def set_summary(index: int, reps: tuple) -> dict:
+    """Reps, faults per rep, tempo and depth trend of a set."""
+    downs = [r["down_s"] for r in reps if r["down_s"] is not None]
+    ends = [r["end_s"] for r in reps]
+    depth = [r["hip_deg"] for r in reps]
+    trend = float(np.polyfit(np.arange(len(depth)), depth, 1)[0]) if len(depth) >= 2 else 0.0
+    return {
+        "set": index, "reps": len(reps),
+        "faults_per_rep": [r["faults"] for r in reps],
+        "down_s_mean": round(float(np.mean(downs)), 2) if downs else None,
+        "up_s_mean": round(float(np.mean([r["up_s"] for r in reps])), 2),
+        "rep_period_s": round(float(np.mean(np.diff(ends))), 2) if len(ends) >= 2 else None,
+        "depth_trend_deg_per_rep": round(trend, 1),
+        "start_s": reps[0]["start_s"] if reps[0]["start_s"] is not None else reps[0]["bottom_s"],
+        "end_s": ends[-1],
+    }
+
+
 def _end_set(s: CoachState, events: list) -> CoachState:
-    if not s.set_active:
+    if not s.set_reps:
         return s
-    events.append({"type": "set_end", "set": s.set_index, "reps": s.set_reps, "t_s": s.t_s})
-    return replace(s, set_active=False, set_reps=0)
+    summary = set_summary(s.set_index, s.set_reps)
+    events.append({"type": "set_end", **summary})
+    return evolve(s, set_reps=(), last_set=summary)
 
 
 def snapshot(s: CoachState) -> dict:
@@ -368,9 +521,11 @@ def snapshot(s: CoachState) -> dict:
         "present": present,
         "phase": s.phase,
         "rep_count": s.rep_count,
-        "set_reps": s.set_reps,
+        "set_reps": len(s.set_reps),
         "partial_reps": s.partial_count,
-        "view": view_of(s.view_votes),
+        "view": window_view(s) if present else "unknown",
+        "calibrated": present and s.ref.standing_s >= CoachParams.calib_s,
+        "bridged_keypoints": s.bridged,
         "hinge_deg": round(s.hinge_deg, 1) if present else None,
         "hip_deg": round(s.hip_deg, 1) if present else None,
         "knee_deg": round(s.knee_deg, 1) if present else None,
@@ -379,6 +534,7 @@ def snapshot(s: CoachState) -> dict:
         "cue": cue_text(s.cue_id),
         "cue_id": s.cue_id,
         "last_rep": s.last_rep,
+        "last_set": s.last_set,
         "t_s": round(s.t_s, 3),
     }
 
@@ -405,26 +561,32 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     aspect = frame_size[1] / frame_size[0]
     state = CoachState()
     reps: list[dict] = []
+    sets: list[dict] = []
     for kp, t_s in zip(keypoints, t, strict=True):
         state, events = step(state, kp, float(t_s), aspect, params)
         reps.extend(e for e in events if e["type"] == "rep")
+        sets.extend(e for e in events if e["type"] == "set_end")
+    # The recording ends: a rep at its lockout counts, an open set closes.
+    end: list[dict] = []
+    state = _end_set(_interrupt(state, end, params), end)
+    reps.extend(e for e in end if e["type"] == "rep")
+    sets.extend(e for e in end if e["type"] == "set_end")
     counts: dict[str, int] = {}
     for r in reps:
+        r.pop("type", None)
         for fault in r["faults"]:
             counts[fault] = counts.get(fault, 0) + 1
-    for r in reps:
-        r.pop("type", None)
+    for st in sets:
+        st.pop("type", None)
+    views = [r["view"] for r in reps if r["view"] != "unknown"]
     return {
         "frames": int(len(t)),
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
-        "view": view_of(state.view_votes) if sum(state.view_votes) else _dominant_view(reps),
+        "view": dominant_view(state.view_votes) if sum(state.view_votes) else
+        (max(set(views), key=views.count) if views else "unknown"),
         "rep_count": state.rep_count,
         "partial_reps": state.partial_count,
         "reps": reps,
+        "sets": sets,
         "faults": counts,
     }
-
-
-def _dominant_view(reps: list[dict]) -> str:
-    views = [r["view"] for r in reps if r["view"] != "unknown"]
-    return max(set(views), key=views.count) if views else "unknown"

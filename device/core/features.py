@@ -8,10 +8,10 @@ under (near-)orthographic projection a segment of true length L tilted by an
 angle a from vertical, in any direction, shows a vertical extent of L cos(a).
 So ``a = arccos(dy / L)``; from the side this equals the plain 2-D angle, and
 from the front it recovers a forward lean that the 2-D angle cannot see. L
-comes from calibration (`Calibration`): the longest each segment has looked
-recently, bounded below by anthropometric ratios to the shin, which hardly
-tilts in a hinge (Winter, Biomechanics and Motor Control of Human Movement,
-4th ed., table 4.1: trunk about 0.29 and shank about 0.25 of body height).
+comes from calibration (`Calibration`), bounded below by anthropometric ratios
+to the shin, which hardly tilts in a hinge (Winter, Biomechanics and Motor
+Control of Human Movement, 4th ed., table 4.1: trunk about 0.29, thigh 0.245
+and shank 0.246 of body height).
 """
 
 from __future__ import annotations
@@ -22,22 +22,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.core.filters import MIN_SCORE
-from device.core.skeleton import (
-    L_ANKLE,
-    L_HIP,
-    L_KNEE,
-    L_SHOULDER,
-    R_ANKLE,
-    R_HIP,
-    R_KNEE,
-    R_SHOULDER,
-)
 
-# Lower bounds of segment length against the shin (Winter's table: trunk/shank
-# about 1.17, thigh/shank about 1.0), kept below the mean so they only rescue a
+# Lower bounds of segment length against the shin (Winter: trunk/shank about
+# 1.17, thigh/shank about 1.0), kept below the mean so they only rescue a
 # calibration that has not yet seen the segment upright.
 TORSO_PER_SHIN = 1.0
 THIGH_PER_SHIN = 0.9
+# Relative length error below which foreshortening cannot tell a tilt (see _incline).
+FORESHORTENING_SLACK = 0.03
+# Foot length over shank length (Winter: foot 0.152, shank 0.246 of height).
+FOOT_PER_SHIN = 0.62
+# Segment mass fractions (Winter, table 4.1): head and neck, trunk, both arms,
+# both thighs, both legs, both feet. They weight the centre-of-mass proxy.
+MASS_HEAD, MASS_TRUNK, MASS_ARMS = 0.081, 0.497, 0.100
+MASS_THIGHS, MASS_LEGS, MASS_FEET = 0.200, 0.093, 0.029
+
+_LEFT = np.array([5, 7, 9, 11, 13, 15])
+_RIGHT = _LEFT + 1
 
 
 def _track_quantile(q: float, x: float, dt_s: float, p: float, rate_per_s: float) -> float:
@@ -93,21 +94,26 @@ class Features:
     legs: bool  # knees and ankles seen
     hip_x: float
     hip_y: float
+    ankle_x: float
+    ankle_y: float
     torso_len: float
     thigh_len: float
     shin_len: float
+    torso_dx: float  # shoulder - hip
     torso_dy: float  # hip y - shoulder y (positive when upright)
-    thigh_dy: float
-    shin_dy: float
-    torso_dx: float  # horizontal extents, for the plain 2-D angles
     thigh_dx: float
+    thigh_dy: float
     shin_dx: float
-    shoulder_w: float
+    shin_dy: float
+    shoulder_w: float  # horizontal separations of the left/right pairs
     hip_w: float
     knee_w: float
     ankle_w: float
-    hip_over_ankle: float  # hip x - ankle x
-    hip_height: float  # ankle y - hip y
+    knee3_deg: float  # knee flexion from hip-knee-ankle on the surer side (nan if unseen)
+    neck_deg: float  # head line against the trunk line, signed for a +x facing (nan if unseen)
+    nose_ahead: float  # nose x - ear x: which way the person faces (nan if unseen)
+    com_x: float  # centre-of-mass proxy x
+    asym: float  # |left - right| mean keypoint score: high in a side view
 
     def angles(self, cal: Calibration) -> tuple[float, float, float]:
         """(hinge_deg, thigh_deg, shin_deg): inclination from vertical of each segment.
@@ -125,15 +131,24 @@ class Features:
 
 
 def _incline(dx: float, dy: float, length: float) -> float:
+    """Inclination from vertical, degrees: max of the 2-D angle and the foreshortening angle.
+
+    Calibrated lengths are known to a few percent (the quantile tracker
+    hovers about 2-3% above a steady length), and arccos is steepest near 1:
+    a 3% length error alone reads as 14 deg. So a segment within
+    FORESHORTENING_SLACK of its length counts as vertical; at 70 deg the slack
+    changes the angle by under 1 deg.
+    """
     plain = math.atan2(abs(dx), dy)
     if length <= 0:
         return math.degrees(plain)
-    return math.degrees(max(plain, math.acos(max(-1.0, min(1.0, dy / length)))))
+    ratio = dy / (length * (1.0 - FORESHORTENING_SLACK))
+    return math.degrees(max(plain, math.acos(max(-1.0, min(1.0, ratio)))))
 
 
-def _mid(pts: list, scores: list, a: int, b: int) -> tuple[float, float, float] | None:
-    """Score-weighted midpoint of a left/right pair; one side alone if only one is seen."""
-    sa, sb = scores[a], scores[b]
+def _mid(pts: list, sc: list, a: int, b: int) -> tuple[float, float, float] | None:
+    """Score-weighted midpoint of a left/right pair and its horizontal separation."""
+    sa, sb = sc[a], sc[b]
     ok_a, ok_b = sa >= MIN_SCORE, sb >= MIN_SCORE
     if ok_a and ok_b:
         w = sa + sb
@@ -146,6 +161,19 @@ def _mid(pts: list, scores: list, a: int, b: int) -> tuple[float, float, float] 
     return None
 
 
+def _angle_at(p: list, q: list, r: list) -> float:
+    """Interior angle at q of the path p-q-r, degrees."""
+    ax, ay, bx, by = p[0] - q[0], p[1] - q[1], r[0] - q[0], r[1] - q[1]
+    return math.degrees(math.atan2(abs(ax * by - ay * bx), ax * bx + ay * by))
+
+
+def _surer_side(sc: list, idx: tuple[int, ...]) -> int:
+    """0 for the left chain, 1 for the right, whichever is seen more surely."""
+    left = min(sc[i] for i in idx)
+    right = min(sc[i + 1] for i in idx)
+    return 0 if left >= right else 1
+
+
 def measure(xy: np.ndarray, scores: np.ndarray) -> Features | None:
     """Features of one frame, or None when shoulders and hips are not both seen.
 
@@ -153,22 +181,50 @@ def measure(xy: np.ndarray, scores: np.ndarray) -> Features | None:
     """
     pts = xy.tolist()
     sc = scores.tolist()
-    s = _mid(pts, sc, L_SHOULDER, R_SHOULDER)
-    h = _mid(pts, sc, L_HIP, R_HIP)
+    s = _mid(pts, sc, 5, 6)
+    h = _mid(pts, sc, 11, 12)
     if s is None or h is None:
         return None
-    k = _mid(pts, sc, L_KNEE, R_KNEE)
-    a = _mid(pts, sc, L_ANKLE, R_ANKLE)
+    k = _mid(pts, sc, 13, 14)
+    a = _mid(pts, sc, 15, 16)
     legs = k is not None and a is not None
     if not legs:
         k = a = h
+    nan = math.nan
+    # Knee angle from the side: the surer hip-knee-ankle chain.
+    side = _surer_side(sc, (11, 13, 15))
+    hip_i, knee_i, ankle_i = 11 + side, 13 + side, 15 + side
+    knee3 = (180.0 - _angle_at(pts[hip_i], pts[knee_i], pts[ankle_i])
+             if min(sc[hip_i], sc[knee_i], sc[ankle_i]) >= MIN_SCORE else nan)
+    # Head line: shoulder -> ear on the surer side, against hip -> shoulder.
+    side = _surer_side(sc, (3, 5, 11))
+    ear_i, sho_i, hip_j = 3 + side, 5 + side, 11 + side
+    neck = nan
+    nose_ahead = nan
+    if min(sc[ear_i], sc[sho_i], sc[hip_j]) >= MIN_SCORE:
+        tx, ty = pts[sho_i][0] - pts[hip_j][0], pts[sho_i][1] - pts[hip_j][1]
+        nx, ny = pts[ear_i][0] - pts[sho_i][0], pts[ear_i][1] - pts[sho_i][1]
+        # Positive when the head turns from the trunk line toward +x-and-down,
+        # i.e. flexion for someone facing +x (y points down).
+        neck = math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
+        if sc[0] >= MIN_SCORE:
+            nose_ahead = pts[0][0] - pts[ear_i][0]
+    ear = _mid(pts, sc, 3, 4)
+    head_x = ear[0] if ear else s[0]
+    wrist = _mid(pts, sc, 9, 10)
+    arm_x = (s[0] + wrist[0]) / 2 if wrist else s[0]
+    com_x = (MASS_HEAD * head_x + MASS_TRUNK * (s[0] + h[0]) / 2 + MASS_ARMS * arm_x
+             + MASS_THIGHS * (h[0] + k[0]) / 2 + MASS_LEGS * (k[0] + a[0]) / 2
+             + MASS_FEET * a[0])
+    asym = abs(sum(sc[i] for i in _LEFT) - sum(sc[i] for i in _RIGHT)) / len(_LEFT)
     return Features(
-        legs=legs, hip_x=h[0], hip_y=h[1],
+        legs=legs, hip_x=h[0], hip_y=h[1], ankle_x=a[0], ankle_y=a[1],
         torso_len=math.hypot(s[0] - h[0], s[1] - h[1]),
         thigh_len=math.hypot(k[0] - h[0], k[1] - h[1]),
         shin_len=math.hypot(a[0] - k[0], a[1] - k[1]),
-        torso_dy=h[1] - s[1], thigh_dy=k[1] - h[1], shin_dy=a[1] - k[1],
-        torso_dx=s[0] - h[0], thigh_dx=k[0] - h[0], shin_dx=a[0] - k[0],
+        torso_dx=s[0] - h[0], torso_dy=h[1] - s[1],
+        thigh_dx=k[0] - h[0], thigh_dy=k[1] - h[1],
+        shin_dx=a[0] - k[0], shin_dy=a[1] - k[1],
         shoulder_w=s[2], hip_w=h[2], knee_w=k[2], ankle_w=a[2],
-        hip_over_ankle=h[0] - a[0], hip_height=a[1] - h[1],
+        knee3_deg=knee3, neck_deg=neck, nose_ahead=nose_ahead, com_x=com_x, asym=asym,
     )

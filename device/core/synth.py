@@ -31,6 +31,7 @@ class Pose2D:
     shin_deg: float = 0.0  # shin from vertical (knee ahead of ankle)
     knee_w: float = KNEE_W  # knee separation (front view), frame heights
     hip_shift: float = 0.0  # sideways hip shift (front view), frame heights
+    neck_deg: float = 0.0  # head and upper back curled forward of the trunk line
 
 
 def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
@@ -42,7 +43,8 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     knee = (ankle[0] + SHIN * math.sin(sh), ankle[1] - SHIN * math.cos(sh))
     hip = (knee[0] - THIGH * math.sin(th), knee[1] - THIGH * math.cos(th))
     sho = (hip[0] + TORSO * math.sin(t), hip[1] - TORSO * math.cos(t))
-    head = (sho[0] + NECK * math.sin(t) + 0.02, sho[1] - NECK * math.cos(t))
+    n = t + math.radians(p.neck_deg)
+    head = (sho[0] + NECK * math.sin(n), sho[1] - NECK * math.cos(n))
     elbow = (sho[0], sho[1] + UPPER_ARM)
     wrist = (elbow[0], elbow[1] + FOREARM)
     kp = np.zeros((17, 3), dtype=np.float32)
@@ -51,11 +53,13 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
         x = x0 + (u if view == "side" else lateral)
         kp[i] = (y, x / aspect, score)
 
-    put(0, head[0] + 0.01, head[1], 0.0)
-    put(1, head[0], head[1] - 0.01, -0.015)
-    put(2, head[0], head[1] - 0.01, 0.015)
-    put(3, head[0] - 0.02, head[1], -0.035)
-    put(4, head[0] - 0.02, head[1], 0.035)
+    # The face points along the head line turned forward: nose ahead of the ears.
+    fx, fy = math.cos(n), math.sin(n)
+    put(0, head[0] + 0.03 * fx, head[1] + 0.03 * fy, 0.0)
+    put(1, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, -0.015)
+    put(2, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, 0.015)
+    put(3, head[0], head[1], -0.035)
+    put(4, head[0], head[1], 0.035)
     for i, sign in ((0, -1), (1, 1)):
         shift = p.hip_shift
         put(5 + i, sho[0], sho[1], sign * SHOULDER_W / 2 + shift / 2)
@@ -67,11 +71,21 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     return kp
 
 
+# (trunk, thigh, shin) inclinations at the bottom, degrees. The hinge is
+# balanced: its centre-of-mass proxy stays over the mid-foot, as the real
+# lifters' did on the dev clips; "toes" and "heels" are not.
+STYLES = {
+    "hinge": (75.0, 35.0, 5.0),
+    "squat": (40.0, 85.0, 35.0),
+    "toes": (60.0, 20.0, 25.0),  # knees forward, hips not back
+    "heels": (45.0, 60.0, 5.0),  # sitting back with an upright trunk
+}
+
+
 def hinge_pose(depth: float, style: str = "hinge") -> Pose2D:
-    """A pose `depth` (0 standing .. 1 bottom) into a hinge or a squat."""
-    if style == "squat":
-        return Pose2D(trunk_deg=40 * depth, thigh_deg=85 * depth, shin_deg=35 * depth)
-    return Pose2D(trunk_deg=75 * depth, thigh_deg=15 * depth, shin_deg=12 * depth)
+    """A pose `depth` (0 standing .. 1 bottom) into a hinge, a squat or a faulty hinge."""
+    trunk, thigh, shin = STYLES[style]
+    return Pose2D(trunk_deg=trunk * depth, thigh_deg=thigh * depth, shin_deg=shin * depth)
 
 
 @dataclass(frozen=True)
@@ -94,46 +108,65 @@ class Session:
     start_at_depth: bool = False
     passerby_at_s: float | None = None  # a second person crosses for 0.5 s
     depth: float = 1.0  # fraction of the full hinge reached
+    neck_deg: float = 0.0  # head/upper back curling at the bottom (back rounding)
+    knees_in: float = 0.0  # knees drawn together at the bottom, fraction of knee width
+    hip_shift: float = 0.0  # hips sideways at the bottom, in hip widths
+    lockout_lean_deg: float = 0.0  # trunk angle at the top of each rep (negative: leans back)
+    lockout_depth: float = 0.0  # how far from standing the top of each rep stays (0..1)
     seed: int = 0
 
 
-def depth_profile(s: Session) -> tuple[np.ndarray, np.ndarray]:
-    """(t_s, depth 0..1) for the scripted reps, smooth (half-cosine) ramps."""
+def depth_profile(s: Session) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t_s, depth 0..1, top 0..1) for the scripted reps, smooth (half-cosine) ramps.
+
+    `top` is 1 while standing between and after reps (where lockout faults
+    are scripted), 0 before the first rep.
+    """
     dt = 1.0 / s.fps
-    segs: list[tuple[float, float, float]] = []  # (duration, from, to)
+    top_depth = s.lockout_depth
+    segs: list[tuple[float, float, float, float, float]] = []  # (duration, from, to, top0, top1)
     if s.start_at_depth:
-        segs.append((s.lead_s, 1.0, 1.0))
-        segs.append((s.up_s, 1.0, 0.0))
-        segs.append((s.pause_s, 0.0, 0.0))
+        segs += [(s.lead_s, 1.0, 1.0, 0, 0), (s.up_s, 1.0, top_depth, 0, 1),
+                 (s.pause_s, top_depth, top_depth, 1, 1)]
         n = s.reps - 1
     else:
-        segs.append((s.lead_s + s.walk_in_s, 0.0, 0.0))
+        segs.append((s.lead_s + s.walk_in_s, 0.0, 0.0, 0, 0))
         n = s.reps
-    for _ in range(n):
-        segs += [(s.down_s, 0.0, 1.0), (s.up_s, 1.0, 0.0), (s.pause_s, 0.0, 0.0)]
-    segs.append((s.tail_s, 0.0, 0.0))
-    ts, ds = [], []
+    start = top_depth if s.start_at_depth else 0.0
+    for i in range(n):
+        first = i == 0 and not s.start_at_depth
+        segs += [(s.down_s, 0.0 if first else start, 1.0, 0 if first else 1, 0),
+                 (s.up_s, 1.0, top_depth, 0, 1), (s.pause_s, top_depth, top_depth, 1, 1)]
+        start = top_depth
+    segs.append((s.tail_s, start, 0.0, 1 if (n or s.start_at_depth) else 0, 0))
+    ts, ds, tops = [], [], []
     t0 = 0.0
-    for dur, a, b in segs:
+    for dur, a, b, ta, tb in segs:
         k = max(1, int(round(dur / dt)))
         u = np.arange(k) / k
+        ramp = (1 - np.cos(np.pi * u)) / 2
         ts.append(t0 + u * dur)
-        ds.append(a + (b - a) * (1 - np.cos(np.pi * u)) / 2)
+        ds.append(a + (b - a) * ramp)
+        tops.append(ta + (tb - ta) * ramp)
         t0 += dur
-    return np.concatenate(ts), np.concatenate(ds) * s.depth
+    return np.concatenate(ts), np.concatenate(ds) * s.depth, np.concatenate(tops)
 
 
 def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Keypoints (N, 17, 3), t (N,) and frame size for a scripted session."""
     rng = np.random.default_rng(s.seed)
-    t, depth = depth_profile(s)
+    t, depth, top = depth_profile(s)
     h, w = s.frame_size
     aspect = w / h
     centre = aspect / 2
     frames = []
-    for ti, d in zip(t, depth, strict=True):
+    for ti, d, up in zip(t, depth, top, strict=True):
         x0 = centre
         p = hinge_pose(float(d), s.style)
+        p = Pose2D(trunk_deg=p.trunk_deg + s.lockout_lean_deg * up * (1 - d),
+                   thigh_deg=p.thigh_deg, shin_deg=p.shin_deg,
+                   knee_w=KNEE_W * (1 - s.knees_in * d), hip_shift=s.hip_shift * HIP_W * d,
+                   neck_deg=s.neck_deg * d)
         if s.walk_in_s and ti < s.walk_in_s:
             # Walk in from the left edge, legs swinging.
             x0 = centre * (0.2 + 0.8 * ti / s.walk_in_s)

@@ -2,8 +2,9 @@
 "use strict";
 (function () {
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-  const PHASES = { absent: "", ready: "Get set", standing: "Standing", descending: "Hinge down",
-                   bottom: "Bottom", ascending: "Drive up" };
+  const PHASES = { absent: "", ready: "Stand tall and still to begin", standing: "Standing",
+                   descending: "Hinge down", bottom: "Bottom", ascending: "Drive up",
+                   lockout: "Tall" };
 
   function show(s) {
     if (!s) return;
