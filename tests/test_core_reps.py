@@ -176,3 +176,29 @@ def test_a_person_lying_down_is_not_in_view_for_counting():
     lying = kp.copy()
     lying[:, :, 0], lying[:, :, 1] = kp[:, :, 1] * 0.75, kp[:, :, 0] * 1.33  # turned 90 deg
     assert analyze(lying, t, size)["rep_count"] == 0
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_signed_lean_tells_forward_from_backward(view):
+    leans = {}
+    for name, script in (("forward", {}), ("back", {"lockout_lean_deg": -30})):
+        kp, t, size = session_track(Session(view=view, reps=1, tail_s=0.1, **script))
+        coach = Coach()
+        seen = []
+        for k, ts in zip(kp, t, strict=True):
+            coach.update(k, float(ts), size[1] / size[0])
+            seen.append(coach.snapshot()["lean_deg"])
+        leans[name] = seen
+    assert max(leans["forward"]) > 45  # the hinge itself leans forward
+    assert min(leans["back"]) < -10  # leaning back at the top reads negative
+    assert min(leans["forward"]) > -10
+
+
+def test_hip_drop_grows_in_a_squat_more_than_in_a_hinge():
+    drops = {}
+    for style in ("hinge", "squat"):
+        kp, t, size = session_track(Session(style=style, reps=1))
+        coach = Coach()
+        drops[style] = max(coach.update(k, float(ts), size[1] / size[0]) is not None
+                           and coach.snapshot()["hip_drop"] for k, ts in zip(kp, t, strict=True))
+    assert drops["squat"] > drops["hinge"] + 0.2

@@ -149,6 +149,8 @@ class CoachState:
     hinge_deg: float = 0.0
     hip_deg: float = 0.0
     knee_deg: float = 0.0
+    lean_deg: float = 0.0  # signed trunk lean, + forward
+    hip_drop: float = 0.0  # hips lowered, in leg lengths (0 standing)
     last_fault: str | None = None
     cue_id: str | None = None
     cue_s: float = -math.inf
@@ -230,9 +232,12 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if hinge < params.stand_deg and not math.isnan(f.nose_ahead):
         facing += (math.copysign(1.0, f.nose_ahead) - facing) * 0.1
     avg, travel, jumped = _travel(state, f, t_s, params)
+    thigh_len, shin_len = cal.lengths()[1:]
+    hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
     state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
-                   knee_deg=knee, facing=facing, hip_xy=(f.hip_x, f.hip_y), feet_avg=avg,
-                   travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
+                   knee_deg=knee, facing=facing, hip_drop=hip_drop,
+                   lean_deg=_signed_lean(state, f, hinge, facing), hip_xy=(f.hip_x, f.hip_y),
+                   feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
     if jumped or travel > params.still_torso_per_s:
         # Walking, or the model jumped to another person: nothing here is a rep.
         state = _interrupt(state, events, params)
@@ -286,6 +291,22 @@ def _lean(f: Features, facing: float) -> float:
     """Signed trunk lean from vertical, degrees, + forward (from the side)."""
     sign = 1.0 if facing >= 0 else -1.0
     return math.degrees(math.atan2(sign * f.torso_dx, f.torso_dy))
+
+
+def _signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> float:
+    """Trunk lean, degrees, + forward and - backward, where the view can tell.
+
+    From the side, the trunk's direction against the way the person faces.
+    From the front the foreshortening gives only the size of the lean; its
+    sign comes from the shoulders' width: leaning toward the camera brings
+    them closer (wider on the image), leaning back takes them away.
+    """
+    view = window_view(s)
+    if view != "front" and abs(facing) >= 0.5:
+        return _lean(f, facing)
+    if view == "front" and s.ref.shoulder_w > 0:
+        return hinge if f.shoulder_w >= s.ref.shoulder_w else -hinge
+    return hinge
 
 
 def _observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> CoachState:
@@ -529,6 +550,8 @@ def snapshot(s: CoachState) -> dict:
         "hinge_deg": round(s.hinge_deg, 1) if present else None,
         "hip_deg": round(s.hip_deg, 1) if present else None,
         "knee_deg": round(s.knee_deg, 1) if present else None,
+        "lean_deg": round(s.lean_deg, 1) if present else None,
+        "hip_drop": round(s.hip_drop, 3) if present else None,
         "last_fault": s.last_fault,
         "last_fault_text": FAULT_WORDS.get(s.last_fault) if s.last_fault else None,
         "cue": cue_text(s.cue_id),

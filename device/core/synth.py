@@ -22,6 +22,8 @@ import numpy as np
 TORSO, THIGH, SHIN = 0.20, 0.17, 0.17
 SHOULDER_W, HIP_W, KNEE_W, ANKLE_W = 0.18, 0.13, 0.12, 0.12
 NECK, UPPER_ARM, FOREARM = 0.05, 0.11, 0.10
+# Camera to person, frame heights (about 2.5-3 m for a full-body mirror view).
+CAMERA_DISTANCE = 1.2
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     kp = np.zeros((17, 3), dtype=np.float32)
 
     def put(i: int, u: float, y: float, lateral: float) -> None:
-        x = x0 + (u if view == "side" else lateral)
+        if view == "side":
+            x = x0 + u
+        else:  # perspective: what comes toward the camera (u > 0) looks wider
+            x = x0 + lateral * CAMERA_DISTANCE / (CAMERA_DISTANCE - u)
         kp[i] = (y, x / aspect, score)
 
     # The face points along the head line turned forward: nose ahead of the ears.
