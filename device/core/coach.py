@@ -27,7 +27,7 @@ import numpy as np
 from device.core import faults as faults_mod
 from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure
 from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step
-from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, PRAISE, PRAISE_FIXED
+from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, L_SHOULDER, PRAISE, PRAISE_FIXED
 
 
 def evolve(obj, **changes):
@@ -56,6 +56,7 @@ class CoachParams:
     calib_s: float = 1.0  # standing still this long calibrates the standing reference
     ref_tau_s: float = 0.5  # averaging time of the standing reference
     view_tau_s: float = 2.0  # averaging time of the view estimate
+    facing_tau_s: float = 0.3  # averaging time of which way the person faces
     # Feet faster than this (torso lengths / s) are walking: a slow clinical walk
     # of 0.8 m/s is about 1.6 torso lengths per second.
     still_torso_per_s: float = 1.0
@@ -204,6 +205,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     events of this frame (``{"type": "rep" | "partial" | "set_end" | "cue", ...}``).
     """
     events: list[dict] = []
+    dt_s = t_s - state.t_s if state.filt is not None else 0.0
     scores = keypoints[:, 2]
     valid = scores >= MIN_SCORE
     filt = one_euro_step(state.filt, _to_xy(keypoints, aspect), valid[:, None], t_s,
@@ -230,7 +232,9 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     # Which way the person faces, read only while upright: bent over, the face
     # can point down and back.
     if hinge < params.stand_deg and not math.isnan(f.nose_ahead):
-        facing += (math.copysign(1.0, f.nose_ahead) - facing) * 0.1
+        # Time-based, from zero: about 0.2 s of consistent readings make it known (>= 0.5).
+        k = max(dt_s, 0.0) / (params.facing_tau_s + max(dt_s, 0.0))
+        facing += (math.copysign(1.0, f.nose_ahead) - facing) * k
     avg, travel, jumped = _travel(state, f, t_s, params)
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
@@ -247,7 +251,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return evolve(state, phase="ready", still_since_s=None), events
     if hip < params.stand_deg:
         state = _observe_standing(state, f, t_s, params)
-    frame_score = float(usable[5:17].mean())
+    frame_score = float(usable[L_SHOULDER:].mean())  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
 
 

@@ -22,6 +22,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.core.filters import MIN_SCORE
+from device.core.skeleton import (
+    L_ANKLE,
+    L_EAR,
+    L_ELBOW,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_WRIST,
+    NOSE,
+    R_ANKLE,
+    R_EAR,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+    R_WRIST,
+)
 
 # Lower bounds of segment length against the shin (Winter: trunk/shank about
 # 1.17, thigh/shank about 1.0), kept below the mean so they only rescue a
@@ -37,7 +53,8 @@ FOOT_PER_SHIN = 0.62
 MASS_HEAD, MASS_TRUNK, MASS_ARMS = 0.081, 0.497, 0.100
 MASS_THIGHS, MASS_LEGS, MASS_FEET = 0.200, 0.093, 0.029
 
-_LEFT = np.array([5, 7, 9, 11, 13, 15])
+# Left-side keypoints of the limbs and trunk; each right twin is the next index.
+_LEFT = np.array([L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE])
 _RIGHT = _LEFT + 1
 
 
@@ -168,7 +185,8 @@ def _angle_at(p: list, q: list, r: list) -> float:
 
 
 def _surer_side(sc: list, idx: tuple[int, ...]) -> int:
-    """0 for the left chain, 1 for the right, whichever is seen more surely."""
+    """0 for the left chain, 1 for the right (COCO puts each right twin next), whichever
+    is seen more surely."""
     left = min(sc[i] for i in idx)
     right = min(sc[i + 1] for i in idx)
     return 0 if left >= right else 1
@@ -181,24 +199,24 @@ def measure(xy: np.ndarray, scores: np.ndarray) -> Features | None:
     """
     pts = xy.tolist()
     sc = scores.tolist()
-    s = _mid(pts, sc, 5, 6)
-    h = _mid(pts, sc, 11, 12)
+    s = _mid(pts, sc, L_SHOULDER, R_SHOULDER)
+    h = _mid(pts, sc, L_HIP, R_HIP)
     if s is None or h is None:
         return None
-    k = _mid(pts, sc, 13, 14)
-    a = _mid(pts, sc, 15, 16)
+    k = _mid(pts, sc, L_KNEE, R_KNEE)
+    a = _mid(pts, sc, L_ANKLE, R_ANKLE)
     legs = k is not None and a is not None
     if not legs:
         k = a = h
     nan = math.nan
     # Knee angle from the side: the surer hip-knee-ankle chain.
-    side = _surer_side(sc, (11, 13, 15))
-    hip_i, knee_i, ankle_i = 11 + side, 13 + side, 15 + side
+    side = _surer_side(sc, (L_HIP, L_KNEE, L_ANKLE))
+    hip_i, knee_i, ankle_i = L_HIP + side, L_KNEE + side, L_ANKLE + side
     knee3 = (180.0 - _angle_at(pts[hip_i], pts[knee_i], pts[ankle_i])
              if min(sc[hip_i], sc[knee_i], sc[ankle_i]) >= MIN_SCORE else nan)
     # Head line: shoulder -> ear on the surer side, against hip -> shoulder.
-    side = _surer_side(sc, (3, 5, 11))
-    ear_i, sho_i, hip_j = 3 + side, 5 + side, 11 + side
+    side = _surer_side(sc, (L_EAR, L_SHOULDER, L_HIP))
+    ear_i, sho_i, hip_j = L_EAR + side, L_SHOULDER + side, L_HIP + side
     neck = nan
     nose_ahead = nan
     if min(sc[ear_i], sc[sho_i], sc[hip_j]) >= MIN_SCORE:
@@ -207,11 +225,11 @@ def measure(xy: np.ndarray, scores: np.ndarray) -> Features | None:
         # Positive when the head turns from the trunk line toward +x-and-down,
         # i.e. flexion for someone facing +x (y points down).
         neck = math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
-        if sc[0] >= MIN_SCORE:
-            nose_ahead = pts[0][0] - pts[ear_i][0]
-    ear = _mid(pts, sc, 3, 4)
+        if sc[NOSE] >= MIN_SCORE:
+            nose_ahead = pts[NOSE][0] - pts[ear_i][0]
+    ear = _mid(pts, sc, L_EAR, R_EAR)
     head_x = ear[0] if ear else s[0]
-    wrist = _mid(pts, sc, 9, 10)
+    wrist = _mid(pts, sc, L_WRIST, R_WRIST)
     arm_x = (s[0] + wrist[0]) / 2 if wrist else s[0]
     com_x = (MASS_HEAD * head_x + MASS_TRUNK * (s[0] + h[0]) / 2 + MASS_ARMS * arm_x
              + MASS_THIGHS * (h[0] + k[0]) / 2 + MASS_LEGS * (k[0] + a[0]) / 2

@@ -3,7 +3,6 @@
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
-NUM_KEYPOINTS = 17
 
 # Fault ids, most important first: the order the cue is chosen in. Safety of
 # the spine first, then the movement pattern, then balance, then tempo.
