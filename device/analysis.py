@@ -10,7 +10,7 @@ from device.core.coach import analyze as coach_analyze
 from device.errors import HingeMirrorError
 from device.pose import PoseEstimator
 from device.sources import OpenCVSource
-from device.tracks import Track
+from device.tracks import Track, load_track
 
 TRACK_SUFFIXES = (".npz",)
 
@@ -34,8 +34,6 @@ def track_video(path: Path, pose: PoseEstimator) -> Track:
 
 def load_or_track(path: Path, load_pose) -> Track:
     """A track file as is, or a video run through the pose model (loaded only then)."""
-    from device.tracks import load_track
-
     path = Path(path)
     if path.suffix.lower() in TRACK_SUFFIXES:
         return load_track(path)

@@ -19,7 +19,7 @@ def test_mailbox_keeps_only_the_newest_frame():
     assert box.take(0.01) is None
 
 
-def test_pipeline_counts_a_replayed_session_and_reports_health():
+def test_pipeline_always_processes_the_newest_frame_and_reports_health():
     kp, t, size = session_track(Session(reps=3))
     hub = StateHub()
     source = ReplaySource(Track(kp, t, size), realtime=False, name="synthetic")
@@ -32,6 +32,7 @@ def test_pipeline_counts_a_replayed_session_and_reports_health():
     _, snap = hub.latest()
     # Frames may be dropped when processing lags; the last one is always processed.
     assert snap["source"] == "synthetic"
+    assert snap["t_s"] == round(float(t[-1]), 3)
     health = pipeline.health()
     assert health["ok"] and health["camera"]["ended"]
     assert health["pipeline"]["frames"] + health["pipeline"]["dropped"] == len(t)
