@@ -161,6 +161,7 @@ class CoachState:
 
 
 VIEWS = ("front", "oblique", "side")
+FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
 ACTIVE = ("descending", "bottom", "ascending")
 
 
@@ -220,8 +221,8 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if f is None or not _upright(f, state.cal, params):
         return _unseen(state, t_s, params, events), events
     if state.phase == "absent":
-        state = evolve(state, phase="ready", still_since_s=None, cal=Calibration(t_s=t_s),
-                       ref=Reference(), view_votes=(0, 0, 0), facing=0.0)
+        state = evolve(_forget_person(state, t_s), phase="ready", still_since_s=None,
+                       view_votes=(0, 0, 0))
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
     hinge, thigh, shin = f.angles(cal)
     hip = hinge + thigh
@@ -246,13 +247,28 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         # Walking, or the model jumped to another person: nothing here is a rep.
         state = _interrupt(state, events, params)
         if jumped:  # a different person: a new calibration
-            state = evolve(state, cal=Calibration(t_s=t_s), ref=Reference(), travel=0.0,
-                           view_votes=(0, 0, 0), feet_t_s=0.0, facing=0.0)
+            state = evolve(_forget_person(state, t_s), view_votes=(0, 0, 0))
         return evolve(state, phase="ready", still_since_s=None), events
     if hip < params.stand_deg:
         state = _observe_standing(state, f, t_s, params)
     frame_score = float(usable[L_SHOULDER:].mean())  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
+
+
+def _forget_person(s: CoachState, t_s: float) -> CoachState:
+    """Someone new (or nobody): drop what was learnt about the last person's body.
+
+    The view votes stay until someone new appears, so a report still names the
+    view of the person who just left."""
+    return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), facing=0.0, travel=0.0,
+                  feet_t_s=0.0)
+
+
+def _facing_sign(facing: float) -> float | None:
+    """+1 facing +x, -1 facing -x, None while not yet known (seen upright for ~0.2 s)."""
+    if abs(facing) < FACING_KNOWN:
+        return None
+    return 1.0 if facing > 0 else -1.0
 
 
 def _upright(f: Features, cal: Calibration, params: CoachParams) -> bool:
@@ -291,9 +307,9 @@ def _travel(state: CoachState, f: Features, t_s: float,
     return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s, jumped
 
 
-def _lean(f: Features, facing: float) -> float:
-    """Signed trunk lean from vertical, degrees, + forward (from the side)."""
-    sign = 1.0 if facing >= 0 else -1.0
+def _lean(f: Features, sign: float) -> float:
+    """Signed trunk lean from vertical, degrees, + forward (from the side); sign from
+    `_facing_sign`."""
     return math.degrees(math.atan2(sign * f.torso_dx, f.torso_dy))
 
 
@@ -306,8 +322,9 @@ def _signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> flo
     them closer (wider on the image), leaning back takes them away.
     """
     view = window_view(s)
-    if view != "front" and abs(facing) >= 0.5:
-        return _lean(f, facing)
+    sign = _facing_sign(facing)
+    if view != "front" and sign is not None:
+        return _lean(f, sign)
     if view == "front" and s.ref.shoulder_w > 0:
         return hinge if f.shoulder_w >= s.ref.shoulder_w else -hinge
     return hinge
@@ -349,17 +366,15 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     changes = {}
     shin = s.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
-    facing_known = abs(s.facing) >= 0.5
-    if shin > 0 and s.ref.standing_s > 0 and facing_known:
+    sign = _facing_sign(s.facing)
+    if shin > 0 and s.ref.standing_s > 0 and sign is not None:
         foot = FOOT_PER_SHIN * shin
-        sign = 1.0 if s.facing >= 0 else -1.0
         com = sign * (f.com_x - f.ankle_x) / foot
         changes["com_max"] = max(rep.com_max, com)
         changes["com_min"] = min(rep.com_min, com)
         changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
     if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
-        if not math.isnan(f.neck_deg) and facing_known:
-            sign = 1.0 if s.facing >= 0 else -1.0
+        if not math.isnan(f.neck_deg) and sign is not None:
             changes["neck_max"] = max(rep.neck_max, sign * f.neck_deg)
         if f.ankle_w > 0:
             changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
@@ -404,8 +419,9 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             return _advance(s, f, hip, t_s, frame_score, p, events)
         if hip < rep.top_hip:
             rep = evolve(rep, top_hip=hip, top_s=t_s)
-        if abs(s.facing) >= 0.5:
-            rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, s.facing)))
+        sign = _facing_sign(s.facing)
+        if sign is not None:
+            rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, sign)))
         s = evolve(s, rep=rep, last_stand_s=t_s)
         return _finish(s, t_s, p, events) if t_s - rep.lockout_s >= p.lockout_hold_s else s
     rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
@@ -422,9 +438,10 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     # ascending
     rep = evolve(rep, low_hip=min(rep.low_hip, hip))
     if hip < p.stand_deg:
+        sign = _facing_sign(s.facing)
         return evolve(s, phase="lockout", rep=evolve(
             rep, lockout_s=t_s, top_s=t_s, top_hip=hip,
-            top_lean=_lean(f, s.facing) if abs(s.facing) >= 0.5 else math.inf))
+            top_lean=_lean(f, sign) if sign is not None else math.inf))
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
@@ -448,8 +465,7 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) ->
     if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
         return state
     state = _end_set(_interrupt(state, events, params), events)
-    return evolve(state, phase="absent", still_since_s=None, hip_xy=None, feet_t_s=0.0,
-                  cal=Calibration(), ref=Reference())
+    return evolve(_forget_person(state, t_s), phase="absent", still_since_s=None, hip_xy=None)
 
 
 def _partial(s: CoachState, events: list, back_to: str = "ready") -> CoachState:
@@ -539,8 +555,9 @@ def _end_set(s: CoachState, events: list) -> CoachState:
     return evolve(s, set_reps=(), last_set=summary)
 
 
-def snapshot(s: CoachState) -> dict:
+def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
+    calib_s = (params or CoachParams()).calib_s
     present = s.phase != "absent"
     return {
         "present": present,
@@ -549,7 +566,7 @@ def snapshot(s: CoachState) -> dict:
         "set_reps": len(s.set_reps),
         "partial_reps": s.partial_count,
         "view": window_view(s) if present else "unknown",
-        "calibrated": present and s.ref.standing_s >= CoachParams.calib_s,
+        "calibrated": present and s.ref.standing_s >= calib_s,
         "bridged_keypoints": s.bridged,
         "hinge_deg": round(s.hinge_deg, 1) if present else None,
         "hip_deg": round(s.hip_deg, 1) if present else None,
@@ -578,7 +595,7 @@ class Coach:
         return events
 
     def snapshot(self) -> dict:
-        return snapshot(self.state)
+        return snapshot(self.state, self.params)
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
