@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from device.core.coach import Coach, CoachParams, analyze
-from device.core.synth import Session, session_track
+from device.core.synth import Pose2D, Session, figure, session_track
 
 
 def run(**kw) -> dict:
@@ -64,6 +64,17 @@ def test_a_set_that_starts_at_depth_counts_its_first_lockout():
     assert r["rep_count"] == 4
     assert r["reps"][0]["start_s"] is None
     assert "too_fast" in r["reps"][0]["unjudged"]
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_bending_to_pick_something_up_and_walking_off_is_not_a_rep(view):
+    # Bent over, up, and off within half a second of standing: a pick-up.
+    r = run(view=view, reps=1, start_at_depth=True, pause_s=0.3, tail_s=0.0, walk_out_s=2.0)
+    assert r["rep_count"] == 0
+    assert r["partial_reps"] == 1
+    # The same lift, then standing at the top: a deadlift from the floor.
+    r = run(view=view, reps=1, start_at_depth=True, pause_s=0.8, tail_s=2.0)
+    assert r["rep_count"] == 1
 
 
 def test_shallow_hinges_are_partial_never_counted():
@@ -176,6 +187,35 @@ def test_a_person_lying_down_is_not_in_view_for_counting():
     lying = kp.copy()
     lying[:, :, 0], lying[:, :, 1] = kp[:, :, 1] * 0.75, kp[:, :, 0] * 1.33  # turned 90 deg
     assert analyze(lying, t, size)["rep_count"] == 0
+
+
+def test_push_ups_seen_head_on_count_nothing():
+    # A straight body pivoting on the toes, head toward the camera: about 73 deg
+    # from vertical with the arms straight, 86 deg at the bottom. Its legs point
+    # at the camera, so its calibration is learnt from foreshortened segments;
+    # only the shoulders' width still shows how big the person is.
+    size, fps = (480, 640), 30.0
+    t = np.arange(0, 12, 1 / fps)
+    tilt = 79.5 - 6.5 * np.cos(2 * np.pi * t / 2.0)  # a push-up every 2 s
+    kp = np.stack([figure(Pose2D(trunk_deg=a, thigh_deg=-a, shin_deg=a), "front",
+                          size[1] / size[0] / 2, 0.88, size[1] / size[0]) for a in tilt])
+    r = analyze(kp, t, size)
+    assert r["rep_count"] == 0
+
+
+def test_side_view_angles_do_not_depend_on_the_calibration():
+    # After the first rep the person steps back: everything looks 15% smaller.
+    # From the side the joint angles are seen as they are, so standing still
+    # reads as standing although the calibrated lengths are now too long.
+    kp, t, size = session_track(Session(view="side", reps=3, pause_s=0.6))
+    first_end = analyze(kp, t, size)["reps"][0]["end_s"]
+    later = t > first_end + 0.2
+    ground_y, centre_x = 0.88, 0.5
+    kp[later, :, 0] = ground_y + (kp[later, :, 0] - ground_y) * 0.85
+    kp[later, :, 1] = centre_x + (kp[later, :, 1] - centre_x) * 0.85
+    r = analyze(kp, t, size)
+    assert r["rep_count"] == 3
+    assert r["partial_reps"] == 0
 
 
 @pytest.mark.parametrize("view", ["side", "front"])

@@ -15,6 +15,11 @@ counting is armed once they have stood still, upright or at depth, for
 ``lockout`` (the top of the rep, watched for ``lockout_hold_s`` so that
 leaning back or stopping short is seen; the rep counts at its end) ->
 ``standing``.
+
+Walking off from the top is not a rep: bending to pick something up and
+carrying it away looks like a set that starts at depth, so that first
+lockout is watched for ``first_hold_s`` (or until the next rep begins), and a
+lockout left on foot is reported as a partial.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from device.core import faults as faults_mod
-from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure
+from device.core.features import (
+    FOOT_PER_SHIN,
+    LEG_PER_SHOULDER,
+    Calibration,
+    Features,
+    measure,
+)
 from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step
 from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, L_SHOULDER, PRAISE, PRAISE_FIXED
 
@@ -52,6 +63,9 @@ class CoachParams:
     min_rep_s: float = 0.6  # shorter down-and-up movements are not reps
     min_down_s: float = 0.15  # a faster "descent" is a keypoint glitch or a fall, not a hinge
     lockout_hold_s: float = 0.3  # the top of the rep is watched this long before counting
+    # The first lockout of a set that started at depth is watched this long:
+    # people who bend to pick something up and carry it away walk off within it.
+    first_hold_s: float = 1.5
     arm_s: float = 0.4  # be still this long before counting starts (>= travel_tau_s)
     calib_s: float = 1.0  # standing still this long calibrates the standing reference
     ref_tau_s: float = 0.5  # averaging time of the standing reference
@@ -120,6 +134,7 @@ class RepTrack:
     top_s: float = 0.0  # the straightest moment of the top
     top_hip: float = 180.0
     top_lean: float = math.inf  # most backward signed lean at the top
+    top_judged: bool = False  # the top has been watched for lockout_hold_s
 
 
 @dataclass(frozen=True)
@@ -224,10 +239,11 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         state = evolve(_forget_person(state, t_s), phase="ready", still_since_s=None,
                        view_votes=(0, 0, 0))
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
-    hinge, thigh, shin = f.angles(cal)
+    side = window_view(state) == "side"
+    hinge, thigh, shin = f.angles(cal if not side else Calibration())
     hip = hinge + thigh
     knee = thigh + shin
-    if window_view(state) == "side" and not math.isnan(f.knee3_deg):
+    if side and not math.isnan(f.knee3_deg):
         knee = f.knee3_deg  # from the side the knee angle itself is seen
     facing = state.facing
     # Which way the person faces, read only while upright: bent over, the face
@@ -245,7 +261,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
                    feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
     if jumped or travel > params.still_torso_per_s:
         # Walking, or the model jumped to another person: nothing here is a rep.
-        state = _interrupt(state, events, params)
+        state = _interrupt(state, events, params, walked_off=not jumped)
         if jumped:  # a different person: a new calibration
             state = evolve(_forget_person(state, t_s), view_votes=(0, 0, 0))
         return evolve(state, phase="ready", still_since_s=None), events
@@ -272,13 +288,20 @@ def _facing_sign(facing: float) -> float | None:
 
 
 def _upright(f: Features, cal: Calibration, params: CoachParams) -> bool:
-    """Someone on their feet: trunk not past max_hinge_deg, hips well above the ankles."""
+    """Someone on their feet: trunk not past max_hinge_deg, hips well above the ankles.
+
+    "Well above" is a fraction of the leg's length, taken as the largest of
+    the calibrated length, the length on this frame, and a lower bound from
+    the shoulders' width. The last is what tells a plank or a push-up seen
+    head-on: the calibration is then learnt from legs that point at the
+    camera, and only the shoulders still show the body's true size.
+    """
     if f.torso_dy < -f.torso_len * math.cos(math.radians(180.0 - params.max_hinge_deg)):
         return False
     if not f.legs:  # a hinge cannot be judged without the legs: step back into view
         return False
     _, thigh, shin = cal.lengths()
-    leg = max(thigh + shin, f.thigh_len + f.shin_len)
+    leg = max(thigh + shin, f.thigh_len + f.shin_len, LEG_PER_SHOULDER * f.shoulder_w)
     return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
 
 
@@ -417,13 +440,19 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         if hip > p.start_deg:  # straight into the next rep
             s = _finish(s, t_s, p, events)
             return _advance(s, f, hip, t_s, frame_score, p, events)
-        if hip < rep.top_hip:
-            rep = evolve(rep, top_hip=hip, top_s=t_s)
-        sign = _facing_sign(s.facing)
-        if sign is not None:
-            rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, sign)))
+        held = t_s - rep.lockout_s
+        # The top is judged over lockout_hold_s whatever the wait: a longer
+        # wait for a first lockout only asks whether the person stays.
+        if not rep.top_judged:
+            if hip < rep.top_hip:
+                rep = evolve(rep, top_hip=hip, top_s=t_s)
+            sign = _facing_sign(s.facing)
+            if sign is not None:
+                rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, sign)))
+            rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
         s = evolve(s, rep=rep, last_stand_s=t_s)
-        return _finish(s, t_s, p, events) if t_s - rep.lockout_s >= p.lockout_hold_s else s
+        hold = p.lockout_hold_s if rep.start_s is not None else p.first_hold_s
+        return _finish(s, t_s, p, events) if held >= hold else s
     rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
                                frames=rep.frames + 1), f, hip, p)
     if phase in ("descending", "bottom"):
@@ -452,9 +481,17 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     return evolve(s, rep=rep)
 
 
-def _interrupt(s: CoachState, events: list, p: CoachParams) -> CoachState:
-    """The person walked off or vanished: finish a locked-out rep, drop an unfinished one."""
+def _interrupt(s: CoachState, events: list, p: CoachParams, walked_off: bool) -> CoachState:
+    """Counting stops: drop an unfinished rep, and decide a rep still at its lockout.
+
+    walked_off: the person walked away or vanished before the lockout was
+    watched to its end, as after picking something up; that is no rep. When
+    the model only jumped to someone else, or the recording ends, the rep
+    counts.
+    """
     if s.phase == "lockout":
+        if walked_off:
+            return _partial(s, events)
         return _finish(s, s.t_s, p, events)
     if s.phase in ACTIVE:
         return _partial(s, events)
@@ -464,7 +501,7 @@ def _interrupt(s: CoachState, events: list, p: CoachParams) -> CoachState:
 def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) -> CoachState:
     if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
         return state
-    state = _end_set(_interrupt(state, events, params), events)
+    state = _end_set(_interrupt(state, events, params, walked_off=True), events)
     return evolve(_forget_person(state, t_s), phase="absent", still_since_s=None, hip_xy=None)
 
 
@@ -612,7 +649,7 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         sets.extend(e for e in events if e["type"] == "set_end")
     # The recording ends: a rep at its lockout counts, an open set closes.
     end: list[dict] = []
-    state = _end_set(_interrupt(state, end, params), end)
+    state = _end_set(_interrupt(state, end, params, walked_off=False), end)
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_end")
     counts: dict[str, int] = {}

@@ -46,6 +46,12 @@ TORSO_PER_SHIN = 1.0
 THIGH_PER_SHIN = 0.9
 # Relative length error below which foreshortening cannot tell a tilt (see _incline).
 FORESHORTENING_SLACK = 0.03
+# Leg length (hip joint to ankle) over the shoulders' joint-centre width, a lower
+# bound: Winter's figure 4.1 puts the hip joint at 0.530 and the ankle at 0.039 of
+# body height (leg 0.491) and the shoulder joints about 0.23 apart (0.8 of the
+# 0.288 trunk, as MoveNet's shoulders measure facing the camera): about 2.1.
+# Kept below it for broad shoulders, short legs and a camera close to the chest.
+LEG_PER_SHOULDER = 1.5
 # Foot length over shank length (Winter: foot 0.152, shank 0.246 of height).
 FOOT_PER_SHIN = 0.62
 # Segment mass fractions (Winter, table 4.1): head and neck, trunk, both arms,

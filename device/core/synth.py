@@ -4,8 +4,8 @@ The figure is defined by trunk, thigh and shin inclinations from vertical
 (degrees) over time; it is projected from the side (sagittal plane) or from the
 front (the sagittal axis points at the camera, so a lean shows only as a
 shorter vertical extent). It produces MoveNet-shaped keypoints, (y, x, score)
-normalized to a frame, with optional noise, dropouts, a walk-in and a second
-person passing in front. It drives the unit tests and the built-in demo;
+normalized to a frame, with optional noise, dropouts, a walk-in, a walk-off and a
+second person passing in front. It drives the unit tests and the built-in demo;
 it is this project's own data, not derived from any recording.
 """
 
@@ -24,6 +24,9 @@ SHOULDER_W, HIP_W, KNEE_W, ANKLE_W = 0.18, 0.13, 0.12, 0.12
 NECK, UPPER_ARM, FOREARM = 0.05, 0.11, 0.10
 # Camera to person, frame heights (about 2.5-3 m for a full-body mirror view).
 CAMERA_DISTANCE = 1.2
+# Walking speed, frame heights per second: 0.5 is 2.5 torso lengths, about
+# 1.2 m/s, a comfortable adult walk.
+WALK_SPEED = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Session:
     noise: float = 0.0  # keypoint position noise, frame heights (std)
     dropout_rate: float = 0.0  # chance per frame that a keypoint drops (score 0.1)
     walk_in_s: float = 0.0  # walk in from the side before standing still
+    walk_out_s: float = 0.0  # after tail_s standing, walk off to the side for this long
     start_at_depth: bool = False
     passerby_at_s: float | None = None  # a second person crosses for 0.5 s
     depth: float = 1.0  # fraction of the full hinge reached
@@ -144,6 +148,8 @@ def depth_profile(s: Session) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                  (s.up_s, 1.0, top_depth, 0, 1), (s.pause_s, top_depth, top_depth, 1, 1)]
         start = top_depth
     segs.append((s.tail_s, start, 0.0, 1 if (n or s.start_at_depth) else 0, 0))
+    if s.walk_out_s:
+        segs.append((s.walk_out_s, 0.0, 0.0, 0, 0))
     ts, ds, tops = [], [], []
     t0 = 0.0
     for dur, a, b, ta, tb in segs:
@@ -165,6 +171,7 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     aspect = w / h
     centre = aspect / 2
     frames = []
+    walk_out_at = t[-1] - s.walk_out_s if s.walk_out_s else math.inf
     for ti, d, up in zip(t, depth, top, strict=True):
         x0 = centre
         p = hinge_pose(float(d), s.style)
@@ -172,12 +179,17 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
                    thigh_deg=p.thigh_deg, shin_deg=p.shin_deg,
                    knee_w=KNEE_W * (1 - s.knees_in * d), hip_shift=s.hip_shift * HIP_W * d,
                    neck_deg=s.neck_deg * d)
+        walking_out = ti - walk_out_at
         if s.walk_in_s and ti < s.walk_in_s:
             # Walk in from the left edge, legs swinging.
             x0 = centre * (0.2 + 0.8 * ti / s.walk_in_s)
-            swing = 25 * math.sin(2 * math.pi * 1.8 * ti)
-            p = Pose2D(thigh_deg=abs(swing), shin_deg=abs(swing) * 0.6)
+            p = _stride(ti)
+        elif walking_out > 0:  # walk off to the right
+            x0 = centre + WALK_SPEED * walking_out
+            p = _stride(walking_out)
         kp = figure(p, s.view, x0, 0.88, aspect)
+        if x0 > aspect:  # out of the frame
+            kp[:, 2] = 0.0
         if s.passerby_at_s is not None and s.passerby_at_s <= ti < s.passerby_at_s + 0.5:
             # The single-pose model locks on to someone else nearer the camera.
             kp = figure(Pose2D(), "side", centre * 0.4, 0.97, aspect)
@@ -189,6 +201,12 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         drop = rng.random(kp.shape[:2]) < s.dropout_rate
         kp[:, :, 2] = np.where(drop, 0.1, kp[:, :, 2])
     return kp.astype(np.float32), t - t[0], s.frame_size
+
+
+def _stride(t_s: float) -> Pose2D:
+    """Legs swinging at 1.8 steps per second."""
+    swing = 25 * math.sin(2 * math.pi * 1.8 * t_s)
+    return Pose2D(thigh_deg=abs(swing), shin_deg=abs(swing) * 0.6)
 
 
 def demo_session() -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
