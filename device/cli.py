@@ -32,6 +32,16 @@ examples:
 """
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hinge-mirror", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--tracks", type=Path, help="folder to cache tracks in (reused when present)")
     e.add_argument("--pose-mode", choices=("crop", "letterbox"), default="crop",
                    help="how frames are fed to MoveNet (default crop)")
+    e.add_argument("--max-fps", type=_positive_float, metavar="F",
+                   help="feed the coach at most F frames per second, as a slower device would")
     e.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="measure speed on this machine",
@@ -123,7 +135,8 @@ def _cmd_track(args) -> int:
 def _cmd_eval(args) -> int:
     from device.evaluate import evaluate_dir, format_table, summary
 
-    rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks)
+    rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
+                        args.max_fps)
     print(json.dumps({"clips": rows, "summary": summary(rows)}, indent=1) if args.json
           else format_table(rows))
     return 0

@@ -38,7 +38,21 @@ def jitter(track) -> tuple[float, float]:
             round(float(kp[:, 5:, 2].mean()), 3))
 
 
-def evaluate_dir(folder: Path, load_pose, cache: Path | None = None) -> list[dict]:
+def thin(t: np.ndarray, max_fps: float) -> np.ndarray:
+    """Indices of the frames a device running at most max_fps would process: each
+    kept frame at least 1/max_fps after the previous one (to within a millisecond)."""
+    keep, last = [], -np.inf
+    for i, ts in enumerate(t.tolist()):
+        if ts - last >= 1.0 / max_fps - 1e-3:
+            keep.append(i)
+            last = ts
+    return np.asarray(keep, dtype=int)
+
+
+def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
+                 max_fps: float | None = None) -> list[dict]:
+    """One row per labelled clip. max_fps: the coach sees only the frames a device
+    running that fast would (the pose model still tracks every frame)."""
     labels_path = Path(folder) / "labels.json"
     try:
         labels = json.loads(labels_path.read_text())
@@ -70,7 +84,11 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None) -> list[dic
                 save_track(cached, track)
         else:
             continue
-        r = analyze(track.keypoints, track.t, track.frame_size)
+        kp, t = track.keypoints, track.t
+        if max_fps is not None:
+            idx = thin(t, max_fps)
+            kp, t = kp[idx], t[idx]
+        r = analyze(kp, t, track.frame_size)
         jit, score = jitter(track)
         unjudged: dict[str, int] = {}
         for rep in r["reps"]:

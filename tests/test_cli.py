@@ -106,3 +106,36 @@ def test_analyze_a_synthetic_track_as_json(capsys, tmp_path):
     report = json.loads(capsys.readouterr().out)
     assert report["source"] == "s.npz" and report["rep_count"] == 3
     assert set(report) >= {"frames", "duration_s", "view", "partial_reps", "reps", "faults"}
+
+
+def test_eval_over_a_folder_of_labelled_tracks(capsys, tmp_path):
+    import json
+
+    from device.core.synth import Session, session_track
+    from device.tracks import Track, save_track
+
+    sessions = {"hinges": (Session(reps=3), 3), "squats": (Session(reps=2, style="squat"), 2),
+                "standing": (Session(reps=0, lead_s=4.0), 0)}
+    labels = {"_about": "synthetic"}
+    for name, (session, reps) in sessions.items():
+        save_track(tmp_path / f"{name}.npz", Track(*session_track(session)))
+        labels[f"{name}.mp4"] = {"reps": reps, "faults": ["knees_bent_too_much"]
+                                 if name == "squats" else []}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    for extra in ([], ["--max-fps", "10"]):
+        assert main(["eval", str(tmp_path), "--json", *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["summary"]["clips"] == 3 and out["summary"]["exact"] == 3, out["summary"]
+        assert out["summary"]["faults"]["knees_bent_too_much"]["recall"] == [2, 2]
+
+
+def test_eval_thins_frames_as_a_slower_device_would():
+    import numpy as np
+
+    from device.evaluate import thin
+
+    t30 = np.arange(90) / 30.0
+    assert thin(t30, 15).tolist() == list(range(0, 90, 2))
+    assert thin(t30, 30).tolist() == list(range(90))
+    t24 = np.arange(48) / 24.0
+    assert np.diff(t24[thin(t24, 15)]).min() >= 1 / 15 - 1e-3

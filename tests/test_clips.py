@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from device.core.coach import analyze
+from device.core.skeleton import L_EAR, L_EYE, L_SHOULDER, R_ANKLE
 from device.evaluate import evaluate_dir, summary
 from device.pose import MoveNet
+from device.tracks import load_track
 
 
 @pytest.fixture(scope="session")
-def rows(clips, model_path, tmp_path_factory):
+def tracks(tmp_path_factory):
+    return tmp_path_factory.mktemp("tracks")
+
+
+@pytest.fixture(scope="session")
+def rows(clips, model_path, tracks):
     pose = MoveNet(model_path, mode="crop")
-    return {r["clip"]: r for r in evaluate_dir(clips, lambda: pose,
-                                               tmp_path_factory.mktemp("tracks"))}
+    return {r["clip"]: r for r in evaluate_dir(clips, lambda: pose, tracks)}
 
 
 def test_front_studio_deadlift_counts_three(rows):
@@ -57,3 +64,17 @@ def test_rounded_backs_seen_from_the_side_are_flagged(rows):
 def test_front_only_faults_are_unjudged_on_side_clips(rows):
     r = rows["kbdl_correct_side.mp4"]
     assert r["unjudged"].get("knees_caving", 0) == r["counted"]
+
+
+def test_a_mirrored_recording_gives_the_same_reps_and_faults(rows, tracks):
+    # Facing left or right must not matter (DESIGN.md: signed angles that flip
+    # with the facing direction are a known failure of other counters).
+    swap = [0, L_EYE + 1, L_EYE, L_EAR + 1, L_EAR]
+    swap += [i + 1 if (i - L_SHOULDER) % 2 == 0 else i - 1 for i in range(L_SHOULDER, R_ANKLE + 1)]
+    for path in sorted(tracks.glob("*.npz")):
+        tr = load_track(path)
+        mirrored = tr.keypoints[:, swap].copy()
+        mirrored[:, :, 1] = 1.0 - mirrored[:, :, 1]
+        a = analyze(tr.keypoints, tr.t, tr.frame_size)
+        b = analyze(mirrored, tr.t, tr.frame_size)
+        assert (a["rep_count"], a["faults"]) == (b["rep_count"], b["faults"]), path.name

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device.core.filters import OneEuroParams, one_euro_step
+from device.core.filters import EDGE_MARGIN, MIN_SCORE, OneEuroParams, one_euro_step, seen
 
 
 def test_one_euro_smooths_noise_and_follows_a_step():
@@ -30,3 +30,13 @@ def test_invalid_samples_keep_the_last_value():
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="min_cutoff_hz"):
         OneEuroParams(min_cutoff_hz=0)
+
+
+def test_a_keypoint_is_seen_when_confident_and_inside_the_frame():
+    kp = np.full((17, 3), 0.5, dtype=np.float32)
+    kp[:, 2] = 0.9
+    kp[1, 2] = MIN_SCORE - 0.01  # unsure
+    kp[2, 0] = -0.05  # above the frame: the crop reached past it
+    kp[3, 1] = 1.0 - EDGE_MARGIN / 2  # on the right edge
+    kp[4, 0] = EDGE_MARGIN  # just inside
+    assert seen(kp).tolist() == [True, False, False, False] + [True] * 13

@@ -37,7 +37,7 @@ from device.core.features import (
     Features,
     measure,
 )
-from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step
+from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step, seen
 from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, L_SHOULDER, PRAISE, PRAISE_FIXED
 
 
@@ -223,7 +223,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     events: list[dict] = []
     dt_s = t_s - state.t_s if state.filt is not None else 0.0
     scores = keypoints[:, 2]
-    valid = scores >= MIN_SCORE
+    valid = seen(keypoints)
     filt = one_euro_step(state.filt, _to_xy(keypoints, aspect), valid[:, None], t_s,
                          params.filter)
     # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
@@ -267,7 +267,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return evolve(state, phase="ready", still_since_s=None), events
     if hip < params.stand_deg:
         state = _observe_standing(state, f, t_s, params)
-    frame_score = float(usable[L_SHOULDER:].mean())  # the body, not the face
+    frame_score = float(usable[L_SHOULDER:].sum()) / (17 - L_SHOULDER)  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
 
 

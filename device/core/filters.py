@@ -1,4 +1,4 @@
-"""Keypoint conditioning: confidence gating and a vectorized One Euro filter.
+"""Keypoint conditioning: confidence and in-frame gating, and a vectorized One Euro filter.
 
 One Euro filter: Casiez, Roussel & Vogel, "1 Euro Filter: A Simple Speed-based
 Low-pass Filter for Noisy Input in Interactive Systems", CHI 2012. An
@@ -16,6 +16,19 @@ import numpy as np
 
 # MoveNet's model card: keypoints below 0.3 are not reliable.
 MIN_SCORE = 0.3
+# Keypoints closer than this to the frame's edge, in fractions of the frame,
+# are not seen either. A joint centre lies a limb's radius inside the body's
+# outline (about 0.02 of the frame for someone filling most of its height),
+# so at the edge the joint itself is cut off, and MoveNet, run on a crop
+# that reaches past the frame, places it by guesswork, often confidently.
+EDGE_MARGIN = 0.02
+
+
+def seen(keypoints: np.ndarray) -> np.ndarray:
+    """(17,) bool: confident and inside the frame. keypoints: (17, 3) (y, x, score),
+    normalized to the full frame."""
+    inside = (np.abs(keypoints[:, :2] - 0.5) <= 0.5 - EDGE_MARGIN).all(axis=1)
+    return (keypoints[:, 2] >= MIN_SCORE) & inside
 
 
 @dataclass(frozen=True)
