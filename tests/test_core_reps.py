@@ -215,6 +215,29 @@ def test_a_body_cut_off_by_the_frame_edge_is_not_measured():
     assert analyze(cut, t, size)["rep_count"] == 0  # bending into view is at most a partial
 
 
+def test_feet_below_the_frame_are_not_in_view_however_sure_the_model_is():
+    kp, t, size = session_track(Session(view="side", reps=0, lead_s=5.0))
+    kp[t > 2.0, :, 0] += 0.15  # the ankles now lie past the bottom edge, scores unchanged
+    assert (kp[-1, 15:17, 0] > 1.0).all() and (kp[-1, 15:17, 2] > 0.5).all()
+    coach = Coach()
+    for k, ts in zip(kp, t, strict=True):
+        coach.update(k, float(ts), size[1] / size[0])
+        if ts < 2.0:
+            assert ts < 0.5 or coach.snapshot()["present"]
+    assert not coach.snapshot()["present"]  # the mirror asks them to step into view
+
+
+@pytest.mark.parametrize(("gap_s", "counted"), [(0.8, 1), (1.3, 0)])
+def test_a_rep_not_seen_for_over_a_second_is_not_counted(gap_s, counted):
+    # Keypoints are bridged for bridge_s (0.5 s), and the rep survives as long
+    # again with nobody measurable: about a second in all.
+    kp, t, size = session_track(Session(view="side", reps=1))
+    bottom = analyze(kp, t, size)["reps"][0]["bottom_s"]
+    kp[(t > bottom) & (t < bottom + gap_s), :, 2] = 0.0  # nobody seen on the way up
+    r = analyze(kp, t, size)
+    assert (r["rep_count"], r["partial_reps"]) == (counted, 1 - counted)
+
+
 def test_side_view_angles_do_not_depend_on_the_calibration():
     # After the first rep the person steps back: everything looks 15% smaller.
     # From the side the joint angles are seen as they are, so standing still

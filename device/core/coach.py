@@ -230,7 +230,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     # filtered position at the lowest usable weight, and is counted as bridged.
     seen_s = np.where(valid, t_s, state.seen_s if state.seen_s is not None else -np.inf)
     bridged = ~valid & (t_s - seen_s <= params.bridge_s)
-    usable = np.where(bridged, MIN_SCORE, scores)
+    usable = np.where(valid, scores, np.where(bridged, MIN_SCORE, 0.0))
     f = measure(filt.x, usable)
     state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=int(bridged.sum()))
     if f is None or not _upright(f, state.cal, params):
@@ -499,6 +499,12 @@ def _interrupt(s: CoachState, events: list, p: CoachParams, walked_off: bool) ->
 
 
 def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) -> CoachState:
+    """Nobody measurable on this frame (even with bridged keypoints). A rep in
+    progress survives bridge_s more of this, about a second of gap in all;
+    after that nobody can say what happened in it, so it is a partial (the
+    person is still there). After absent_s the person has left."""
+    if state.phase in ACTIVE and t_s - state.last_seen_s > params.bridge_s:
+        state = evolve(_partial(state, events), still_since_s=None)
     if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
         return state
     state = _end_set(_interrupt(state, events, params, walked_off=True), events)
