@@ -14,12 +14,21 @@ counting is armed once they have stood still, upright or at depth, for
 ``arm_s``) -> ``standing`` -> ``descending`` -> ``bottom`` -> ``ascending`` ->
 ``lockout`` (the top of the rep, watched for ``lockout_hold_s`` so that
 leaning back or stopping short is seen; the rep counts at its end) ->
-``standing``.
+``standing``; from ``ready`` or any active phase, ``seated`` -> ``standing``.
 
 Walking off from the top is not a rep: bending to pick something up and
 carrying it away looks like a set that starts at depth, so that first
 lockout is watched for ``first_hold_s`` (or until the next rep begins), and a
-lockout left on foot is reported as a partial.
+lockout left on foot is reported as a partial. So is a lockout after a bottom
+held for ``long_bottom_s`` (a weight set down, then walking away).
+
+Real sessions: a lockout needs the shoulders to have risen (``rise_frac``)
+as well as the hips' angle to read standing, so a long setup or hold at the
+bottom, over which the calibration learns the bent body, is one rep or none;
+a rep in progress for ``rep_timeout_s`` is a partial. A seat is what holds a
+body whose centre of mass is behind its heels (or, from the front, where
+that is unseen, what a person rests on in the seated posture): ``seated``,
+where sitting down, sitting and getting up count nothing.
 """
 
 from __future__ import annotations
@@ -66,6 +75,25 @@ class CoachParams:
     # The first lockout of a set that started at depth is watched this long:
     # people who bend to pick something up and carry it away walk off within it.
     first_hold_s: float = 1.5
+    # A lockout must raise the shoulders above the ankles by this fraction of
+    # their height at the rep's lowest point. The shallowest rep (depth_deg of
+    # hip flexion) lowers them by about 15% of standing height, so coming back
+    # up from it rises about 17%; keypoint noise alone moves them 1-3%. Hip
+    # flexion read through a calibration learnt while bent over (a long setup at
+    # the bar) can fall to "standing" with no movement at all: this tells it.
+    rise_frac: float = 0.10
+    rep_timeout_s: float = 30.0  # a rep still in progress after this is a partial (DESIGN.md)
+    # A bottom held this long (a weight set down, a long hold) has its lockout
+    # watched for first_hold_s, like a pick-up: walking off within it is no rep.
+    long_bottom_s: float = 1.5
+    # Seated: the centre of mass stays behind the heels at depth this long. An
+    # unsupported body whose centre of mass leaves its feet topples within about
+    # one pendulum time constant, sqrt(h / g) = 0.3 s for h = 0.9 m; only a seat
+    # (or a hand on something) holds it there longer.
+    supported_s: float = 0.3
+    # Where the fore-aft centre of mass cannot be seen (from the front), a seat
+    # is what people rest on: the seated posture held still this long.
+    seated_rest_s: float = 2.0
     arm_s: float = 0.4  # be still this long before counting starts (>= travel_tau_s)
     calib_s: float = 1.0  # standing still this long calibrates the standing reference
     ref_tau_s: float = 0.5  # averaging time of the standing reference
@@ -135,6 +163,13 @@ class RepTrack:
     top_hip: float = 180.0
     top_lean: float = math.inf  # most backward signed lean at the top
     top_judged: bool = False  # the top has been watched for lockout_hold_s
+    ext_low: float = math.inf  # lowest shoulder height above the ankles before the top
+    began_s: float = 0.0  # when this rep (or the hold it started from) began
+    depth_s: float | None = None  # when depth was first reached
+    held_s: float = 0.0  # how long the bottom was held before the way up
+    # The trunk's length as calibrated when the rep began: over a long hold the
+    # calibration learns the bent, foreshortened trunk, and would read it upright.
+    torso_ref: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,8 @@ class CoachState:
     knee_deg: float = 0.0
     lean_deg: float = 0.0  # signed trunk lean, + forward
     hip_drop: float = 0.0  # hips lowered, in leg lengths (0 standing)
+    behind_s: float = 0.0  # how long the centre of mass has stayed behind the heels at depth
+    rest_s: float = 0.0  # how long a seated posture has been held still (where that is unseen)
     last_fault: str | None = None
     cue_id: str | None = None
     cue_s: float = -math.inf
@@ -176,6 +213,16 @@ class CoachState:
 
 
 VIEWS = ("front", "oblique", "side")
+# The heel lies about a quarter of the foot's length behind the ankle joint
+# (Winter, table 4.1 and figure 4.1). A centre of mass half a foot behind the
+# ankle has left the feet by a further quarter foot (about 6 cm), past what the
+# proxy's own errors (the load is not in it) explain: someone sits there. Weight
+# on the heels (faults.COM_HEELS_FOOT) is the band in front of it.
+COM_SEAT_FOOT = -0.5
+# The seated posture: the trunk within this of vertical and the thighs at least
+# this far from it (hips about level with the knees), where a seat holds a person.
+SEATED_TRUNK_DEG = 30.0
+SEATED_THIGH_DEG = 60.0
 FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
 ACTIVE = ("descending", "bottom", "ascending")
 
@@ -255,8 +302,10 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     avg, travel, jumped = _travel(state, f, t_s, params)
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
+    behind_s, rest_s = _seat(state, f, hip, thigh, travel, cal, facing, dt_s, params)
     state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
-                   knee_deg=knee, facing=facing, hip_drop=hip_drop,
+                   knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
+                   rest_s=rest_s,
                    lean_deg=_signed_lean(state, f, hinge, facing), hip_xy=(f.hip_x, f.hip_y),
                    feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
     if jumped or travel > params.still_torso_per_s:
@@ -330,6 +379,36 @@ def _travel(state: CoachState, f: Features, t_s: float,
     return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s, jumped
 
 
+def _seat(s: CoachState, f: Features, hip: float, thigh: float, travel: float,
+          cal: Calibration, facing: float, dt_s: float, p: CoachParams) -> tuple[float, float]:
+    """(behind_s, rest_s): what a seat does to a person at depth.
+
+    Where the way the person faces and a side or oblique view show the
+    fore-aft centre of mass, the time it has stayed behind the heels; where
+    they do not (from the front), the time the seated posture has been held
+    still. A deep squat shares the seat's posture but not its support: its
+    centre of mass stays over the feet, and it does not rest at the bottom.
+    """
+    if hip < p.depth_deg:
+        return 0.0, 0.0
+    dt = max(dt_s, 0.0)
+    sign = _facing_sign(facing)
+    torso, _, shin = cal.lengths()
+    view = window_view(s) if sum(s.view_votes) else classify_view(
+        f.shoulder_w / max(torso, 1e-6), f.asym)
+    if sign is not None and shin > 0 and view != "front":
+        com = sign * (f.com_x - f.ankle_x) / (FOOT_PER_SHIN * shin)
+        return (s.behind_s + dt if com < COM_SEAT_FOOT else 0.0), 0.0
+    torso_ref = s.rep.torso_ref if s.rep.torso_ref > 0 else torso
+    upright = f.torso_dy >= math.cos(math.radians(SEATED_TRUNK_DEG)) * torso_ref
+    posture = upright and thigh > SEATED_THIGH_DEG and travel < p.still_torso_per_s
+    return 0.0, (s.rest_s + dt if posture else 0.0)
+
+
+def _seated(s: CoachState, p: CoachParams) -> bool:
+    return s.behind_s >= p.supported_s or s.rest_s >= p.seated_rest_s
+
+
 def _lean(f: Features, sign: float) -> float:
     """Signed trunk lean from vertical, degrees, + forward (from the side); sign from
     `_facing_sign`."""
@@ -387,6 +466,8 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
                p: CoachParams) -> RepTrack:
     """Fold this frame's fault measures into the rep (deep part of the rep only)."""
     changes = {}
+    if f.legs:
+        changes["ext_low"] = min(rep.ext_low, f.shoulder_height)
     shin = s.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
     sign = _facing_sign(s.facing)
@@ -410,32 +491,54 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
 def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: float,
              p: CoachParams, events: list) -> CoachState:
     phase = s.phase
+    if s.set_reps and phase not in ACTIVE and phase != "lockout" and \
+            t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
+        s = _end_set(s, events)
+    if _seated(s, p) and (phase == "ready" or phase in ACTIVE):
+        # On a seat: sitting down, sitting, and getting up are not reps.
+        events.append({"type": "seated", "t_s": t_s})
+        return evolve(s, phase="seated", rep=RepTrack(), still_since_s=None)
+    if phase == "seated":
+        if hip < p.stand_deg:  # stood up from the seat
+            return evolve(s, phase="standing", last_stand_s=t_s, rep=RepTrack())
+        return s
     if phase == "ready":
-        # While getting still, remember the deepest point: a set that starts at
-        # depth may already be on its way up when counting is armed.
-        if s.still_since_s is None or hip >= s.rep.peak_hip:
-            s = evolve(s, rep=RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
-                                       peak_knee=s.knee_deg, bottom_s=t_s))
-        still = s.still_since_s if s.still_since_s is not None else t_s
-        s = evolve(s, still_since_s=still)
+        # While getting still, remember the deepest point and the lowest the
+        # shoulders came: a set that starts at depth may already be on its way
+        # up when counting is armed.
+        fresh = s.still_since_s is None
+        rep = s.rep
+        if fresh or hip >= rep.peak_hip:
+            rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
+                           peak_knee=s.knee_deg, bottom_s=t_s,
+                           began_s=t_s if fresh else rep.began_s, ext_low=rep.ext_low,
+                           torso_ref=s.cal.lengths()[0] if fresh else rep.torso_ref)
+        low = f.shoulder_height if fresh else min(rep.ext_low, f.shoulder_height)
+        still = t_s if fresh else s.still_since_s
+        s = evolve(s, still_since_s=still, rep=evolve(rep, ext_low=low))
         if t_s - still < p.arm_s:
             return s
         if hip < p.stand_deg:
             return evolve(s, phase="standing", last_stand_s=t_s, rep=RepTrack())
         if s.rep.peak_hip >= p.depth_deg:  # the set starts at depth: its first lockout counts
-            return evolve(s, phase="bottom" if hip > s.rep.peak_hip - p.turn_deg
-                          else "ascending", rep=evolve(s.rep, low_hip=hip))
+            up = hip <= s.rep.peak_hip - p.turn_deg
+            return evolve(s, phase="ascending" if up else "bottom", rep=evolve(
+                s.rep, low_hip=hip, depth_s=s.rep.began_s,
+                held_s=t_s - s.rep.began_s if up else 0.0))
         return s
     if phase == "standing":
-        if s.set_reps and t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
-            s = _end_set(s, events)
         if hip > p.start_deg:
             # The rep began when the person last stood.
             rep = RepTrack(start_s=s.last_stand_s, view=window_view(s), peak_hip=hip,
-                           bottom_s=t_s, frames=1, score_sum=frame_score)
+                           bottom_s=t_s, frames=1, score_sum=frame_score,
+                           began_s=s.last_stand_s, torso_ref=s.cal.lengths()[0])
             return evolve(s, phase="descending", rep=_track_rep(s, rep, f, hip, p))
         return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
     rep = s.rep
+    if phase in ACTIVE and t_s - rep.began_s > p.rep_timeout_s:
+        # Held too long to be one rep (a two-minute hold, a setup that never
+        # pulls): a partial, and counting re-arms as for someone just arrived.
+        return evolve(_partial(s, events), still_since_s=None)
     if phase == "lockout":
         if hip > p.start_deg:  # straight into the next rep
             s = _finish(s, t_s, p, events)
@@ -451,7 +554,10 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
                 rep = evolve(rep, top_lean=min(rep.top_lean, _lean(f, sign)))
             rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
         s = evolve(s, rep=rep, last_stand_s=t_s)
-        hold = p.lockout_hold_s if rep.start_s is not None else p.first_hold_s
+        # A first lockout of a set that started at depth, or one after a long
+        # bottom (a weight set down), is watched longer: walking off is no rep.
+        watch = rep.start_s is None or rep.held_s >= p.long_bottom_s
+        hold = p.first_hold_s if watch else p.lockout_hold_s
         return _finish(s, t_s, p, events) if held >= hold else s
     rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
                                frames=rep.frames + 1), f, hip, p)
@@ -459,14 +565,18 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         if hip >= rep.peak_hip:
             rep = evolve(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
                          bottom_s=t_s)
+        if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
+            rep = evolve(rep, depth_s=t_s)
         if hip < p.stand_deg:  # back up without a bottom worth the name
             return _partial(evolve(s, rep=rep), events, back_to="standing")
         if rep.peak_hip >= p.depth_deg and hip < rep.peak_hip - p.turn_deg:
-            return evolve(s, phase="ascending", rep=evolve(rep, low_hip=hip))
+            return evolve(s, phase="ascending", rep=evolve(
+                rep, low_hip=hip, held_s=t_s - rep.depth_s))
         return evolve(s, rep=rep, phase="bottom" if rep.peak_hip >= p.depth_deg else phase)
     # ascending
     rep = evolve(rep, low_hip=min(rep.low_hip, hip))
-    if hip < p.stand_deg:
+    if hip < p.stand_deg and f.shoulder_height >= (1.0 + p.rise_frac) * rep.ext_low:
+        # Standing, by the hips' angle and by the shoulders having risen.
         sign = _facing_sign(s.facing)
         return evolve(s, phase="lockout", rep=evolve(
             rep, lockout_s=t_s, top_s=t_s, top_hip=hip,
@@ -476,7 +586,8 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             # Came most of the way up, then went down again: no lockout, a partial.
             s = _partial(evolve(s, rep=rep), events, back_to="descending")
             return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s), peak_hip=hip,
-                                          bottom_s=t_s))
+                                          bottom_s=t_s, began_s=t_s,
+                                          torso_ref=rep.torso_ref))
         return evolve(s, phase="bottom", rep=rep)  # a bounce at the bottom: the same rep
     return evolve(s, rep=rep)
 

@@ -138,6 +138,12 @@ class Features:
     com_x: float  # centre-of-mass proxy x
     asym: float  # |left - right| mean keypoint score: high in a side view
 
+    @property
+    def shoulder_height(self) -> float:
+        """How high the shoulders stand above the ankles, frame heights: it falls in
+        every hinge or squat and rises again at its top, whatever the calibration."""
+        return self.ankle_y - self.hip_y + self.torso_dy
+
     def angles(self, cal: Calibration) -> tuple[float, float, float]:
         """(hinge_deg, thigh_deg, shin_deg): inclination from vertical of each segment.
 

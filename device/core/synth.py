@@ -85,8 +85,17 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
 STYLES = {
     "hinge": (75.0, 35.0, 5.0),
     "squat": (40.0, 85.0, 35.0),
+    # A barbell deadlift from the floor, at lift-off (Escamilla et al. 2000:
+    # trunk 45-60 deg from vertical, knees well bent behind the bar).
+    "deadlift": (50.0, 70.0, 20.0),
+    # Low hips at the bar with the shins far forward: trunk, thighs and shins all
+    # tilted alike, so that from the front the whole body only looks shorter.
+    "crouch": (45.0, 45.0, 45.0),
     "toes": (60.0, 20.0, 25.0),  # knees forward, hips not back
     "heels": (45.0, 60.0, 5.0),  # sitting back with an upright trunk
+    # On a chair: trunk upright, thighs level, shins vertical; the centre of
+    # mass far behind the heels, where only the seat holds it.
+    "seat": (10.0, 88.0, 0.0),
 }
 
 
@@ -106,6 +115,7 @@ class Session:
     down_s: float = 1.2
     up_s: float = 1.0
     pause_s: float = 0.8  # standing between reps
+    hold_s: float = 0.0  # held at the bottom of each rep
     lead_s: float = 2.0  # standing before the first rep
     tail_s: float = 2.0
     fps: float = 30.0
@@ -144,8 +154,10 @@ def depth_profile(s: Session) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     start = top_depth if s.start_at_depth else 0.0
     for i in range(n):
         first = i == 0 and not s.start_at_depth
-        segs += [(s.down_s, 0.0 if first else start, 1.0, 0 if first else 1, 0),
-                 (s.up_s, 1.0, top_depth, 0, 1), (s.pause_s, top_depth, top_depth, 1, 1)]
+        segs += [(s.down_s, 0.0 if first else start, 1.0, 0 if first else 1, 0)]
+        if s.hold_s:
+            segs.append((s.hold_s, 1.0, 1.0, 0, 0))
+        segs += [(s.up_s, 1.0, top_depth, 0, 1), (s.pause_s, top_depth, top_depth, 1, 1)]
         start = top_depth
     segs.append((s.tail_s, start, 0.0, 1 if (n or s.start_at_depth) else 0, 0))
     if s.walk_out_s:

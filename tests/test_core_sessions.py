@@ -1,0 +1,97 @@
+"""Real sessions on the synthetic figure: long setups, holds, seats, put-downs, time limits.
+
+Every negative case sits beside its positive twin, so that a rule which
+counts nothing fails the twin and a rule removed fails the negative.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from device.core.coach import CoachParams, analyze
+from device.core.synth import Session, session_track
+
+
+def run(params: CoachParams | None = None, **kw) -> dict:
+    kp, t, size = session_track(Session(**kw))
+    return analyze(kp, t, size, params)
+
+
+def top_times(s: Session) -> list[float]:
+    """When each scripted rep reaches the top again (the end of its way up)."""
+    first = s.lead_s + s.walk_in_s
+    period = s.down_s + s.hold_s + s.up_s + s.pause_s
+    return [first + i * period + s.down_s + s.hold_s + s.up_s for i in range(s.reps)]
+
+
+@pytest.mark.parametrize("view", ["front", "side"])
+@pytest.mark.parametrize("style", ["hinge", "deadlift", "crouch", "squat"])
+@pytest.mark.parametrize("hold_s", [0.0, 4.0, 9.0])
+def test_a_hold_at_the_bottom_is_one_rep_counted_at_the_top(view, style, hold_s):
+    # From the front a long hold lets the calibration learn the bent trunk as
+    # if it were standing; the shoulders, which have not risen, tell it apart.
+    s = Session(view=view, style=style, reps=2, hold_s=hold_s)
+    r = run(**{f: getattr(s, f) for f in ("view", "style", "reps", "hold_s")})
+    assert r["rep_count"] == 2
+    for rep, top in zip(r["reps"], top_times(s), strict=True):
+        assert top - 0.6 <= rep["end_s"] <= top + 0.5
+
+
+@pytest.mark.parametrize("view", ["front", "side"])
+@pytest.mark.parametrize("style", ["hinge", "deadlift"])
+def test_a_long_setup_over_the_bar_is_one_rep(view, style):
+    # The recording starts at the bar and the lifter sets up for 9 s before the pull.
+    s = Session(view=view, style=style, reps=1, start_at_depth=True, lead_s=9.0, tail_s=3.0)
+    r = run(view=view, style=style, reps=1, start_at_depth=True, lead_s=9.0, tail_s=3.0)
+    assert r["rep_count"] == 1
+    assert r["reps"][0]["end_s"] == pytest.approx(s.lead_s + s.up_s, abs=0.5)
+
+
+def test_a_rep_held_past_the_time_limit_is_a_partial_and_the_set_ends():
+    params = CoachParams(rep_timeout_s=8.0)
+    r = run(params, reps=2, hold_s=12.0, tail_s=1.0)
+    assert all(rep["down_s"] is None or rep["down_s"] <= 8.0 for rep in r["reps"])
+    assert r["partial_reps"] >= 2
+    # Its twin, held within the limit, counts both reps.
+    assert run(params, reps=2, hold_s=5.0)["rep_count"] == 2
+
+
+@pytest.mark.parametrize(("view", "seated_s", "squat_s"), [
+    ("side", 1.0, 2.5),  # the centre of mass behind the heels tells the seat at once
+    ("front", 2.5, 1.0),  # unseen from the front: only resting in the seated posture does
+])
+def test_getting_up_from_a_chair_and_walking_off_counts_nothing(view, seated_s, squat_s):
+    r = run(view=view, style="seat", reps=1, start_at_depth=True, lead_s=seated_s,
+            pause_s=1.0, tail_s=0.5, walk_out_s=2.0)
+    assert r["rep_count"] == 0
+    # Its twin: the rise out of a deep squat is a rep (a squat, with its fault).
+    r = run(view=view, style="squat", reps=1, start_at_depth=True, lead_s=squat_s, tail_s=2.0)
+    assert r["rep_count"] == 1
+
+
+@pytest.mark.parametrize("view", ["front", "side"])
+def test_sitting_down_resting_and_standing_up_counts_nothing(view):
+    r = run(view=view, style="seat", reps=2, hold_s=3.0)
+    assert r["rep_count"] == 0
+    # Its twin: squats held at the bottom for as long are reps.
+    r = run(view=view, style="squat", reps=2, hold_s=3.0)
+    assert r["rep_count"] == 2
+    assert all("knees_bent_too_much" in rep["faults"] for rep in r["reps"])
+
+
+def test_a_squat_is_not_a_seat_from_the_front_unless_rested_on():
+    # From the front the centre of mass is unseen: only a rest of seated_rest_s
+    # in the seated posture is a seat; a brief seated-like bottom is a rep.
+    assert run(view="front", style="seat", reps=1, hold_s=0.5)["rep_count"] == 1
+    assert run(view="front", style="seat", reps=1, hold_s=3.0)["rep_count"] == 0
+
+
+def test_putting_the_weight_down_and_walking_off_is_not_a_rep():
+    # The last rep of a set: down, set the weight on the floor for 2 s, stand up
+    # and walk away within a second. Not a rep; the reps before it count.
+    base = dict(reps=1, hold_s=2.0, pause_s=0.3, tail_s=0.0)
+    assert run(**base, walk_out_s=2.0)["rep_count"] == 0
+    # Twins: a dead-stop rep with the same pause, then standing, counts; so does
+    # an ordinary rep followed by walking away.
+    assert run(**{**base, "tail_s": 2.0})["rep_count"] == 1
+    assert run(reps=1, pause_s=0.3, tail_s=0.0, walk_out_s=2.0)["rep_count"] == 1
