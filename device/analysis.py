@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from device.errors import HingeMirrorError
 from device.pose import PoseEstimator
 from device.sources import OpenCVSource
 from device.tracks import Track, load_track
+
+log = logging.getLogger(__name__)
 
 TRACK_SUFFIXES = (".npz",)
 
@@ -46,6 +49,9 @@ def analyze_path(path: Path, load_pose) -> dict:
     """The analysis report (DESIGN.md) of a video or a track."""
     track = load_or_track(path, load_pose)
     report = coach_analyze(track.keypoints, track.t, track.frame_size)
+    if report["rejected_frames"]:
+        log.warning("%s: %d frames skipped (%s)", Path(path).name, report["rejected_frames"],
+                    ", ".join(report["rejected_why"]))
     return {"source": Path(path).name, **report}
 
 

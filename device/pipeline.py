@@ -66,6 +66,7 @@ class Processor:
         self.hub = hub
         self.extra = extra or {}
         self.frames = 0
+        self.rejected: dict[str, int] = {}  # frames the coach refused, by reason
 
     def process(self, frame: Frame) -> list[dict]:
         keypoints = frame.keypoints
@@ -75,6 +76,12 @@ class Processor:
             keypoints = self.pose.estimate(frame.image)
         h, w = frame.size
         events = self.coach.update(keypoints, frame.t_s, w / h)
+        for e in events:
+            if e["type"] == "rejected":
+                n = self.rejected[e["reason"]] = self.rejected.get(e["reason"], 0) + 1
+                if n == 1 or n % 1000 == 0:  # one line, not one per frame of a bad camera
+                    log.warning("frame at %s s skipped by the coach: %s (%d so far)",
+                                e["t_s"], e["reason"], n)
         snap = self.coach.snapshot()
         snap.update(self.extra)
         self.hub.publish(snap)

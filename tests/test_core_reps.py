@@ -97,6 +97,7 @@ def test_batch_twin_matches_the_step_function():
     for k, ts in zip(kp, t, strict=True):
         reps += [e for e in coach.update(k, float(ts), size[1] / size[0]) if e["type"] == "rep"]
     batch = analyze(kp, t, size)
+    assert len(reps) == batch["rep_count"] == 3
     assert [r["end_s"] for r in reps] == [r["end_s"] for r in batch["reps"]]
 
 
@@ -159,6 +160,11 @@ def test_a_skeleton_jump_resets_the_calibration():
     other = kp[60].copy()
     other[:, 1] -= 0.35  # the model locks on to someone else, far to the side
     coach.update(other, float(t[60]), size[1] / size[0])
+    assert coach.snapshot()["calibrated"]  # one frame of someone else is flicker
+    for k, ts in zip(kp[61:75], t[61:75], strict=True):  # and stays on them
+        other = k.copy()
+        other[:, 1] -= 0.35
+        coach.update(other, float(ts), size[1] / size[0])
     assert not coach.snapshot()["calibrated"] and coach.snapshot()["phase"] == "ready"
 
 
@@ -277,3 +283,42 @@ def test_hip_drop_grows_in_a_squat_more_than_in_a_hinge():
         drops[style] = max(coach.update(k, float(ts), size[1] / size[0]) is not None
                            and coach.snapshot()["hip_drop"] for k, ts in zip(kp, t, strict=True))
     assert drops["squat"] > drops["hinge"] + 0.2
+
+
+def oracle_reps(s: Session) -> list[float]:
+    """An oracle independent of the coach: the scripted hip flexion itself (trunk
+    plus thigh inclination of the figure, no keypoints), counted with plain
+    hysteresis: from below 40 deg, past 70 deg, and back below 40 deg is a rep,
+    timed when it is back below 40 deg (or at the start, for a set at depth)."""
+    from device.core.synth import STYLES, depth_profile
+
+    t, depth, _ = depth_profile(s)
+    trunk, thigh, _ = STYLES[s.style]
+    hip = depth * (trunk + thigh)
+    tops, low, deep = [], s.start_at_depth, s.start_at_depth
+    for ts, h in zip(t, hip, strict=True):
+        if h < 40.0:
+            if low is False and deep:
+                tops.append(float(ts))
+            low, deep = True, False
+        elif h > 70.0:
+            deep, low = True, (low if low is not True else False)
+    return tops
+
+
+@pytest.mark.parametrize("kw", [
+    {"reps": 5}, {"reps": 3, "view": "front"}, {"reps": 4, "style": "squat"},
+    {"reps": 3, "start_at_depth": True}, {"reps": 6, "fps": 12.0, "noise": 0.003, "seed": 4},
+    {"reps": 4, "depth": 0.75, "pause_s": 0.3}, {"reps": 2, "hold_s": 3.0, "view": "front"},
+    {"reps": 5, "down_s": 0.5, "up_s": 0.5, "pause_s": 0.2},
+])
+def test_step_agrees_with_an_independent_oracle(kw):
+    s = Session(**kw)
+    tops = oracle_reps(s)
+    assert len(tops) == kw["reps"]  # the oracle itself sees every scripted rep
+    kp, t, size = session_track(s)
+    r = analyze(kp, t, size)
+    assert r["rep_count"] == len(tops)
+    # Counted at the end of the top's watch, which starts where the oracle sees the top.
+    for rep, top in zip(r["reps"], tops, strict=True):
+        assert top - 0.6 <= rep["end_s"] <= top + 0.6, (rep["end_s"], top)

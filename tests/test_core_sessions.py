@@ -95,3 +95,29 @@ def test_putting_the_weight_down_and_walking_off_is_not_a_rep():
     # an ordinary rep followed by walking away.
     assert run(**{**base, "tail_s": 2.0})["rep_count"] == 1
     assert run(reps=1, pause_s=0.3, tail_s=0.0, walk_out_s=2.0)["rep_count"] == 1
+
+
+@pytest.mark.parametrize("cut", ["descent", "bottom", "half way up"])
+def test_a_rep_cut_off_by_the_end_of_the_recording_is_a_partial(cut):
+    s = Session(reps=3, style="squat", tail_s=0.0, pause_s=1.0)
+    kp, t, size = session_track(s)
+    period = s.down_s + s.up_s + s.pause_s
+    last = s.lead_s + 2 * period  # the third rep starts here
+    end = {"descent": last + 0.6 * s.down_s, "bottom": last + s.down_s + 0.05,
+           "half way up": last + s.down_s + 0.5 * s.up_s}[cut]
+    keep = t <= end
+    r = analyze(kp[keep], t[keep], size)
+    assert r["rep_count"] == 2 and r["partial_reps"] == 1
+    # Its twin: the whole recording counts all three.
+    assert analyze(kp, t, size)["rep_count"] == 3
+
+
+def test_a_recording_that_ends_during_a_long_hold_has_no_rep():
+    # From the front, 9 s at the bottom teach the calibration the bent body, and
+    # the hips' angle reads "standing" while the person is still down there.
+    s = Session(view="front", style="crouch", reps=1, hold_s=9.0, tail_s=0.0)
+    kp, t, size = session_track(s)
+    keep = t <= s.lead_s + s.down_s + s.hold_s
+    r = analyze(kp[keep], t[keep], size)
+    assert r["rep_count"] == 0 and r["partial_reps"] == 1
+    assert analyze(kp, t, size)["rep_count"] == 1

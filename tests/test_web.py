@@ -55,3 +55,31 @@ def test_stream_sends_the_newest_snapshot_then_keepalives(client, hub):
     assert json.loads(event.split("data: ", 1)[1]) == {"rep_count": 4}
     assert next(chunks) == b": keep-alive\n\n"  # nothing new within the keep-alive interval
     resp.close()
+
+
+def test_state_after_a_bad_frame_is_strict_json(client, hub):
+    # A NaN keypoint used to reach the page as a bare NaN, which JSON.parse rejects.
+    import numpy as np
+
+    from device.core.coach import Coach
+    from device.core.synth import Session, session_track
+
+    kp, t, size = session_track(Session(reps=1))
+    kp[5, 13, 0] = np.nan
+    coach = Coach()
+    for k, ts in zip(kp, t, strict=True):
+        coach.update(k, float(ts), size[1] / size[0])
+    hub.publish(coach.snapshot())
+
+    def refuse(token):
+        raise ValueError(token)
+
+    body = json.loads(client.get("/api/state").get_data(as_text=True), parse_constant=refuse)
+    assert body["state"]["rep_count"] == 1
+
+
+def test_the_page_json_refuses_nan_rather_than_sending_it():
+    from web_ui.mirror import to_json
+
+    with pytest.raises(ValueError):
+        to_json({"hip_deg": float("nan")})

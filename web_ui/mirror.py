@@ -14,6 +14,12 @@ def _ext() -> dict:
     return current_app.extensions["hinge_mirror"]
 
 
+def to_json(value) -> str:
+    """Strict JSON: a NaN or infinity raises here rather than reaching the
+    browser as a bare ``NaN`` that ``JSON.parse`` rejects."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
 @bp.get("/")
 def mirror():
     return render_template("mirror.html", demo=current_app.config["DEMO"])
@@ -22,7 +28,7 @@ def mirror():
 @bp.get("/api/state")
 def state():
     seq, snap = _ext()["hub"].latest()
-    return jsonify({"seq": seq, "state": snap})
+    return Response(to_json({"seq": seq, "state": snap}), mimetype="application/json")
 
 
 @bp.get("/healthz")
@@ -51,7 +57,7 @@ def stream():
             if snap is None:
                 yield ": keep-alive\n\n"
                 continue
-            yield f"id: {seq}\ndata: {json.dumps(snap, separators=(',', ':'))}\n\n"
+            yield f"id: {seq}\ndata: {to_json(snap)}\n\n"
             time.sleep(min_interval)
 
     return Response(events(), mimetype="text/event-stream",

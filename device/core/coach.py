@@ -47,7 +47,17 @@ from device.core.features import (
     measure,
 )
 from device.core.filters import MIN_SCORE, OneEuroParams, OneEuroState, one_euro_step, seen
-from device.core.skeleton import CUES, FAULT_WORDS, FAULTS, L_SHOULDER, PRAISE, PRAISE_FIXED
+from device.core.skeleton import (
+    CUES,
+    FAULT_WORDS,
+    FAULTS,
+    L_HIP,
+    L_SHOULDER,
+    PRAISE,
+    PRAISE_FIXED,
+    R_HIP,
+    R_SHOULDER,
+)
 
 
 def evolve(obj, **changes):
@@ -104,6 +114,11 @@ class CoachParams:
     still_torso_per_s: float = 1.0
     travel_tau_s: float = 0.4  # averaging time of the feet position for that speed
     absent_s: float = 1.0  # unseen this long: the person has left
+    # Identity (see _identity): a raw jump of the hips beyond this many torso
+    # lengths plus what a brisk walk covers is someone else; kept that long, a switch.
+    jump_torso: float = 0.2
+    max_speed_torso_per_s: float = 2.0
+    switch_s: float = 0.3
     bridge_s: float = 0.5  # a keypoint dropout up to this long is bridged
     set_idle_s: float = 10.0  # standing idle this long ends a set
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
@@ -179,13 +194,18 @@ class CoachState:
     bridged: int = 0  # keypoints bridged over a dropout in this frame
     cal: Calibration = Calibration()
     ref: Reference = Reference()
-    ref_t_s: float = 0.0  # last frame the standing reference was updated
+    ref_t_s: float | None = None  # last frame the standing reference was updated
     phase: str = "absent"
     last_seen_s: float = -math.inf
     still_since_s: float | None = None
-    hip_xy: tuple[float, float] | None = None
+    # Who is followed, judged on raw keypoints: the hips' raw position of the
+    # last frame of this person, and of someone else seen instead since when.
+    anchor_xy: tuple[float, float] | None = None
+    anchor_t_s: float | None = None
+    other_xy: tuple[float, float] | None = None
+    other_since_s: float | None = None
     feet_avg: tuple[float, float] = (0.0, 0.0)
-    feet_t_s: float = 0.0
+    feet_t_s: float | None = None  # last frame the feet were seen
     travel: float = 0.0  # smoothed speed of the feet, torso lengths per second
     facing: float = 0.0  # + facing +x, - facing -x (side view), averaged
     view_ratio: float = 0.0  # shoulder width / torso length, averaged while upright
@@ -209,7 +229,7 @@ class CoachState:
     cue_s: float = -math.inf
     last_rep: dict | None = None
     last_set: dict | None = None
-    t_s: float = 0.0
+    t_s: float | None = None  # the last frame accepted; None before the first
 
 
 VIEWS = ("front", "oblique", "side")
@@ -267,12 +287,33 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     seconds; aspect: frame width / height. Returns the new state and the
     events of this frame (``{"type": "rep" | "partial" | "set_end" | "cue", ...}``).
     """
+    rejected = _reject(state, keypoints, t_s, params)
+    if rejected == "clock_restarted":
+        # The clock went back by more than a person's absence: a new recording
+        # or a restarted camera. What was under way ends; counting starts over.
+        events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
+        state = _end_set(_interrupt(state, events, params, walked_off=False), events)
+        state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
+                           set_index=state.set_index, last_rep=state.last_rep,
+                           last_set=state.last_set)
+        state, more = step(state, keypoints, t_s, aspect, params)
+        return state, events + more
+    if rejected is not None:
+        return state, [{"type": "rejected", "reason": rejected,
+                        "t_s": t_s if math.isfinite(t_s) else None}]
     events: list[dict] = []
-    dt_s = t_s - state.t_s if state.filt is not None else 0.0
-    scores = keypoints[:, 2]
     valid = seen(keypoints)
-    filt = one_euro_step(state.filt, _to_xy(keypoints, aspect), valid[:, None], t_s,
-                         params.filter)
+    xy = _to_xy(keypoints, aspect)
+    who, state = _identity(state, xy, valid, t_s, params)
+    if who == "other":  # someone else for a moment (flicker): this frame is not theirs
+        return state, events
+    if who == "switched":  # someone else for good: what was under way ends, all starts over
+        state = _interrupt(state, events, params, walked_off=False)
+        state = evolve(_forget_person(state, t_s), phase="ready", still_since_s=None,
+                       view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
+    dt_s = t_s - state.t_s if state.t_s is not None else 0.0
+    scores = keypoints[:, 2]
+    filt = one_euro_step(state.filt, xy, valid[:, None], t_s, params.filter)
     # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
     # filtered position at the lowest usable weight, and is counted as bridged.
     seen_s = np.where(valid, t_s, state.seen_s if state.seen_s is not None else -np.inf)
@@ -299,25 +340,38 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         # Time-based, from zero: about 0.2 s of consistent readings make it known (>= 0.5).
         k = max(dt_s, 0.0) / (params.facing_tau_s + max(dt_s, 0.0))
         facing += (math.copysign(1.0, f.nose_ahead) - facing) * k
-    avg, travel, jumped = _travel(state, f, t_s, params)
+    avg, travel = _travel(state, f, t_s, params)
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
     behind_s, rest_s = _seat(state, f, hip, thigh, travel, cal, facing, dt_s, params)
     state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
                    knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
                    rest_s=rest_s,
-                   lean_deg=_signed_lean(state, f, hinge, facing), hip_xy=(f.hip_x, f.hip_y),
+                   lean_deg=_signed_lean(state, f, hinge, facing),
                    feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
-    if jumped or travel > params.still_torso_per_s:
-        # Walking, or the model jumped to another person: nothing here is a rep.
-        state = _interrupt(state, events, params, walked_off=not jumped)
-        if jumped:  # a different person: a new calibration
-            state = evolve(_forget_person(state, t_s), view_votes=(0, 0, 0))
+    if travel > params.still_torso_per_s:  # walking: nothing here is a rep
+        state = _interrupt(state, events, params, walked_off=True)
         return evolve(state, phase="ready", still_since_s=None), events
     if hip < params.stand_deg:
         state = _observe_standing(state, f, t_s, params)
     frame_score = float(usable[L_SHOULDER:].sum()) / (17 - L_SHOULDER)  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
+
+
+def _reject(state: CoachState, keypoints: np.ndarray, t_s: float,
+            p: CoachParams) -> str | None:
+    """Why this frame cannot enter the coach, or None. The one rule for time:
+    it must increase; a frame at or before the last one is skipped, and a
+    clock that went back by more than ``absent_s`` has restarted."""
+    if keypoints.shape != (17, 3):
+        raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
+    if not math.isfinite(t_s):
+        return "non_finite_time"
+    if not np.isfinite(keypoints).all():
+        return "non_finite_keypoints"
+    if state.t_s is not None and t_s <= state.t_s:
+        return "clock_restarted" if state.t_s - t_s > p.absent_s else "time_not_increasing"
+    return None
 
 
 def _forget_person(s: CoachState, t_s: float) -> CoachState:
@@ -326,7 +380,7 @@ def _forget_person(s: CoachState, t_s: float) -> CoachState:
     The view votes stay until someone new appears, so a report still names the
     view of the person who just left."""
     return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), facing=0.0, travel=0.0,
-                  feet_t_s=0.0)
+                  feet_t_s=None)
 
 
 def _facing_sign(facing: float) -> float | None:
@@ -354,29 +408,66 @@ def _upright(f: Features, cal: Calibration, params: CoachParams) -> bool:
     return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
 
 
+def _identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
+              p: CoachParams) -> tuple[str, CoachState]:
+    """Whether this frame shows the person followed: "same", "other" (skip the
+    frame) or "switched" (someone else, seen for ``switch_s``).
+
+    Judged on the raw hips, before any filtering: the filter would halve a
+    jump. The single-pose model locking on to someone else moves the hips
+    further in one frame than a body can: more than ``jump_torso`` torso
+    lengths beyond what ``max_speed_torso_per_s`` covers in the time since the
+    followed person was last seen. The same person keeps their own keypoint
+    noise below about 0.2 torso lengths per frame (measured on the dev clips,
+    99th percentile 0.09). Someone else for less than ``switch_s`` is flicker:
+    their frames are skipped and the followed person kept.
+    """
+    if not (valid[L_HIP] and valid[R_HIP] and valid[L_SHOULDER] and valid[R_SHOULDER]):
+        return "same", s
+    hip = (float(xy[L_HIP:R_HIP + 1, 0].mean()), float(xy[L_HIP:R_HIP + 1, 1].mean()))
+    sx, sy = xy[L_SHOULDER:R_SHOULDER + 1].mean(axis=0)
+    torso = max(s.cal.lengths()[0], math.hypot(sx - hip[0], sy - hip[1]), 1e-6)
+    if s.anchor_xy is None or s.anchor_t_s is None:
+        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s)
+
+    def dist(a: tuple[float, float]) -> float:
+        return math.hypot(hip[0] - a[0], hip[1] - a[1])
+
+    def reach(dt: float) -> float:
+        return (p.jump_torso + p.max_speed_torso_per_s * max(dt, 0.0)) * torso
+
+    other = s.other_xy is not None and s.other_since_s is not None
+    if other and dist(s.other_xy) < dist(s.anchor_xy) and dist(s.other_xy) <= reach(0.1):
+        # Still the one seen instead: a switch once they have stayed for switch_s.
+        if t_s - s.other_since_s < p.switch_s:
+            return "other", evolve(s, other_xy=hip)
+        return "switched", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
+                                  other_since_s=None)
+    if dist(s.anchor_xy) <= reach(t_s - s.anchor_t_s):
+        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
+                              other_since_s=None)
+    return "other", evolve(s, other_xy=hip, other_since_s=t_s)
+
+
 def _travel(state: CoachState, f: Features, t_s: float,
-            params: CoachParams) -> tuple[tuple[float, float], float, bool]:
-    """Where the feet have been lately, how fast they travel, and whether the skeleton jumped.
+            params: CoachParams) -> tuple[tuple[float, float], float]:
+    """Where the feet have been lately and how fast they travel.
 
     Speed is the lag between the ankles and an exponential average of their
     position (time constant ``travel_tau_s``) divided by that constant: for a
     steady walk it equals the walking speed, and unlike a frame-to-frame
     difference it does not grow with keypoint jitter at high frame rates. The
     ankles, not the hips: they stay planted in a hinge and move in a walk.
-    Units: torso lengths per second. A jump (the single-pose model switching
-    to another person) is a move of the hips by more than half a torso length
-    between two frames.
+    Units: torso lengths per second.
     """
     torso = max(state.cal.lengths()[0], f.torso_len, 1e-6)
-    jumped = (state.hip_xy is not None
-              and math.hypot(f.hip_x - state.hip_xy[0], f.hip_y - state.hip_xy[1]) > 0.5 * torso)
     x, y = f.ankle_x, f.ankle_y
-    if state.feet_t_s <= 0.0 or t_s <= state.feet_t_s:
-        return (x, y), 0.0, jumped
+    if state.feet_t_s is None:
+        return (x, y), 0.0
     k = (t_s - state.feet_t_s) / (params.travel_tau_s + t_s - state.feet_t_s)
     avg = (state.feet_avg[0] + k * (x - state.feet_avg[0]),
            state.feet_avg[1] + k * (y - state.feet_avg[1]))
-    return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s, jumped
+    return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s
 
 
 def _seat(s: CoachState, f: Features, hip: float, thigh: float, travel: float,
@@ -436,7 +527,7 @@ def _observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) ->
     """Upright and still: update the view estimate, and the standing reference
     while no set is under way (so a short lockout never becomes the reference)."""
     # Time standing since the last such frame, capped so a gap does not count as standing.
-    dt = min(max(t_s - s.ref_t_s, 0.0), 0.1) if s.ref_t_s > 0 else 0.0
+    dt = min(max(t_s - s.ref_t_s, 0.0), 0.1) if s.ref_t_s is not None else 0.0
     torso = max(s.cal.lengths()[0], 1e-6)
     kv = dt / (p.view_tau_s + dt)
     ratio = s.view_ratio + kv * (f.shoulder_w / torso - s.view_ratio) if sum(s.view_votes) \
@@ -619,7 +710,8 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list) ->
     if state.phase == "absent" or t_s - state.last_seen_s < params.absent_s:
         return state
     state = _end_set(_interrupt(state, events, params, walked_off=True), events)
-    return evolve(_forget_person(state, t_s), phase="absent", still_since_s=None, hip_xy=None)
+    return evolve(_forget_person(state, t_s), phase="absent", still_since_s=None,
+                  anchor_xy=None, anchor_t_s=None, other_xy=None, other_since_s=None)
 
 
 def _partial(s: CoachState, events: list, back_to: str = "ready") -> CoachState:
@@ -713,6 +805,10 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
     calib_s = (params or CoachParams()).calib_s
     present = s.phase != "absent"
+
+    def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
+        return round(x, 3) if present and math.isfinite(x) else None
+
     return {
         "present": present,
         "phase": s.phase,
@@ -722,18 +818,18 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "view": window_view(s) if present else "unknown",
         "calibrated": present and s.ref.standing_s >= calib_s,
         "bridged_keypoints": s.bridged,
-        "hinge_deg": round(s.hinge_deg, 1) if present else None,
-        "hip_deg": round(s.hip_deg, 1) if present else None,
-        "knee_deg": round(s.knee_deg, 1) if present else None,
-        "lean_deg": round(s.lean_deg, 1) if present else None,
-        "hip_drop": round(s.hip_drop, 3) if present else None,
+        "hinge_deg": num(round(s.hinge_deg, 1)),
+        "hip_deg": num(round(s.hip_deg, 1)),
+        "knee_deg": num(round(s.knee_deg, 1)),
+        "lean_deg": num(round(s.lean_deg, 1)),
+        "hip_drop": num(s.hip_drop),
         "last_fault": s.last_fault,
         "last_fault_text": FAULT_WORDS.get(s.last_fault) if s.last_fault else None,
         "cue": cue_text(s.cue_id),
         "cue_id": s.cue_id,
         "last_rep": s.last_rep,
         "last_set": s.last_set,
-        "t_s": round(s.t_s, 3),
+        "t_s": None if s.t_s is None else round(s.t_s, 3),
     }
 
 
@@ -760,10 +856,12 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     state = CoachState()
     reps: list[dict] = []
     sets: list[dict] = []
+    rejected: list[dict] = []
     for kp, t_s in zip(keypoints, t, strict=True):
         state, events = step(state, kp, float(t_s), aspect, params)
         reps.extend(e for e in events if e["type"] == "rep")
         sets.extend(e for e in events if e["type"] == "set_end")
+        rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
     end: list[dict] = []
     state = _end_set(_interrupt(state, end, params, walked_off=False), end)
@@ -787,4 +885,6 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "reps": reps,
         "sets": sets,
         "faults": counts,
+        "rejected_frames": len(rejected),
+        "rejected_why": sorted({e["reason"] for e in rejected}),
     }

@@ -90,7 +90,7 @@ class Calibration:
     torso: float = 0.0
     thigh: float = 0.0
     shin: float = 0.0
-    t_s: float = 0.0
+    t_s: float | None = None  # the last frame folded in; None before the first
 
     def lengths(self) -> tuple[float, float, float]:
         """(torso, thigh, shin) with the anthropometric lower bounds applied."""
@@ -98,7 +98,7 @@ class Calibration:
                 max(self.thigh, THIGH_PER_SHIN * self.shin), self.shin)
 
     def update(self, f: Features, t_s: float, quantile: float, rate_per_s: float) -> Calibration:
-        dt = max(0.0, t_s - self.t_s)
+        dt = 0.0 if self.t_s is None else max(0.0, t_s - self.t_s)
         torso = _track_quantile(self.torso, f.torso_len, dt, quantile, rate_per_s)
         if not f.legs:
             return Calibration(torso, self.thigh, self.shin, t_s)

@@ -49,6 +49,7 @@ class OneEuroState:
     x: np.ndarray  # filtered values
     dx: np.ndarray  # filtered speed, units per second
     t_s: float
+    started: np.ndarray  # bool, like x: the entry has had a valid sample
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
@@ -58,14 +59,24 @@ def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
 
 def one_euro_step(state: OneEuroState | None, x: np.ndarray, valid: np.ndarray, t_s: float,
                   params: OneEuroParams) -> OneEuroState:
-    """Filter one sample. Entries where `valid` is False keep their previous value."""
+    """Filter one sample. Entries where `valid` is False keep their previous value.
+
+    An entry starts from its first valid sample, never from an unseen one (an
+    unseen keypoint's coordinates are whatever the model left there). Raises
+    ValueError when time does not increase: the caller decides what that means.
+    """
+    valid = np.broadcast_to(valid, x.shape)
     if state is None:
-        return OneEuroState(x.copy(), np.zeros_like(x), t_s)
+        return OneEuroState(np.where(valid, x, 0.0), np.zeros_like(x), t_s, valid.copy())
     dt = t_s - state.t_s
-    if dt <= 0:
-        return state
+    if not dt > 0:
+        raise ValueError(f"time must increase: {t_s} s after {state.t_s} s")
     raw_dx = (x - state.x) / dt
     dx = state.dx + _alpha(params.d_cutoff_hz, dt) * (raw_dx - state.dx)
     cutoff = params.min_cutoff_hz + params.beta * np.abs(dx)
     new_x = state.x + _alpha(cutoff, dt) * (x - state.x)
-    return OneEuroState(np.where(valid, new_x, state.x), np.where(valid, dx, state.dx), t_s)
+    first = valid & ~state.started
+    new_x = np.where(first, x, new_x)
+    dx = np.where(first, 0.0, dx)
+    return OneEuroState(np.where(valid, new_x, state.x), np.where(valid, dx, state.dx), t_s,
+                        state.started | valid)
