@@ -18,6 +18,7 @@ from device.core.coach import Coach
 from device.hub import StateHub
 from device.pose import PoseEstimator
 from device.sources import Frame, FrameSource
+from device.words import dress
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Processor:
                 if n == 1 or n % 1000 == 0:  # one line, not one per frame of a bad camera
                     log.warning("frame at %s s skipped by the coach: %s (%d so far)",
                                 e["t_s"], e["reason"], n)
-        snap = self.coach.snapshot()
+        snap = dress(self.coach.snapshot())
         snap.update(self.extra)
         self.hub.publish(snap)
         self.frames += 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from device.core.coach import analyze
-from device.core.skeleton import CUES, FAULTS
+from device.core.skeleton import FAULTS
 from device.core.synth import Session, session_track
+from device.words import CUES
 
 
 def run(**kw) -> dict:

@@ -1,0 +1,240 @@
+"""The person in view: which way they face, the camera's view of them, whether
+they are on their feet, walking, the same person as before, or seated.
+
+Each function reads one frame's `Features` (or raw keypoints, for identity)
+against the coach's state and returns values or a new state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from device.core.features import FOOT_PER_SHIN, LEG_PER_SHOULDER, Calibration, Features
+from device.core.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from device.core.state import CoachParams, CoachState, Phase, Reference, evolve
+
+VIEWS = ("front", "oblique", "side")
+# The heel lies about a quarter of the foot's length behind the ankle joint
+# (Winter, table 4.1 and figure 4.1). A centre of mass half a foot behind the
+# ankle has left the feet by a further quarter foot (about 6 cm), past what the
+# proxy's own errors (the load is not in it) explain: someone sits there. Weight
+# on the heels (faults.COM_HEELS_FOOT) is the band in front of it.
+COM_SEAT_FOOT = -0.5
+# The seated posture: the trunk within this of vertical and the thighs at least
+# this far from it (hips about level with the knees), where a seat holds a person.
+SEATED_TRUNK_DEG = 30.0
+SEATED_THIGH_DEG = 60.0
+FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
+
+
+def classify_view(ratio: float, asym: float) -> str:
+    """Front, oblique or side from shoulder width over torso length and L/R asymmetry.
+
+    MoveNet's shoulder keypoints (joint centres) span about 0.8 torso lengths
+    facing the camera (0.76-0.86 measured on the front-view dev clips), and
+    that width shrinks with the cosine of the turn: above 0.65 the person is
+    within about 35 deg of facing the camera (front), below 0.3 turned more
+    than about 68 deg (side). A far side seen much less surely also means side.
+    """
+    if ratio > 0.65 and asym < 0.15:
+        return "front"
+    if ratio < 0.3 or asym > 0.3:
+        return "side"
+    return "oblique"
+
+
+def window_view(s: CoachState) -> str:
+    return classify_view(s.view_ratio, s.view_asym) if sum(s.view_votes) else "unknown"
+
+
+def dominant_view(votes: tuple[int, int, int]) -> str:
+    return VIEWS[int(np.argmax(votes))] if sum(votes) else "unknown"
+
+
+def to_xy(keypoints: np.ndarray, aspect: float) -> np.ndarray:
+    """(y, x, score) normalized -> (x, y) in frame heights (aspect = width / height)."""
+    xy = np.empty((17, 2))
+    xy[:, 0] = keypoints[:, 1] * aspect
+    xy[:, 1] = keypoints[:, 0]
+    return xy
+
+
+def forget_person(s: CoachState, t_s: float) -> CoachState:
+    """Someone new (or nobody): drop what was learnt about the last person's body.
+
+    The view votes stay until someone new appears, so a report still names the
+    view of the person who just left."""
+    return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), facing=0.0, travel=0.0,
+                  feet_t_s=None)
+
+
+def facing_sign(facing: float) -> float | None:
+    """+1 facing +x, -1 facing -x, None while not yet known (seen upright for ~0.2 s)."""
+    if abs(facing) < FACING_KNOWN:
+        return None
+    return 1.0 if facing > 0 else -1.0
+
+
+def on_feet(f: Features, cal: Calibration, params: CoachParams) -> bool:
+    """Someone on their feet: trunk not past max_hinge_deg, hips well above the ankles.
+
+    "Well above" is a fraction of the leg's length, taken as the largest of
+    the calibrated length, the length on this frame, and a lower bound from
+    the shoulders' width. The last is what tells a plank or a push-up seen
+    head-on: the calibration is then learnt from legs that point at the
+    camera, and only the shoulders still show the body's true size.
+    """
+    if f.torso_dy < -f.torso_len * math.cos(math.radians(180.0 - params.max_hinge_deg)):
+        return False
+    if not f.legs:  # a hinge cannot be judged without the legs: step back into view
+        return False
+    _, thigh, shin = cal.lengths()
+    leg = max(thigh + shin, f.thigh_len + f.shin_len, LEG_PER_SHOULDER * f.shoulder_w)
+    return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
+
+
+def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
+              p: CoachParams) -> tuple[str, CoachState]:
+    """Whether this frame shows the person followed: "same", "other" (skip the
+    frame) or "switched" (someone else, seen for ``switch_s``).
+
+    Judged on the raw hips, before any filtering: the filter would halve a
+    jump. The single-pose model locking on to someone else moves the hips
+    further in one frame than a body can: more than ``jump_torso`` torso
+    lengths beyond what ``max_speed_torso_per_s`` covers in the time since the
+    followed person was last seen. The same person keeps their own keypoint
+    noise below about 0.2 torso lengths per frame (measured on the dev clips,
+    99th percentile 0.09). Someone else for less than ``switch_s`` is flicker:
+    their frames are skipped and the followed person kept.
+    """
+    if not (valid[L_HIP] and valid[R_HIP] and valid[L_SHOULDER] and valid[R_SHOULDER]):
+        return "same", s
+    hip = (float(xy[L_HIP:R_HIP + 1, 0].mean()), float(xy[L_HIP:R_HIP + 1, 1].mean()))
+    sx, sy = xy[L_SHOULDER:R_SHOULDER + 1].mean(axis=0)
+    torso = max(s.cal.lengths()[0], math.hypot(sx - hip[0], sy - hip[1]), 1e-6)
+    if s.anchor_xy is None or s.anchor_t_s is None:
+        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s)
+
+    def dist(a: tuple[float, float]) -> float:
+        return math.hypot(hip[0] - a[0], hip[1] - a[1])
+
+    def reach(dt: float) -> float:
+        return (p.jump_torso + p.max_speed_torso_per_s * max(dt, 0.0)) * torso
+
+    other = s.other_xy is not None and s.other_since_s is not None
+    if other and dist(s.other_xy) < dist(s.anchor_xy) and dist(s.other_xy) <= reach(0.1):
+        # Still the one seen instead: a switch once they have stayed for switch_s.
+        if t_s - s.other_since_s < p.switch_s:
+            return "other", evolve(s, other_xy=hip)
+        return "switched", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
+                                  other_since_s=None)
+    if dist(s.anchor_xy) <= reach(t_s - s.anchor_t_s):
+        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
+                              other_since_s=None)
+    return "other", evolve(s, other_xy=hip, other_since_s=t_s)
+
+
+def feet_travel(state: CoachState, f: Features, t_s: float,
+            params: CoachParams) -> tuple[tuple[float, float], float]:
+    """Where the feet have been lately and how fast they travel.
+
+    Speed is the lag between the ankles and an exponential average of their
+    position (time constant ``travel_tau_s``) divided by that constant: for a
+    steady walk it equals the walking speed, and unlike a frame-to-frame
+    difference it does not grow with keypoint jitter at high frame rates. The
+    ankles, not the hips: they stay planted in a hinge and move in a walk.
+    Units: torso lengths per second.
+    """
+    torso = max(state.cal.lengths()[0], f.torso_len, 1e-6)
+    x, y = f.ankle_x, f.ankle_y
+    if state.feet_t_s is None:
+        return (x, y), 0.0
+    k = (t_s - state.feet_t_s) / (params.travel_tau_s + t_s - state.feet_t_s)
+    avg = (state.feet_avg[0] + k * (x - state.feet_avg[0]),
+           state.feet_avg[1] + k * (y - state.feet_avg[1]))
+    return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s
+
+
+def seat_times(s: CoachState, f: Features, hip: float, thigh: float, travel: float,
+          cal: Calibration, facing: float, dt_s: float, p: CoachParams) -> tuple[float, float]:
+    """(behind_s, rest_s): what a seat does to a person at depth.
+
+    Where the way the person faces and a side or oblique view show the
+    fore-aft centre of mass, the time it has stayed behind the heels; where
+    they do not (from the front), the time the seated posture has been held
+    still. A deep squat shares the seat's posture but not its support: its
+    centre of mass stays over the feet, and it does not rest at the bottom.
+    """
+    if hip < p.depth_deg:
+        return 0.0, 0.0
+    dt = max(dt_s, 0.0)
+    sign = facing_sign(facing)
+    torso, _, shin = cal.lengths()
+    view = window_view(s) if sum(s.view_votes) else classify_view(
+        f.shoulder_w / max(torso, 1e-6), f.asym)
+    if sign is not None and shin > 0 and view != "front":
+        com = sign * (f.com_x - f.ankle_x) / (FOOT_PER_SHIN * shin)
+        return (s.behind_s + dt if com < COM_SEAT_FOOT else 0.0), 0.0
+    torso_ref = s.rep.torso_ref if s.rep.torso_ref > 0 else torso
+    upright = f.torso_dy >= math.cos(math.radians(SEATED_TRUNK_DEG)) * torso_ref
+    posture = upright and thigh > SEATED_THIGH_DEG and travel < p.still_torso_per_s
+    return 0.0, (s.rest_s + dt if posture else 0.0)
+
+
+def is_seated(s: CoachState, p: CoachParams) -> bool:
+    return s.behind_s >= p.supported_s or s.rest_s >= p.seated_rest_s
+
+
+def trunk_lean(f: Features, sign: float) -> float:
+    """Signed trunk lean from vertical, degrees, + forward (from the side); sign from
+    `facing_sign`."""
+    return math.degrees(math.atan2(sign * f.torso_dx, f.torso_dy))
+
+
+def signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> float:
+    """Trunk lean, degrees, + forward and - backward, where the view can tell.
+
+    From the side, the trunk's direction against the way the person faces.
+    From the front the foreshortening gives only the size of the lean; its
+    sign comes from the shoulders' width: leaning toward the camera brings
+    them closer (wider on the image), leaning back takes them away.
+    """
+    view = window_view(s)
+    sign = facing_sign(facing)
+    if view != "front" and sign is not None:
+        return trunk_lean(f, sign)
+    if view == "front" and s.ref.shoulder_w > 0:
+        return hinge if f.shoulder_w >= s.ref.shoulder_w else -hinge
+    return hinge
+
+
+def observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> CoachState:
+    """Upright and still: update the view estimate, and the standing reference
+    while no set is under way (so a short lockout never becomes the reference)."""
+    # Time standing since the last such frame, capped so a gap does not count as standing.
+    dt = min(max(t_s - s.ref_t_s, 0.0), 0.1) if s.ref_t_s is not None else 0.0
+    torso = max(s.cal.lengths()[0], 1e-6)
+    kv = dt / (p.view_tau_s + dt)
+    ratio = s.view_ratio + kv * (f.shoulder_w / torso - s.view_ratio) if sum(s.view_votes) \
+        else f.shoulder_w / torso
+    asym = s.view_asym + kv * (f.asym - s.view_asym) if sum(s.view_votes) else f.asym
+    v = list(s.view_votes)
+    v[VIEWS.index(classify_view(ratio, asym))] += 1
+    if s.set_reps or s.phase == Phase.LOCKOUT:
+        return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
+                      ref_t_s=t_s)
+    r = s.ref
+    k = dt / (p.ref_tau_s + dt) if r.standing_s > 0 else 1.0
+    ref = Reference(
+        standing_s=r.standing_s + dt,
+        shoulder_w=r.shoulder_w + k * (f.shoulder_w - r.shoulder_w),
+        hip_w=r.hip_w + k * (f.hip_w - r.hip_w),
+        knee_w=r.knee_w + k * (f.knee_w - r.knee_w),
+        ankle_w=r.ankle_w + k * (f.ankle_w - r.ankle_w),
+        hip_shift=r.hip_shift + k * ((f.hip_x - f.ankle_x) - r.hip_shift),
+        ankle_y=r.ankle_y + k * (f.ankle_y - r.ankle_y),
+    )
+    return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
+                  ref=ref, ref_t_s=t_s)

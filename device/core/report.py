@@ -1,0 +1,100 @@
+"""What leaves the core: the live snapshot, the stateful `Coach` for the
+pipeline, and `analyze`, the batch twin over a whole track."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from device.core.person import dominant_view, window_view
+from device.core.reps import interrupt, step
+from device.core.sets import end_set
+from device.core.state import CoachParams, CoachState, Phase
+
+
+def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
+    """What the mirror shows: JSON-ready, no history, nothing personal."""
+    calib_s = (params or CoachParams()).calib_s
+    present = s.phase != Phase.ABSENT
+
+    def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
+        return round(x, 3) if present and math.isfinite(x) else None
+
+    return {
+        "present": present,
+        "phase": s.phase,
+        "rep_count": s.rep_count,
+        "set_reps": len(s.set_reps),
+        "partial_reps": s.partial_count,
+        "view": window_view(s) if present else "unknown",
+        "calibrated": present and s.ref.standing_s >= calib_s,
+        "bridged_keypoints": s.bridged,
+        "hinge_deg": num(round(s.hinge_deg, 1)),
+        "hip_deg": num(round(s.hip_deg, 1)),
+        "knee_deg": num(round(s.knee_deg, 1)),
+        "lean_deg": num(round(s.lean_deg, 1)),
+        "hip_drop": num(s.hip_drop),
+        "last_fault": s.last_fault,
+        "cue_id": s.cue_id,
+        "last_rep": s.last_rep,
+        "last_set": s.last_set,
+        "t_s": None if s.t_s is None else round(s.t_s, 3),
+    }
+
+
+class Coach:
+    """Stateful convenience around `step` for the live pipeline."""
+
+    def __init__(self, params: CoachParams | None = None) -> None:
+        self.params = params or CoachParams()
+        self.state = CoachState()
+
+    def update(self, keypoints: np.ndarray, t_s: float, aspect: float) -> list[dict]:
+        self.state, events = step(self.state, keypoints, t_s, aspect, self.params)
+        return events
+
+    def snapshot(self) -> dict:
+        return snapshot(self.state, self.params)
+
+
+def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
+            params: CoachParams | None = None) -> dict:
+    """The batch twin: a whole track -> the analysis report of DESIGN.md (minus `source`)."""
+    params = params or CoachParams()
+    aspect = frame_size[1] / frame_size[0]
+    state = CoachState()
+    reps: list[dict] = []
+    sets: list[dict] = []
+    rejected: list[dict] = []
+    for kp, t_s in zip(keypoints, t, strict=True):
+        state, events = step(state, kp, float(t_s), aspect, params)
+        reps.extend(e for e in events if e["type"] == "rep")
+        sets.extend(e for e in events if e["type"] == "set_end")
+        rejected.extend(e for e in events if e["type"] == "rejected")
+    # The recording ends: a rep at its lockout counts, an open set closes.
+    end: list[dict] = []
+    state = end_set(interrupt(state, end, params, walked_off=False), end)
+    reps.extend(e for e in end if e["type"] == "rep")
+    sets.extend(e for e in end if e["type"] == "set_end")
+    counts: dict[str, int] = {}
+    for r in reps:
+        r.pop("type", None)
+        for fault in r["faults"]:
+            counts[fault] = counts.get(fault, 0) + 1
+    for st in sets:
+        st.pop("type", None)
+    views = [r["view"] for r in reps if r["view"] != "unknown"]
+    return {
+        "frames": int(len(t)),
+        "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
+        "view": dominant_view(state.view_votes) if sum(state.view_votes) else
+        (max(set(views), key=views.count) if views else "unknown"),
+        "rep_count": state.rep_count,
+        "partial_reps": state.partial_count,
+        "reps": reps,
+        "sets": sets,
+        "faults": counts,
+        "rejected_frames": len(rejected),
+        "rejected_why": sorted({e["reason"] for e in rejected}),
+    }

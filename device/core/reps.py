@@ -1,0 +1,356 @@
+"""The rep state machine: one step per frame.
+
+``step(state, keypoints, t_s, aspect, params) -> (state, events)``. A rep
+(DESIGN.md) is a hinge from standing to depth and back to lockout, counted at
+the lockout. The depth signal is hip flexion: trunk inclination plus thigh
+inclination, both from vertical, which a hinge and a squat both drive, and
+which arm movements, walking and standing do not.
+
+Phases (`Phase`): absent -> ready (counting is armed once the person has stood
+still, upright or at depth, for ``arm_s``) -> standing -> descending -> bottom
+-> ascending -> lockout (the top, watched for ``lockout_hold_s`` so that
+leaning back or stopping short is seen; the rep counts at its end) ->
+standing; from ready or any active phase, seated -> standing.
+
+A lockout needs the shoulders to have risen (``rise_frac``) as well as the
+hips' angle to read standing, so a long setup or hold at the bottom, over
+which the calibration learns the bent body, is one rep or none; a rep in
+progress for ``rep_timeout_s`` is a partial. Walking off from the top is not
+a rep: the first lockout of a set that starts at depth, and one after a bottom
+held for ``long_bottom_s`` (a weight set down), is watched for
+``first_hold_s``, and a lockout left on foot is a partial. A seat holds a body
+whose centre of mass is behind its heels (or, from the front where that is
+unseen, one resting in the seated posture): sitting down, sitting and getting
+up count nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from device.core import faults as faults_mod
+from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure
+from device.core.filters import MIN_SCORE, one_euro_step, seen
+from device.core.person import (
+    facing_sign,
+    feet_travel,
+    forget_person,
+    identity,
+    is_seated,
+    observe_standing,
+    on_feet,
+    seat_times,
+    signed_lean,
+    to_xy,
+    trunk_lean,
+    window_view,
+)
+from device.core.sets import end_set, give_cue
+from device.core.skeleton import L_SHOULDER
+from device.core.state import (
+    ACTIVE,
+    CoachParams,
+    CoachState,
+    Event,
+    Phase,
+    RepTrack,
+    evolve,
+)
+
+
+def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
+         params: CoachParams) -> tuple[CoachState, list[Event]]:
+    """Advance the coach by one frame.
+
+    keypoints: (17, 3) (y, x, score) on the full frame; t_s: frame time in
+    seconds; aspect: frame width / height. Returns the new state and the
+    events of this frame (``{"type": "rep" | "partial" | "set_end" | "cue", ...}``).
+    """
+    rejected = _reject(state, keypoints, t_s, params)
+    if rejected == "clock_restarted":
+        # The clock went back by more than a person's absence: a new recording
+        # or a restarted camera. What was under way ends; counting starts over.
+        events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
+        state = end_set(interrupt(state, events, params, walked_off=False), events)
+        state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
+                           set_index=state.set_index, last_rep=state.last_rep,
+                           last_set=state.last_set)
+        state, more = step(state, keypoints, t_s, aspect, params)
+        return state, events + more
+    if rejected is not None:
+        return state, [{"type": "rejected", "reason": rejected,
+                        "t_s": t_s if math.isfinite(t_s) else None}]
+    events: list[Event] = []
+    valid = seen(keypoints)
+    xy = to_xy(keypoints, aspect)
+    who, state = identity(state, xy, valid, t_s, params)
+    if who == "other":  # someone else for a moment (flicker): this frame is not theirs
+        return state, events
+    if who == "switched":  # someone else for good: what was under way ends, all starts over
+        state = interrupt(state, events, params, walked_off=False)
+        state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
+                       view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
+    dt_s = t_s - state.t_s if state.t_s is not None else 0.0
+    scores = keypoints[:, 2]
+    filt = one_euro_step(state.filt, xy, valid[:, None], t_s, params.filter)
+    # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
+    # filtered position at the lowest usable weight, and is counted as bridged.
+    seen_s = np.where(valid, t_s, state.seen_s if state.seen_s is not None else -np.inf)
+    bridged = ~valid & (t_s - seen_s <= params.bridge_s)
+    usable = np.where(valid, scores, np.where(bridged, MIN_SCORE, 0.0))
+    f = measure(filt.x, usable)
+    state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=int(bridged.sum()))
+    if f is None or not on_feet(f, state.cal, params):
+        return _unseen(state, t_s, params, events), events
+    if state.phase == Phase.ABSENT:
+        state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
+                       view_votes=(0, 0, 0))
+    cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
+    side = window_view(state) == "side"
+    hinge, thigh, shin = f.angles(cal if not side else Calibration())
+    hip = hinge + thigh
+    knee = thigh + shin
+    if side and not math.isnan(f.knee3_deg):
+        knee = f.knee3_deg  # from the side the knee angle itself is seen
+    facing = state.facing
+    # Which way the person faces, read only while upright: bent over, the face
+    # can point down and back.
+    if hinge < params.stand_deg and not math.isnan(f.nose_ahead):
+        # Time-based, from zero: about 0.2 s of consistent readings make it known (>= 0.5).
+        k = max(dt_s, 0.0) / (params.facing_tau_s + max(dt_s, 0.0))
+        facing += (math.copysign(1.0, f.nose_ahead) - facing) * k
+    avg, travel = feet_travel(state, f, t_s, params)
+    thigh_len, shin_len = cal.lengths()[1:]
+    hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
+    behind_s, rest_s = seat_times(state, f, hip, thigh, travel, cal, facing, dt_s, params)
+    state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
+                   knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
+                   rest_s=rest_s,
+                   lean_deg=signed_lean(state, f, hinge, facing),
+                   feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
+    if travel > params.still_torso_per_s:  # walking: nothing here is a rep
+        state = interrupt(state, events, params, walked_off=True)
+        return evolve(state, phase=Phase.READY, still_since_s=None), events
+    if hip < params.stand_deg:
+        state = observe_standing(state, f, t_s, params)
+    frame_score = float(usable[L_SHOULDER:].sum()) / (17 - L_SHOULDER)  # the body, not the face
+    return _advance(state, f, hip, t_s, frame_score, params, events), events
+
+
+def _reject(state: CoachState, keypoints: np.ndarray, t_s: float,
+            p: CoachParams) -> str | None:
+    """Why this frame cannot enter the coach, or None. The one rule for time:
+    it must increase; a frame at or before the last one is skipped, and a
+    clock that went back by more than ``absent_s`` has restarted."""
+    if keypoints.shape != (17, 3):
+        raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
+    if not math.isfinite(t_s):
+        return "non_finite_time"
+    if not np.isfinite(keypoints).all():
+        return "non_finite_keypoints"
+    if state.t_s is not None and t_s <= state.t_s:
+        return "clock_restarted" if state.t_s - t_s > p.absent_s else "time_not_increasing"
+    return None
+
+
+def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
+               p: CoachParams) -> RepTrack:
+    """Fold this frame's fault measures into the rep (deep part of the rep only)."""
+    changes = {}
+    if f.legs:
+        changes["ext_low"] = min(rep.ext_low, f.shoulder_height)
+    shin = s.cal.lengths()[2]
+    # Forward and back need to know which way the person faces (seen upright).
+    sign = facing_sign(s.facing)
+    if shin > 0 and s.ref.standing_s > 0 and sign is not None:
+        foot = FOOT_PER_SHIN * shin
+        com = sign * (f.com_x - f.ankle_x) / foot
+        changes["com_max"] = max(rep.com_max, com)
+        changes["com_min"] = min(rep.com_min, com)
+        changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
+    if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
+        if not math.isnan(f.neck_deg) and sign is not None:
+            changes["neck_max"] = max(rep.neck_max, sign * f.neck_deg)
+        if f.ankle_w > 0:
+            changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
+        if s.ref.hip_w > 0:
+            shift = abs((f.hip_x - f.ankle_x) - s.ref.hip_shift) / s.ref.hip_w
+            changes["shift_max"] = max(rep.shift_max, shift)
+    return evolve(rep, **changes) if changes else rep
+
+
+def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: float,
+             p: CoachParams, events: list[Event]) -> CoachState:
+    phase = s.phase
+    if s.set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
+            t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
+        s = end_set(s, events)
+    if is_seated(s, p) and (phase == Phase.READY or phase in ACTIVE):
+        # On a seat: sitting down, sitting, and getting up are not reps.
+        events.append({"type": "seated", "t_s": t_s})
+        return evolve(s, phase=Phase.SEATED, rep=RepTrack(), still_since_s=None)
+    if phase == Phase.SEATED:
+        if hip < p.stand_deg:  # stood up from the seat
+            return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack())
+        return s
+    if phase == Phase.READY:
+        # While getting still, remember the deepest point and the lowest the
+        # shoulders came: a set that starts at depth may already be on its way
+        # up when counting is armed.
+        fresh = s.still_since_s is None
+        rep = s.rep
+        if fresh or hip >= rep.peak_hip:
+            rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
+                           peak_knee=s.knee_deg, bottom_s=t_s,
+                           began_s=t_s if fresh else rep.began_s, ext_low=rep.ext_low,
+                           torso_ref=s.cal.lengths()[0] if fresh else rep.torso_ref)
+        low = f.shoulder_height if fresh else min(rep.ext_low, f.shoulder_height)
+        still = t_s if fresh else s.still_since_s
+        s = evolve(s, still_since_s=still, rep=evolve(rep, ext_low=low))
+        if t_s - still < p.arm_s:
+            return s
+        if hip < p.stand_deg:
+            return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack())
+        if s.rep.peak_hip >= p.depth_deg:  # the set starts at depth: its first lockout counts
+            up = hip <= s.rep.peak_hip - p.turn_deg
+            return evolve(s, phase=Phase.ASCENDING if up else Phase.BOTTOM, rep=evolve(
+                s.rep, low_hip=hip, depth_s=s.rep.began_s,
+                held_s=t_s - s.rep.began_s if up else 0.0))
+        return s
+    if phase == Phase.STANDING:
+        if hip > p.start_deg:
+            # The rep began when the person last stood.
+            rep = RepTrack(start_s=s.last_stand_s, view=window_view(s), peak_hip=hip,
+                           bottom_s=t_s, frames=1, score_sum=frame_score,
+                           began_s=s.last_stand_s, torso_ref=s.cal.lengths()[0])
+            return evolve(s, phase=Phase.DESCENDING, rep=_track_rep(s, rep, f, hip, p))
+        return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
+    rep = s.rep
+    if phase in ACTIVE and t_s - rep.began_s > p.rep_timeout_s:
+        # Held too long to be one rep (a two-minute hold, a setup that never
+        # pulls): a partial, and counting re-arms as for someone just arrived.
+        return evolve(_partial(s, events), still_since_s=None)
+    if phase == Phase.LOCKOUT:
+        if hip > p.start_deg:  # straight into the next rep
+            s = _finish(s, t_s, p, events)
+            return _advance(s, f, hip, t_s, frame_score, p, events)
+        held = t_s - rep.lockout_s
+        # The top is judged over lockout_hold_s whatever the wait: a longer
+        # wait for a first lockout only asks whether the person stays.
+        if not rep.top_judged:
+            if hip < rep.top_hip:
+                rep = evolve(rep, top_hip=hip, top_s=t_s)
+            sign = facing_sign(s.facing)
+            if sign is not None:
+                rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
+            rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
+        s = evolve(s, rep=rep, last_stand_s=t_s)
+        # A first lockout of a set that started at depth, or one after a long
+        # bottom (a weight set down), is watched longer: walking off is no rep.
+        watch = rep.start_s is None or rep.held_s >= p.long_bottom_s
+        hold = p.first_hold_s if watch else p.lockout_hold_s
+        return _finish(s, t_s, p, events) if held >= hold else s
+    rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
+                               frames=rep.frames + 1), f, hip, p)
+    if phase in (Phase.DESCENDING, "bottom"):
+        if hip >= rep.peak_hip:
+            rep = evolve(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
+                         bottom_s=t_s)
+        if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
+            rep = evolve(rep, depth_s=t_s)
+        if hip < p.stand_deg:  # back up without a bottom worth the name
+            return _partial(evolve(s, rep=rep), events, back_to=Phase.STANDING)
+        if rep.peak_hip >= p.depth_deg and hip < rep.peak_hip - p.turn_deg:
+            return evolve(s, phase=Phase.ASCENDING, rep=evolve(
+                rep, low_hip=hip, held_s=t_s - rep.depth_s))
+        return evolve(s, rep=rep, phase=Phase.BOTTOM if rep.peak_hip >= p.depth_deg else phase)
+    # ascending
+    rep = evolve(rep, low_hip=min(rep.low_hip, hip))
+    if hip < p.stand_deg and f.shoulder_height >= (1.0 + p.rise_frac) * rep.ext_low:
+        # Standing, by the hips' angle and by the shoulders having risen.
+        sign = facing_sign(s.facing)
+        return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
+            rep, lockout_s=t_s, top_s=t_s, top_hip=hip,
+            top_lean=trunk_lean(f, sign) if sign is not None else math.inf))
+    if hip > rep.low_hip + p.turn_deg:
+        if rep.low_hip < p.start_deg + p.turn_deg:
+            # Came most of the way up, then went down again: no lockout, a partial.
+            s = _partial(evolve(s, rep=rep), events, back_to=Phase.DESCENDING)
+            return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s), peak_hip=hip,
+                                          bottom_s=t_s, began_s=t_s,
+                                          torso_ref=rep.torso_ref))
+        return evolve(s, phase=Phase.BOTTOM, rep=rep)  # a bounce at the bottom: the same rep
+    return evolve(s, rep=rep)
+
+
+def interrupt(s: CoachState, events: list[Event], p: CoachParams, walked_off: bool) -> CoachState:
+    """Counting stops: drop an unfinished rep, and decide a rep still at its lockout.
+
+    walked_off: the person walked away or vanished before the lockout was
+    watched to its end, as after picking something up; that is no rep. When
+    the model only jumped to someone else, or the recording ends, the rep
+    counts.
+    """
+    if s.phase == Phase.LOCKOUT:
+        if walked_off:
+            return _partial(s, events)
+        return _finish(s, s.t_s, p, events)
+    if s.phase in ACTIVE:
+        return _partial(s, events)
+    return s
+
+
+def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Event]) -> CoachState:
+    """Nobody measurable on this frame (even with bridged keypoints). A rep in
+    progress survives bridge_s more of this, about a second of gap in all;
+    after that nobody can say what happened in it, so it is a partial (the
+    person is still there). After absent_s the person has left."""
+    if state.phase in ACTIVE and t_s - state.last_seen_s > params.bridge_s:
+        state = evolve(_partial(state, events), still_since_s=None)
+    if state.phase == Phase.ABSENT or t_s - state.last_seen_s < params.absent_s:
+        return state
+    state = end_set(interrupt(state, events, params, walked_off=True), events)
+    return evolve(forget_person(state, t_s), phase=Phase.ABSENT, still_since_s=None,
+                  anchor_xy=None, anchor_t_s=None, other_xy=None, other_since_s=None)
+
+
+def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -> CoachState:
+    """A hinge that never reached depth, or never locked out: reported, not counted."""
+    events.append({"type": "partial", "peak_hip_deg": round(s.rep.peak_hip, 1),
+                   "t_s": s.t_s})
+    return evolve(s, phase=back_to, partial_count=s.partial_count + 1, rep=RepTrack(),
+                  last_stand_s=s.t_s)
+
+
+def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> CoachState:
+    """The end of the lockout window: judge the rep and count it."""
+    rep = s.rep
+    end_s = rep.top_s
+    # A set that starts at depth has only its way up to time: half the minimum.
+    duration = end_s - (rep.start_s if rep.start_s is not None else rep.bottom_s)
+    if duration < (p.min_rep_s if rep.start_s is not None else p.min_rep_s / 2) or (
+            rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
+        return _partial(s, events, back_to=Phase.STANDING)
+    view = rep.view if rep.view != "unknown" else window_view(s)
+    found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s)
+    count = s.rep_count + 1
+    summary = {
+        "index": count,
+        "start_s": None if rep.start_s is None else round(rep.start_s, 3),
+        "bottom_s": round(rep.bottom_s, 3), "end_s": round(end_s, 3),
+        "hinge_deg": round(rep.peak_hinge, 1), "knee_deg": round(rep.peak_knee, 1),
+        "hip_deg": round(rep.peak_hip, 1),
+        "down_s": None if rep.start_s is None else round(rep.bottom_s - rep.start_s, 3),
+        "up_s": round(end_s - rep.bottom_s, 3),
+        "faults": found, "unjudged": unjudged, "view": view,
+        "confidence": round(rep.score_sum / max(rep.frames, 1), 3),
+        "score": faults_mod.score(found, unjudged),
+    }
+    events.append({"type": "rep", **summary})
+    s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,
+               set_reps=s.set_reps + (summary,),
+               set_index=s.set_index + (0 if s.set_reps else 1),
+               last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
+    return give_cue(s, found, t_s, p, events)

@@ -1,0 +1,54 @@
+"""The words the mirror, the staff pages and the `analyze` report use: one table
+(DESIGN.md, "Words"). The core speaks in fault ids and cue ids only.
+
+Cues follow the clinic's guide (COACHING.md): short enough to read at three
+metres and to hear once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CUES = {
+    "back_rounding": "Chest slightly forward, long spine: move as one unit",
+    "knees_bent_too_much": "Drive your hips back, as if touching a wall behind you",
+    "knees_caving": "Spread the floor apart; keep slight outward pressure on the knees",
+    "back_overarching": "Squeeze your glutes to stand tall, without leaning back",
+    "hips_shifting": "Keep your weight centered between both feet",
+    "incomplete_lockout": "Finish tall: squeeze your glutes at the top",
+    "weight_on_toes": "Feet like roots: keep your weight even over the whole foot",
+    "weight_on_heels": "Feet like roots: keep your weight even over the whole foot",
+    "too_fast": "Slow down: control the way down",
+}
+
+FAULT_WORDS = {
+    "back_rounding": "Back rounding",
+    "knees_bent_too_much": "Squatting, not hinging",
+    "knees_caving": "Knees caving in",
+    "back_overarching": "Leaning back at the top",
+    "hips_shifting": "Hips shifting sideways",
+    "incomplete_lockout": "Incomplete lockout",
+    "weight_on_toes": "Weight on the toes",
+    "weight_on_heels": "Weight on the heels",
+    "too_fast": "Too fast",
+}
+
+PRAISE = "Good rep: hips back, long spine, tall finish"
+PRAISE_FIXED = "Better: that one was clean"
+
+
+def cue_text(cue_id: str | None) -> str | None:
+    """The sentence of a cue id (a fault id, "praise" or "praise_fixed")."""
+    if cue_id is None:
+        return None
+    return {"praise": PRAISE, "praise_fixed": PRAISE_FIXED}.get(cue_id) or CUES[cue_id]
+
+
+def fault_words(fault: str | None) -> str | None:
+    return FAULT_WORDS.get(fault) if fault else None
+
+
+def dress(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The core's snapshot with the words the page shows beside its ids."""
+    return {**snapshot, "last_fault_text": fault_words(snapshot.get("last_fault")),
+            "cue": cue_text(snapshot.get("cue_id"))}
