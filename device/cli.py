@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="how frames are fed to MoveNet (default crop)")
     e.add_argument("--max-fps", type=_positive_float, metavar="F",
                    help="feed the coach at most F frames per second, as a slower device would")
+    e.add_argument("--margins", action="store_true",
+                   help="also: each threshold's margins to the clips, left out by source")
     e.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="measure speed on this machine",
@@ -137,8 +139,14 @@ def _cmd_eval(args) -> int:
 
     rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
                         args.max_fps)
-    print(json.dumps({"clips": rows, "summary": summary(rows)}, indent=1) if args.json
-          else format_table(rows))
+    result = {"clips": rows, "summary": summary(rows)}
+    text = format_table(rows)
+    if args.margins:
+        from device.margins import format_margins, margins
+
+        result["margins"] = margins(rows)
+        text += "\n\n" + format_margins(result["margins"])
+    print(json.dumps(result, indent=1) if args.json else text)
     return 0
 
 

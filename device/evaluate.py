@@ -18,6 +18,35 @@ from device.core.skeleton import FAULTS
 from device.errors import HingeMirrorError
 from device.tracks import save_track
 
+# Where each development clip comes from (../shared/clips/README.md), for
+# leave-one-source-out checks: clips of one source share a camera, a lifter and
+# a way of filming, so leaving out one clip of a source would flatter a threshold.
+DEV_SOURCES = {
+    "TBY66/Intelligent-Deadlift-Diagnosis-System": (
+        "kbdl_correct_", "kbdl_kneedominant_", "kbdl_roundedback_", "kbdl_hipsfirst_"),
+    "Ulisses-coach/kbtrainer": (
+        "dowel_deadlift_multiview", "kbdl_oblique_b", "squat_goblet_oblique",
+        "squat_air_oblique_front"),
+    "Harshraj4423/DeadLift_BOT": ("bbdl_front_studio",),
+    "mattiolato98/deadlift-visual-analyzer": ("bbdl_side_good_", "bbdl_side_bad_"),
+    "BichraiX/AI-Deadlift-Analysis": ("bbdl_squatting", "bbdl_roundedback", "bbdl_hyperextension"),
+    "jrplatin/FormFit": ("bbdl_side_two",),
+    "khaled739/html_WS": ("bbdl_front_competition_drop",),
+    "trutadan/bachelors-thesis": ("squat_front_valgus_then_knees_out",),
+    "Service-Design-Studio/1d-final-project-summer-2024-sds-2024-team-05": (
+        "neg_sit_to_stand_walk_off", "neg_walk_toward_camera_corridor"),
+}
+
+
+def source_of(name: str, label: dict) -> str:
+    """The label's own "source" when it has one, else DEV_SOURCES, else the clip itself."""
+    if isinstance(label.get("source"), str):
+        return label["source"]
+    for source, prefixes in DEV_SOURCES.items():
+        if name.startswith(prefixes):
+            return source
+    return name
+
 
 def jitter(track) -> tuple[float, float]:
     """Keypoint steadiness of a track: (median |second difference| in 1/1000 frame
@@ -99,7 +128,10 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                      "label_clean": label.get("clean", []),
                      "labelled": int(label["reps"]), "counted": r["rep_count"],
                      "partial": r["partial_reps"], "faults": r["faults"],
-                     "label_faults": label.get("faults", [])})
+                     "label_faults": label.get("faults", []), "reps": r["reps"],
+                     "seat_max_s": r["seat_max_s"], "source_label": label.get("source_label", ""),
+                     "exercise": label.get("exercise", ""),
+                     "source": source_of(name, label)})
     return rows
 
 

@@ -41,7 +41,7 @@ def test_a_rushed_descent_is_too_fast_and_a_controlled_one_is_not():
 # clean session in the same view finds nothing: both directions can fail.
 @pytest.mark.parametrize("fault, view, script", [
     ("back_rounding", "side", {"neck_deg": 50}),
-    ("back_overarching", "side", {"lockout_lean_deg": -30}),
+    ("back_overarching", "side", {"lockout_lean_deg": -40}),
     ("incomplete_lockout", "side", {"lockout_depth": 0.3}),
     ("weight_on_toes", "side", {"style": "toes"}),
     ("weight_on_heels", "side", {"style": "heels"}),
@@ -73,7 +73,7 @@ def test_milder_than_threshold_is_not_a_fault():
     assert r["rep_count"] == 3
     assert "back_rounding" not in r["faults"] and "back_overarching" not in r["faults"]
     # Its twin: the same session scripted past the thresholds is flagged.
-    r = run(view="side", reps=3, neck_deg=50, lockout_lean_deg=-30)
+    r = run(view="side", reps=3, neck_deg=50, lockout_lean_deg=-40)
     assert r["faults"].get("back_rounding") == r["faults"].get("back_overarching") == 3
 
 

@@ -151,3 +151,29 @@ def test_flicker_between_two_people_loses_no_rep():
     flicker[30::3] = other[30::3]  # from a second in, once the person is followed
     r = analyze(flicker, t, size)
     assert r["rep_count"] == 4
+
+
+def _zoom(kp: np.ndarray, factor: float, about=(0.9, 0.5)) -> np.ndarray:
+    """The camera zooms by `factor` about a point of the frame (y, x normalized)."""
+    out = kp.copy()
+    out[..., 0] = about[0] + (kp[..., 0] - about[0]) * factor
+    out[..., 1] = about[1] + (kp[..., 1] - about[1]) * factor
+    return out
+
+
+@pytest.mark.parametrize("style", ["deadlift", "hinge"])
+def test_a_camera_zooming_in_mid_pull_keeps_the_rep(style):
+    # A filmed lift: the camera zooms in 1.4x half way up. The body at its new
+    # scale is someone else to the coach, who starts over 0.3 s later with them
+    # still on the way up: the rest of the pull counts as a set at depth.
+    s = Session(view="front", style=style, reps=1, start_at_depth=True, lead_s=3.0,
+                up_s=1.5, tail_s=2.0)
+    kp, t, size = session_track(s)
+    mid = t >= s.lead_s + 0.4 * s.up_s
+    kp[mid] = _zoom(kp[mid], 1.4)
+    r = analyze(kp, t, size)
+    assert r["rep_count"] == 1
+    # Its twin: the same zoom while the person stands still counts nothing.
+    kp, t, size = session_track(Session(view="front", reps=0, lead_s=4.0, tail_s=0.0))
+    kp[t >= 2.0] = _zoom(kp[t >= 2.0], 1.4)
+    assert analyze(kp, t, size)["rep_count"] == 0

@@ -165,7 +165,8 @@ def test_a_skeleton_jump_resets_the_calibration():
         other = k.copy()
         other[:, 1] -= 0.35
         coach.update(other, float(ts), size[1] / size[0])
-    assert not coach.snapshot()["calibrated"] and coach.snapshot()["phase"] == "ready"
+    # Someone new since 0.3 s: their calibration starts over from their first frame.
+    assert not coach.snapshot()["calibrated"]
 
 
 def test_a_set_ends_after_idle_standing_with_a_summary():

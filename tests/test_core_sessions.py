@@ -121,3 +121,15 @@ def test_a_recording_that_ends_during_a_long_hold_has_no_rep():
     r = analyze(kp[keep], t[keep], size)
     assert r["rep_count"] == 0 and r["partial_reps"] == 1
     assert analyze(kp, t, size)["rep_count"] == 1
+
+
+@pytest.mark.parametrize("style", ["hinge", "deadlift", "squat"])
+def test_a_set_at_depth_seen_from_the_front_counts_by_the_rise(style):
+    # The recording starts at 80% of a full rep (over 85 deg of hip flexion).
+    # From the front, a calibration that has never seen this person stand reads
+    # that as 50-70 deg; the shoulders rising by over 15% to standing tell the depth.
+    r = run(view="front", style=style, reps=1, start_at_depth=True, depth=0.8, lead_s=1.0)
+    assert r["rep_count"] == 1
+    # Its twin: a start a third of the way down (under 45 deg) is no rep.
+    assert run(view="front", style=style, reps=1, start_at_depth=True, depth=0.35,
+               lead_s=1.0)["rep_count"] == 0

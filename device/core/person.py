@@ -12,7 +12,16 @@ import math
 import numpy as np
 
 from device.core.features import FOOT_PER_SHIN, LEG_PER_SHOULDER, Calibration, Features
-from device.core.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from device.core.skeleton import (
+    L_ANKLE,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    R_ANKLE,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+)
 from device.core.state import CoachParams, CoachState, Phase, Reference, evolve
 
 VIEWS = ("front", "oblique", "side")
@@ -26,7 +35,10 @@ COM_SEAT_FOOT = -0.5
 # this far from it (hips about level with the knees), where a seat holds a person.
 SEATED_TRUNK_DEG = 30.0
 SEATED_THIGH_DEG = 60.0
-FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
+FACING_KNOWN = 0.5
+# The joints whose displacement tells another person: shoulders, hips, knees, ankles.
+IDENTITY_JOINTS = np.array([L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE,
+                            R_ANKLE])  # |averaged facing| from which the direction is trusted
 
 
 def classify_view(ratio: float, asym: float) -> str:
@@ -96,44 +108,55 @@ def on_feet(f: Features, cal: Calibration, params: CoachParams) -> bool:
 
 
 def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
-              p: CoachParams) -> tuple[str, CoachState]:
+             p: CoachParams) -> tuple[str, CoachState]:
     """Whether this frame shows the person followed: "same", "other" (skip the
     frame) or "switched" (someone else, seen for ``switch_s``).
 
-    Judged on the raw hips, before any filtering: the filter would halve a
-    jump. The single-pose model locking on to someone else moves the hips
-    further in one frame than a body can: more than ``jump_torso`` torso
-    lengths beyond what ``max_speed_torso_per_s`` covers in the time since the
-    followed person was last seen. The same person keeps their own keypoint
-    noise below about 0.2 torso lengths per frame (measured on the dev clips,
-    99th percentile 0.09). Someone else for less than ``switch_s`` is flicker:
-    their frames are skipped and the followed person kept.
+    Judged on raw keypoints, before any filtering: the filter would halve a
+    jump. The single-pose model locking on to someone else moves the whole
+    skeleton at once, hips, knees and feet, further than a body moves them:
+    ``jump_torso`` torso lengths beyond what ``body_speed_torso_per_s`` covers
+    since the followed person was last seen. One part alone is not enough: a
+    fast pull moves the hips a third of a torso between frames at 15 fps while
+    the feet stay planted, and plates or a bar hide the ankles so that they
+    wander by as much while the hips stay (measured on the dev clips). Someone else for
+    less than ``switch_s`` is flicker: their frames are skipped and the
+    followed person kept.
     """
     if not (valid[L_HIP] and valid[R_HIP] and valid[L_SHOULDER] and valid[R_SHOULDER]):
         return "same", s
-    hip = (float(xy[L_HIP:R_HIP + 1, 0].mean()), float(xy[L_HIP:R_HIP + 1, 1].mean()))
-    sx, sy = xy[L_SHOULDER:R_SHOULDER + 1].mean(axis=0)
-    torso = max(s.cal.lengths()[0], math.hypot(sx - hip[0], sy - hip[1]), 1e-6)
-    if s.anchor_xy is None or s.anchor_t_s is None:
-        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s)
+    pts = xy[IDENTITY_JOINTS].copy()
+    pts[~valid[IDENTITY_JOINTS]] = np.nan
+    hip = pts[2:4].mean(axis=0)
+    torso = max(s.cal.lengths()[0], float(np.hypot(*(pts[0:2].mean(axis=0) - hip))), 1e-6)
+    here = {"anchor_pts": pts, "anchor_t_s": t_s, "other_pts": None, "other_since_s": None}
+    if s.anchor_pts is None or s.anchor_t_s is None:
+        return "same", evolve(s, **here)
+    # While someone else is seen, the followed person is judged as of the first
+    # such frame: their reach must not grow with the frames skipped since.
+    since = s.other_since_s if s.other_since_s is not None else t_s
+    dt = max(since - s.anchor_t_s, 0.0)
+    if _moved(s.anchor_pts, pts, torso, dt, p):
+        if s.other_pts is not None and s.other_since_s is not None and \
+                not _moved(s.other_pts, pts, torso, 0.0, p):
+            # Still the one seen instead: a switch once they have stayed for switch_s.
+            if t_s - s.other_since_s < p.switch_s:
+                return "other", evolve(s, other_pts=pts)
+            return "switched", evolve(s, **here)
+        return "other", evolve(s, other_pts=pts, other_since_s=t_s)
+    return "same", evolve(s, **here)
 
-    def dist(a: tuple[float, float]) -> float:
-        return math.hypot(hip[0] - a[0], hip[1] - a[1])
 
-    def reach(dt: float) -> float:
-        return (p.jump_torso + p.max_speed_torso_per_s * max(dt, 0.0)) * torso
-
-    other = s.other_xy is not None and s.other_since_s is not None
-    if other and dist(s.other_xy) < dist(s.anchor_xy) and dist(s.other_xy) <= reach(0.1):
-        # Still the one seen instead: a switch once they have stayed for switch_s.
-        if t_s - s.other_since_s < p.switch_s:
-            return "other", evolve(s, other_xy=hip)
-        return "switched", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
-                                  other_since_s=None)
-    if dist(s.anchor_xy) <= reach(t_s - s.anchor_t_s):
-        return "same", evolve(s, anchor_xy=hip, anchor_t_s=t_s, other_xy=None,
-                              other_since_s=None)
-    return "other", evolve(s, other_xy=hip, other_since_s=t_s)
+def _moved(a: np.ndarray, b: np.ndarray, torso: float, dt: float, p: CoachParams) -> bool:
+    """Every part of the body seen in both frames (hips, knees, feet: the
+    midpoint of each pair) is further from where it was than one body moves
+    it in dt. a, b: IDENTITY_JOINTS points, nan where unseen."""
+    reach = torso * (p.jump_torso + p.body_speed_torso_per_s * dt)
+    for i in (slice(2, 4), slice(4, 6), slice(6, 8)):
+        d = float(np.hypot(*(b[i].mean(axis=0) - a[i].mean(axis=0))))
+        if d <= reach:  # this part stayed (a nan, unseen in either, is no evidence)
+            return False
+    return True
 
 
 def feet_travel(state: CoachState, f: Features, t_s: float,

@@ -67,8 +67,10 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     reps: list[dict] = []
     sets: list[dict] = []
     rejected: list[dict] = []
+    seat_s = 0.0  # the longest the centre of mass stayed behind the heels at depth
     for kp, t_s in zip(keypoints, t, strict=True):
         state, events = step(state, kp, float(t_s), aspect, params)
+        seat_s = max(seat_s, state.behind_s)
         reps.extend(e for e in events if e["type"] == "rep")
         sets.extend(e for e in events if e["type"] == "set_end")
         rejected.extend(e for e in events if e["type"] == "rejected")
@@ -97,4 +99,5 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "faults": counts,
         "rejected_frames": len(rejected),
         "rejected_why": sorted({e["reason"] for e in rejected}),
+        "seat_max_s": round(seat_s, 3),
     }

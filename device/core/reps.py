@@ -213,11 +213,17 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             return s
         if hip < p.stand_deg:
             return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack())
-        if s.rep.peak_hip >= p.depth_deg:  # the set starts at depth: its first lockout counts
+        # The set starts at depth: its first lockout counts. Seen from the front
+        # or at an angle, the calibration has not yet seen this person stand, so
+        # depth read through it may fall short; the shoulders' rise to the top
+        # then stands in for it (depth_rise_frac).
+        deep = s.rep.peak_hip >= p.depth_deg
+        if deep or (s.rep.peak_hip >= p.start_deg and window_view(s) != "side"):
             up = hip <= s.rep.peak_hip - p.turn_deg
             return evolve(s, phase=Phase.ASCENDING if up else Phase.BOTTOM, rep=evolve(
                 s.rep, low_hip=hip, depth_s=s.rep.began_s,
-                held_s=t_s - s.rep.began_s if up else 0.0))
+                held_s=t_s - s.rep.began_s if up else 0.0,
+                depth_by_rise=not deep))
         return s
     if phase == Phase.STANDING:
         if hip > p.start_deg:
@@ -239,6 +245,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         held = t_s - rep.lockout_s
         # The top is judged over lockout_hold_s whatever the wait: a longer
         # wait for a first lockout only asks whether the person stays.
+        rep = evolve(rep, ext_top=max(rep.ext_top, f.shoulder_height))
         if not rep.top_judged:
             if hip < rep.top_hip:
                 rep = evolve(rep, top_hip=hip, top_s=t_s)
@@ -254,25 +261,30 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         return _finish(s, t_s, p, events) if held >= hold else s
     rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
                                frames=rep.frames + 1), f, hip, p)
-    if phase in (Phase.DESCENDING, "bottom"):
+    if phase in (Phase.DESCENDING, Phase.BOTTOM):
         if hip >= rep.peak_hip:
             rep = evolve(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
                          bottom_s=t_s)
         if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
             rep = evolve(rep, depth_s=t_s)
-        if hip < p.stand_deg:  # back up without a bottom worth the name
+        reached = rep.peak_hip >= p.depth_deg or rep.depth_by_rise
+        if hip < p.stand_deg and not reached:  # back up without a bottom worth the name
             return _partial(evolve(s, rep=rep), events, back_to=Phase.STANDING)
-        if rep.peak_hip >= p.depth_deg and hip < rep.peak_hip - p.turn_deg:
-            return evolve(s, phase=Phase.ASCENDING, rep=evolve(
-                rep, low_hip=hip, held_s=t_s - rep.depth_s))
-        return evolve(s, rep=rep, phase=Phase.BOTTOM if rep.peak_hip >= p.depth_deg else phase)
+        if not (reached and hip < rep.peak_hip - p.turn_deg):
+            return evolve(s, rep=rep, phase=Phase.BOTTOM if reached else phase)
+        # On the way up; a frame that is already at the top is judged as one.
+        rep = evolve(rep, low_hip=hip, held_s=t_s - rep.depth_s)
+        if hip >= p.stand_deg:
+            return evolve(s, phase=Phase.ASCENDING, rep=rep)
+        s = evolve(s, phase=Phase.ASCENDING)
     # ascending
     rep = evolve(rep, low_hip=min(rep.low_hip, hip))
-    if hip < p.stand_deg and f.shoulder_height >= (1.0 + p.rise_frac) * rep.ext_low:
+    rise = p.depth_rise_frac if rep.depth_by_rise else p.rise_frac
+    if hip < p.stand_deg and f.shoulder_height >= (1.0 + rise) * rep.ext_low:
         # Standing, by the hips' angle and by the shoulders having risen.
         sign = facing_sign(s.facing)
         return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
-            rep, lockout_s=t_s, top_s=t_s, top_hip=hip,
+            rep, lockout_s=t_s, top_s=t_s, top_hip=hip, ext_top=f.shoulder_height,
             top_lean=trunk_lean(f, sign) if sign is not None else math.inf))
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
@@ -313,7 +325,7 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Eve
         return state
     state = end_set(interrupt(state, events, params, walked_off=True), events)
     return evolve(forget_person(state, t_s), phase=Phase.ABSENT, still_since_s=None,
-                  anchor_xy=None, anchor_t_s=None, other_xy=None, other_since_s=None)
+                  anchor_pts=None, anchor_t_s=None, other_pts=None, other_since_s=None)
 
 
 def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -> CoachState:
@@ -347,6 +359,10 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "faults": found, "unjudged": unjudged, "view": view,
         "confidence": round(rep.score_sum / max(rep.frames, 1), 3),
         "score": faults_mod.score(found, unjudged),
+        "top_hip_deg": round(rep.top_hip, 1),
+        "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
+        "rise": round(rep.ext_top / rep.ext_low, 3),
+        "depth_by": "rise" if rep.depth_by_rise else "angle",
     }
     events.append({"type": "rep", **summary})
     s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,

@@ -51,6 +51,11 @@ class RepEvent(TypedDict):
     view: str
     confidence: float
     score: int
+    # The measures behind the thresholds, for their margins (eval --margins):
+    top_hip_deg: float  # straightest hip flexion of the top (incomplete_lockout)
+    top_lean_deg: float | None  # most backward signed trunk lean at the top (back_overarching)
+    rise: float  # shoulder height at the top over its lowest in the rep (rise_frac)
+    depth_by: Literal["angle", "rise"]  # how its depth was known (depth_rise_frac)
 
 
 class PartialEvent(TypedDict):
@@ -127,6 +132,11 @@ class CoachParams:
     # flexion read through a calibration learnt while bent over (a long setup at
     # the bar) can fall to "standing" with no movement at all: this tells it.
     rise_frac: float = 0.10
+    # The rise that stands for depth where the calibration cannot (a set that
+    # starts at depth, seen from the front): coming up from depth_deg of hip
+    # flexion raises the shoulders by 17% (Winter's segment proportions, for a
+    # hinge and a squat alike), less the keypoints' 1-3% of noise.
+    depth_rise_frac: float = 0.15
     rep_timeout_s: float = 30.0  # a rep still in progress after this is a partial (DESIGN.md)
     # A bottom held this long (a weight set down, a long hold) has its lockout
     # watched for first_hold_s, like a pick-up: walking off within it is no rep.
@@ -152,7 +162,8 @@ class CoachParams:
     # Identity (see identity): a raw jump of the hips beyond this many torso
     # lengths plus what a brisk walk covers is someone else; kept that long, a switch.
     jump_torso: float = 0.2
-    max_speed_torso_per_s: float = 2.0
+    # How fast most of a body's joints move at once: a brisk walk.
+    body_speed_torso_per_s: float = 2.0
     switch_s: float = 0.3
     bridge_s: float = 0.5  # a keypoint dropout up to this long is bridged
     set_idle_s: float = 10.0  # standing idle this long ends a set
@@ -214,6 +225,10 @@ class RepTrack:
     top_lean: float = math.inf  # most backward signed lean at the top
     top_judged: bool = False  # the top has been watched for lockout_hold_s
     ext_low: float = math.inf  # lowest shoulder height above the ankles before the top
+    ext_top: float = 0.0  # highest at the top
+    # Depth stood in by the shoulders' rise (CoachParams.depth_rise_frac): a set
+    # that starts at depth before the calibration has seen the person stand.
+    depth_by_rise: bool = False
     began_s: float = 0.0  # when this rep (or the hold it started from) began
     depth_s: float | None = None  # when depth was first reached
     held_s: float = 0.0  # how long the bottom was held before the way up
@@ -233,11 +248,12 @@ class CoachState:
     phase: str = "absent"
     last_seen_s: float = -math.inf
     still_since_s: float | None = None
-    # Who is followed, judged on raw keypoints: the hips' raw position of the
-    # last frame of this person, and of someone else seen instead since when.
-    anchor_xy: tuple[float, float] | None = None
+    # Who is followed, judged on raw keypoints (person.identity): the raw
+    # shoulders, hips, knees and ankles of the last frame of this person, nan
+    # where unseen, and of someone else seen instead, since when.
+    anchor_pts: np.ndarray | None = None
     anchor_t_s: float | None = None
-    other_xy: tuple[float, float] | None = None
+    other_pts: np.ndarray | None = None
     other_since_s: float | None = None
     feet_avg: tuple[float, float] = (0.0, 0.0)
     feet_t_s: float | None = None  # last frame the feet were seen
