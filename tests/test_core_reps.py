@@ -194,6 +194,7 @@ def test_a_person_lying_down_is_not_in_view_for_counting():
     lying = kp.copy()
     lying[:, :, 0], lying[:, :, 1] = kp[:, :, 1] * 0.75, kp[:, :, 0] * 1.33  # turned 90 deg
     assert analyze(lying, t, size)["rep_count"] == 0
+    assert analyze(kp, t, size)["rep_count"] == 3  # its twin: the same reps, upright
 
 
 def test_push_ups_seen_head_on_count_nothing():
@@ -208,6 +209,12 @@ def test_push_ups_seen_head_on_count_nothing():
                           size[1] / size[0] / 2, 0.88, size[1] / size[0]) for a in tilt])
     r = analyze(kp, t, size)
     assert r["rep_count"] == 0
+    # Its twin: the same trunk swinging through as much, on straight standing legs
+    # seen head-on, is a hinge and counts.
+    tilt = 45 - 45 * np.cos(2 * np.pi * t / 3.0)  # 0..90 deg every 3 s
+    kp = np.stack([figure(Pose2D(trunk_deg=a), "front", size[1] / size[0] / 2, 0.88,
+                          size[1] / size[0]) for a in tilt])
+    assert analyze(kp, t, size)["rep_count"] == 4
 
 
 def test_a_body_cut_off_by_the_frame_edge_is_not_measured():

@@ -49,7 +49,7 @@ class OneEuroState:
     x: np.ndarray  # filtered values
     dx: np.ndarray  # filtered speed, units per second
     t_s: float
-    started: np.ndarray  # bool, like x: the entry has had a valid sample
+    started: np.ndarray  # bool, like `valid`: the entry has had a valid sample
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
@@ -65,7 +65,6 @@ def one_euro_step(state: OneEuroState | None, x: np.ndarray, valid: np.ndarray, 
     unseen keypoint's coordinates are whatever the model left there). Raises
     ValueError when time does not increase: the caller decides what that means.
     """
-    valid = np.broadcast_to(valid, x.shape)
     if state is None:
         return OneEuroState(np.where(valid, x, 0.0), np.zeros_like(x), t_s, valid.copy())
     dt = t_s - state.t_s
@@ -76,7 +75,8 @@ def one_euro_step(state: OneEuroState | None, x: np.ndarray, valid: np.ndarray, 
     cutoff = params.min_cutoff_hz + params.beta * np.abs(dx)
     new_x = state.x + _alpha(cutoff, dt) * (x - state.x)
     first = valid & ~state.started
-    new_x = np.where(first, x, new_x)
-    dx = np.where(first, 0.0, dx)
+    if first.any():
+        new_x = np.where(first, x, new_x)
+        dx = np.where(first, 0.0, dx)
     return OneEuroState(np.where(valid, new_x, state.x), np.where(valid, dx, state.dx), t_s,
                         state.started | valid)

@@ -119,16 +119,16 @@ def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
     since the followed person was last seen. One part alone is not enough: a
     fast pull moves the hips a third of a torso between frames at 15 fps while
     the feet stay planted, and plates or a bar hide the ankles so that they
-    wander by as much while the hips stay (measured on the dev clips). Someone else for
-    less than ``switch_s`` is flicker: their frames are skipped and the
-    followed person kept.
+    wander by as much while the hips stay (measured on the dev clips).
+    Someone else for less than ``switch_s`` is flicker: their frames are
+    skipped and the followed person kept.
     """
     if not (valid[L_HIP] and valid[R_HIP] and valid[L_SHOULDER] and valid[R_SHOULDER]):
         return "same", s
-    pts = xy[IDENTITY_JOINTS].copy()
-    pts[~valid[IDENTITY_JOINTS]] = np.nan
-    hip = pts[2:4].mean(axis=0)
-    torso = max(s.cal.lengths()[0], float(np.hypot(*(pts[0:2].mean(axis=0) - hip))), 1e-6)
+    pts = _parts(xy, valid)
+    sx = (xy[L_SHOULDER, 0] + xy[R_SHOULDER, 0]) / 2 - pts[0][0]
+    sy = (xy[L_SHOULDER, 1] + xy[R_SHOULDER, 1]) / 2 - pts[0][1]
+    torso = max(s.cal.lengths()[0], math.hypot(sx, sy), 1e-6)
     here = {"anchor_pts": pts, "anchor_t_s": t_s, "other_pts": None, "other_since_s": None}
     if s.anchor_pts is None or s.anchor_t_s is None:
         return "same", evolve(s, **here)
@@ -136,9 +136,9 @@ def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
     # such frame: their reach must not grow with the frames skipped since.
     since = s.other_since_s if s.other_since_s is not None else t_s
     dt = max(since - s.anchor_t_s, 0.0)
-    if _moved(s.anchor_pts, pts, torso, dt, p):
+    if _moved(s.anchor_pts, pts, torso * (p.jump_torso + p.body_speed_torso_per_s * dt)):
         if s.other_pts is not None and s.other_since_s is not None and \
-                not _moved(s.other_pts, pts, torso, 0.0, p):
+                not _moved(s.other_pts, pts, torso * p.jump_torso):
             # Still the one seen instead: a switch once they have stayed for switch_s.
             if t_s - s.other_since_s < p.switch_s:
                 return "other", evolve(s, other_pts=pts)
@@ -147,14 +147,27 @@ def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
     return "same", evolve(s, **here)
 
 
-def _moved(a: np.ndarray, b: np.ndarray, torso: float, dt: float, p: CoachParams) -> bool:
-    """Every part of the body seen in both frames (hips, knees, feet: the
-    midpoint of each pair) is further from where it was than one body moves
-    it in dt. a, b: IDENTITY_JOINTS points, nan where unseen."""
-    reach = torso * (p.jump_torso + p.body_speed_torso_per_s * dt)
-    for i in (slice(2, 4), slice(4, 6), slice(6, 8)):
-        d = float(np.hypot(*(b[i].mean(axis=0) - a[i].mean(axis=0))))
-        if d <= reach:  # this part stayed (a nan, unseen in either, is no evidence)
+Parts = tuple[tuple[float, float] | None, ...]  # midpoints of hips, knees, feet
+
+
+def _parts(xy: np.ndarray, valid: np.ndarray) -> Parts:
+    """Midpoints of the hips, the knees and the ankles, None where a pair is not both seen."""
+    out = []
+    for left, right in ((L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE)):
+        if valid[left] and valid[right]:
+            out.append((float(xy[left, 0] + xy[right, 0]) / 2,
+                        float(xy[left, 1] + xy[right, 1]) / 2))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _moved(a: Parts, b: Parts, reach: float) -> bool:
+    """Every part seen in both frames is further than `reach` from where it was
+    (a part unseen in either is no evidence either way)."""
+    for pa, pb in zip(a, b, strict=True):
+        if pa is not None and pb is not None and \
+                math.hypot(pb[0] - pa[0], pb[1] - pa[1]) <= reach:
             return False
     return True
 

@@ -66,7 +66,9 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
 
     keypoints: (17, 3) (y, x, score) on the full frame; t_s: frame time in
     seconds; aspect: frame width / height. Returns the new state and the
-    events of this frame (``{"type": "rep" | "partial" | "set_end" | "cue", ...}``).
+    events of this frame (`state.Event`: ``rep``, ``partial``, ``cue``,
+    ``set_end``, ``seated``, ``rejected``). A rejected frame leaves the state
+    as it was, except that a restarted clock starts counting over.
     """
     rejected = _reject(state, keypoints, t_s, params)
     if rejected == "clock_restarted":
