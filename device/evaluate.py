@@ -130,7 +130,8 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                      "partial": r["partial_reps"], "faults": r["faults"],
                      "label_faults": label.get("faults", []), "reps": r["reps"],
                      "seat_max_s": r["seat_max_s"], "source_label": label.get("source_label", ""),
-                     "exercise": label.get("exercise", ""),
+                     "exercise": label.get("exercise", ""), "view_ratio": r["view_ratio"],
+                     "other_max_s": r["other_max_s"], "person_changes": r["person_changes"],
                      "source": source_of(name, label)})
     return rows
 

@@ -52,6 +52,12 @@ class Spec:
     measure: str
 
 
+def _clips(rows: list[dict], view_is: Callable[[str], bool], key: str) -> list[Example]:
+    """One value per clip whose labelled view (a single word) passes `view_is`."""
+    return [(r["source"], float(r[key])) for r in rows
+            if view_is(r["view_label"]) and r.get(key) is not None and r[key] > 0]
+
+
 def _lean_back(rep: dict) -> float | None:
     return None if rep["top_lean_deg"] is None else -rep["top_lean_deg"]
 
@@ -85,6 +91,25 @@ def specs() -> list[Spec]:
              lambda rows: _reps(rows, lambda row: row["labelled"] > 0, lambda r: r["rise"],
                                 lambda r: r["depth_by"] == "rise"),
              "the same, reps whose depth only the rise showed (sets at depth, front)"),
+        Spec("faults.HEEL_RISE_SHIN", faults.HEEL_RISE_SHIN, "shin", True,
+             lambda rows: _reps(rows, _clean, lambda r: r["heel_rise"],
+                                lambda r: r["view"] == "side"),
+             lambda rows: _reps(rows, lambda row: "weight_on_toes" in row["label_faults"],
+                                lambda r: r["heel_rise"]),
+             "most the ankles rose over standing, side-view reps"),
+        Spec("classify_view front (> 0.65)", 0.65, "", True,
+             lambda rows: _clips(rows, lambda v: v in ("side", "oblique"), "view_ratio"),
+             lambda rows: _clips(rows, lambda v: v == "front", "view_ratio"),
+             "shoulder width over torso length, averaged standing, per clip"),
+        Spec("classify_view side (< 0.3)", 0.3, "", False,
+             lambda rows: _clips(rows, lambda v: v in ("front", "oblique"), "view_ratio"),
+             lambda rows: _clips(rows, lambda v: v == "side", "view_ratio"),
+             "the same"),
+        Spec("CoachParams.switch_s (with jump_torso 0.2)", p.switch_s, "s", True,
+             lambda rows: [(r["source"], r["other_max_s"]) for r in rows
+                           if r["labelled"] > 0],
+             lambda rows: [],
+             "longest run of frames judged someone else, clips of one lifter"),
         Spec("CoachParams.supported_s", p.supported_s, "s", True,
              lambda rows: [(r["source"], r["seat_max_s"]) for r in rows
                            if r["labelled"] > 0],

@@ -40,7 +40,10 @@ def test_a_hold_at_the_bottom_is_one_rep_counted_at_the_top(view, style, hold_s)
 @pytest.mark.parametrize("view", ["front", "side"])
 @pytest.mark.parametrize("style", ["hinge", "deadlift"])
 def test_a_long_setup_over_the_bar_is_one_rep(view, style):
-    # The recording starts at the bar and the lifter sets up for 9 s before the pull.
+    # The recording starts at the bar and the lifter sets up for 9 s before the
+    # pull. A sanity check of the set at depth: on the stick figure the setup
+    # does not teach the calibration the bent body (the front-view crouch hold
+    # above is the case that does, and fails without the shoulders' rise).
     s = Session(view=view, style=style, reps=1, start_at_depth=True, lead_s=9.0, tail_s=3.0)
     r = run(view=view, style=style, reps=1, start_at_depth=True, lead_s=9.0, tail_s=3.0)
     assert r["rep_count"] == 1
@@ -48,12 +51,19 @@ def test_a_long_setup_over_the_bar_is_one_rep(view, style):
 
 
 def test_a_rep_held_past_the_time_limit_is_a_partial_and_the_set_ends():
+    # Two reps, each held 25 s at the bottom, with an 8 s limit: each hold times
+    # out (three partials apiece) and the stand-up counts once, as a set at
+    # depth; and the first set ends during the second hold instead of never.
     params = CoachParams(rep_timeout_s=8.0)
-    r = run(params, reps=2, hold_s=12.0, tail_s=1.0)
-    assert all(rep["down_s"] is None or rep["down_s"] <= 8.0 for rep in r["reps"])
-    assert r["partial_reps"] >= 2
-    # Its twin, held within the limit, counts both reps.
-    assert run(params, reps=2, hold_s=5.0)["rep_count"] == 2
+    r = run(params, reps=2, hold_s=25.0, tail_s=1.0)
+    assert (r["rep_count"], r["partial_reps"]) == (2, 6)
+    assert all(rep["down_s"] is None for rep in r["reps"])
+    assert [s["reps"] for s in r["sets"]] == [1, 1]
+    # Its twin, without the limit: two reps with 25-s descents, one set.
+    r = run(reps=2, hold_s=25.0, tail_s=1.0)
+    assert (r["rep_count"], r["partial_reps"]) == (2, 0)
+    assert [s["reps"] for s in r["sets"]] == [2]
+    assert all(rep["down_s"] > 25.0 for rep in r["reps"])
 
 
 @pytest.mark.parametrize(("view", "seated_s", "squat_s"), [

@@ -7,10 +7,12 @@ from device.margins import margins
 
 def row(source: str, tops: list[float], label_faults=(), label="correct") -> dict:
     reps = [{"top_hip_deg": v, "top_lean_deg": 0.0, "view": "side", "knee_deg": 20.0,
-             "hinge_deg": 60.0, "rise": 1.5, "depth_by": "angle"} for v in tops]
+             "hinge_deg": 60.0, "rise": 1.5, "depth_by": "angle", "heel_rise": 0.0}
+            for v in tops]
     return {"clip": f"{source}.mp4", "source": source, "source_label": label,
             "label_faults": list(label_faults), "label_clean": [], "labelled": len(reps),
-            "reps": reps, "seat_max_s": 0.0, "exercise": "hinge"}
+            "reps": reps, "seat_max_s": 0.0, "exercise": "hinge", "view_label": "side",
+            "view_ratio": 0.2, "other_max_s": 0.0, "person_changes": 0}
 
 
 def lockout(rows):

@@ -68,9 +68,17 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     sets: list[dict] = []
     rejected: list[dict] = []
     seat_s = 0.0  # the longest the centre of mass stayed behind the heels at depth
+    other_s = 0.0  # the longest someone else was seen instead of the person followed
+    changes = 0
     for kp, t_s in zip(keypoints, t, strict=True):
+        since = state.other_since_s
         state, events = step(state, kp, float(t_s), aspect, params)
         seat_s = max(seat_s, state.behind_s)
+        since = state.other_since_s if state.other_since_s is not None else since
+        changed = sum(e["type"] == "person_changed" for e in events)
+        if since is not None and (changed or state.other_since_s is not None):
+            other_s = max(other_s, float(t_s) - since)  # a run that became a switch too
+        changes += changed
         reps.extend(e for e in events if e["type"] == "rep")
         sets.extend(e for e in events if e["type"] == "set_end")
         rejected.extend(e for e in events if e["type"] == "rejected")
@@ -100,4 +108,7 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "rejected_frames": len(rejected),
         "rejected_why": sorted({e["reason"] for e in rejected}),
         "seat_max_s": round(seat_s, 3),
+        "person_changes": changes, "other_max_s": round(other_s, 3),
+        # The view's measures as averaged at the end (classify_view's thresholds).
+        "view_ratio": round(state.view_ratio, 3), "view_asym": round(state.view_asym, 3),
     }

@@ -67,7 +67,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     keypoints: (17, 3) (y, x, score) on the full frame; t_s: frame time in
     seconds; aspect: frame width / height. Returns the new state and the
     events of this frame (`state.Event`: ``rep``, ``partial``, ``cue``,
-    ``set_end``, ``seated``, ``rejected``). A rejected frame leaves the state
+    ``set_end``, ``seated``, ``person_changed``, ``rejected``). A rejected frame leaves the state
     as it was, except that a restarted clock starts counting over.
     """
     rejected = _reject(state, keypoints, t_s, params)
@@ -91,6 +91,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
         return state, events
     if who == "switched":  # someone else for good: what was under way ends, all starts over
+        events.append({"type": "person_changed", "t_s": t_s})
         state = interrupt(state, events, params, walked_off=False)
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
                        view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
@@ -365,6 +366,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
         "depth_by": "rise" if rep.depth_by_rise else "angle",
+        "heel_rise": round(rep.heel_rise_max, 3),
     }
     events.append({"type": "rep", **summary})
     s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,

@@ -56,6 +56,7 @@ class RepEvent(TypedDict):
     top_lean_deg: float | None  # most backward signed trunk lean at the top (back_overarching)
     rise: float  # shoulder height at the top over its lowest in the rep (rise_frac)
     depth_by: Literal["angle", "rise"]  # how its depth was known (depth_rise_frac)
+    heel_rise: float  # most the ankles rose over standing, shin lengths (weight_on_toes)
 
 
 class PartialEvent(TypedDict):
@@ -88,6 +89,13 @@ class SeatedEvent(TypedDict):
     t_s: float
 
 
+class PersonChangedEvent(TypedDict):
+    """The model follows someone else now (person.identity): all starts over."""
+
+    type: Literal["person_changed"]
+    t_s: float
+
+
 class RejectedEvent(TypedDict):
     """A frame the core refused; the caller logs it."""
 
@@ -97,7 +105,8 @@ class RejectedEvent(TypedDict):
     t_s: float | None
 
 
-Event = RepEvent | PartialEvent | CueEvent | SetEndEvent | SeatedEvent | RejectedEvent
+Event = (RepEvent | PartialEvent | CueEvent | SetEndEvent | SeatedEvent | PersonChangedEvent
+         | RejectedEvent)
 
 
 def evolve(obj, **changes):
