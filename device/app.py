@@ -64,7 +64,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     if not isinstance(frame_source, ReplaySource):
         pose = load_pose(config.pose.mode, config.pose.threads, config.pose.runtime)
     hub = StateHub()
-    processor = Processor(pose, Coach(), hub, extra={"source": frame_source.name, "demo": demo})
+    processor = Processor(pose, Coach(config.coach.params()), hub,
+                          extra={"source": frame_source.name, "demo": demo})
     pipeline = Pipeline(frame_source, processor)
     app = create_app({"DEMO": demo}, hub=hub, health=pipeline.health)
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken

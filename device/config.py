@@ -17,6 +17,12 @@ A config file is TOML with these sections (all keys optional)::
     mode = "crop"      # crop | letterbox
     threads = 1
     runtime = ""       # "" = LiteRT, else tflite_runtime
+
+    [coach]
+    set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
+    sets = 0           # sets per session (0 = no target)
+    rest_s = 90.0      # the rest shown between sets, seconds
+    session_idle_s = 10.0  # nobody in view this long ends a session
 """
 
 from __future__ import annotations
@@ -54,10 +60,26 @@ class PoseConfig:
 
 
 @dataclass(frozen=True)
+class CoachConfig:
+    set_reps: int = 0
+    sets: int = 0
+    rest_s: float = 90.0
+    session_idle_s: float = 10.0
+
+    def params(self):
+        """The coach's parameters with these settings."""
+        from device.core.coach import CoachParams
+
+        return CoachParams(set_target_reps=self.set_reps, set_target_sets=self.sets,
+                           rest_s=self.rest_s, session_idle_s=self.session_idle_s)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     camera: CameraConfig = CameraConfig()
     pose: PoseConfig = PoseConfig()
+    coach: CoachConfig = CoachConfig()
 
 
 _CHECKS = {
@@ -69,6 +91,10 @@ _CHECKS = {
     ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
     ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
+    ("coach", "set_reps"): (lambda v: 0 <= v <= 100, "must be 0..100 (0: no target)"),
+    ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
+    ("coach", "rest_s"): (lambda v: 5 <= v <= 900, "must be 5..900 seconds"),
+    ("coach", "session_idle_s"): (lambda v: 2 <= v <= 600, "must be 2..600 seconds"),
 }
 
 
@@ -90,7 +116,8 @@ def load_config(path: Path | None) -> Config:
         raise HingeMirrorError(f"config {path}: not valid TOML ({exc}); fix the syntax") from None
     for section, values in raw.items():
         if section not in {f.name for f in fields(Config)}:
-            raise _bad(path, section, "...", "is not a known section (server, camera, pose)")
+            raise _bad(path, section, "...",
+                       "is not a known section (server, camera, pose, coach)")
         if not isinstance(values, dict):
             raise _bad(path, section, values, "must be a [section] table")
         current = getattr(config, section)
@@ -101,6 +128,8 @@ def load_config(path: Path | None) -> Config:
             if key not in known:
                 raise _bad(path, name, value, f"is not a known key (known: {', '.join(known)})")
             want = type(getattr(current, key))
+            if want is float and type(value) is int:
+                value = float(value)  # 90 means 90.0 seconds
             if type(value) is not want:
                 raise _bad(path, name, value, f"must be a {want.__name__}")
             check = _CHECKS.get((section, key))

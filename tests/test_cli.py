@@ -139,3 +139,16 @@ def test_eval_thins_frames_as_a_slower_device_would():
     assert thin(t30, 30).tolist() == list(range(90))
     t24 = np.arange(48) / 24.0
     assert np.diff(t24[thin(t24, 15)]).min() >= 1 / 15 - 1e-3
+
+
+def test_coach_settings_from_the_config(tmp_path, capsys):
+    from device.config import load_config
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[coach]\nset_reps = 8\nsets = 3\nrest_s = 60\n")
+    params = load_config(cfg).coach.params()
+    assert (params.set_target_reps, params.set_target_sets, params.rest_s) == (8, 3, 60.0)
+    assert load_config(None).coach.params().set_target_reps == 0  # no target by default
+    cfg.write_text("[coach]\nset_reps = -1\n")
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "coach.set_reps" in err_line(capsys)

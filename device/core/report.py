@@ -9,14 +9,16 @@ import numpy as np
 
 from device.core.person import dominant_view, window_view
 from device.core.reps import interrupt, step
-from device.core.sets import end_set
+from device.core.sets import end_set, set_state
 from device.core.state import CoachParams, CoachState, Phase
 
 
 def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
-    calib_s = (params or CoachParams()).calib_s
+    p = params or CoachParams()
+    calib_s = p.calib_s
     present = s.phase != Phase.ABSENT
+    now = s.t_s if s.t_s is not None else 0.0
 
     def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
         return round(x, 3) if present and math.isfinite(x) else None
@@ -24,8 +26,21 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     return {
         "present": present,
         "phase": s.phase,
-        "rep_count": s.rep_count,
+        "rep_count": s.rep_count,  # every rep since the device started
+        # The session and its sets: the big number is set_reps, this set's count.
         "set_reps": len(s.set_reps),
+        "session": s.session_index if s.session_active else None,
+        "session_reps": s.session_reps,
+        "sets_done": list(s.session_sets),  # reps of each set this session has ended
+        "set_number": len(s.session_sets) + (1 if s.set_reps else 0),
+        "set_state": set_state(s, p),
+        "set_target_reps": p.set_target_reps or None,
+        "set_target_sets": p.set_target_sets or None,
+        "set_elapsed_s": None if s.set_started_s is None else round(now - s.set_started_s, 1),
+        "rest_s": None if s.resting_since_s is None or s.set_reps
+        else round(now - s.resting_since_s, 1),
+        "rest_target_s": p.rest_s,
+        "set_faults": [r["faults"] for r in s.set_reps],  # this set's strip, rep by rep
         "partial_reps": s.partial_count,
         "view": window_view(s) if present else "unknown",
         "calibrated": present and s.ref.standing_s >= calib_s,
@@ -80,13 +95,13 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
             other_s = max(other_s, float(t_s) - since)  # a run that became a switch too
         changes += changed
         reps.extend(e for e in events if e["type"] == "rep")
-        sets.extend(e for e in events if e["type"] == "set_end")
+        sets.extend(e for e in events if e["type"] == "set_ended")
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
     end: list[dict] = []
-    state = end_set(interrupt(state, end, params, walked_off=False), end)
+    state = end_set(interrupt(state, end, params, walked_off=False), end, "recording_ended")
     reps.extend(e for e in end if e["type"] == "rep")
-    sets.extend(e for e in end if e["type"] == "set_end")
+    sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}
     for r in reps:
         r.pop("type", None)

@@ -47,7 +47,14 @@ from device.core.person import (
     trunk_lean,
     window_view,
 )
-from device.core.sets import end_set, give_cue
+from device.core.sets import (
+    end_session,
+    end_set,
+    follow_session,
+    give_cue,
+    start_session,
+    start_set,
+)
 from device.core.skeleton import L_SHOULDER
 from device.core.state import (
     ACTIVE,
@@ -62,24 +69,34 @@ from device.core.state import (
 
 def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
          params: CoachParams) -> tuple[CoachState, list[Event]]:
-    """Advance the coach by one frame.
+    """Advance the coach by one frame: the person and their rep (`_frame`), then
+    their session and set (`sets.follow_session`).
 
     keypoints: (17, 3) (y, x, score) on the full frame; t_s: frame time in
     seconds; aspect: frame width / height. Returns the new state and the
-    events of this frame (`state.Event`: ``rep``, ``partial``, ``cue``,
-    ``set_end``, ``seated``, ``person_changed``, ``rejected``). A rejected frame leaves the state
+    events of this frame (`state.Event`). A rejected frame leaves the state
     as it was, except that a restarted clock starts counting over.
     """
+    state, events = _frame(state, keypoints, t_s, aspect, params)
+    if events and events[0]["type"] == "rejected" and events[0]["reason"] != "clock_restarted":
+        return state, events
+    return follow_session(state, events, t_s, params), events
+
+
+def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
+           params: CoachParams) -> tuple[CoachState, list[Event]]:
+    """The person in view and their rep, for one frame."""
     rejected = _reject(state, keypoints, t_s, params)
     if rejected == "clock_restarted":
         # The clock went back by more than a person's absence: a new recording
         # or a restarted camera. What was under way ends; counting starts over.
         events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
-        state = end_set(interrupt(state, events, params, walked_off=False), events)
+        state = interrupt(state, events, params, walked_off=False)
+        state = end_session(end_set(state, events, "left"), events, "clock_restarted",
+                            state.t_s)
         state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
-                           set_index=state.set_index, last_rep=state.last_rep,
-                           last_set=state.last_set)
-        state, more = step(state, keypoints, t_s, aspect, params)
+                           set_index=state.set_index, session_index=state.session_index)
+        state, more = _frame(state, keypoints, t_s, aspect, params)
         return state, events + more
     if rejected is not None:
         return state, [{"type": "rejected", "reason": rejected,
@@ -93,6 +110,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if who == "switched":  # someone else for good: what was under way ends, all starts over
         events.append({"type": "person_changed", "t_s": t_s})
         state = interrupt(state, events, params, walked_off=False)
+        state = end_session(state, events, "someone_else", t_s)
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
                        view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
     dt_s = t_s - state.t_s if state.t_s is not None else 0.0
@@ -189,7 +207,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     phase = s.phase
     if s.set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
             t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
-        s = end_set(s, events)
+        s = end_set(s, events, "idle")
     if is_seated(s, p) and (phase == Phase.READY or phase in ACTIVE):
         # On a seat: sitting down, sitting, and getting up are not reps.
         events.append({"type": "seated", "t_s": t_s})
@@ -326,7 +344,7 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Eve
         state = evolve(_partial(state, events), still_since_s=None)
     if state.phase == Phase.ABSENT or t_s - state.last_seen_s < params.absent_s:
         return state
-    state = end_set(interrupt(state, events, params, walked_off=True), events)
+    state = end_set(interrupt(state, events, params, walked_off=True), events, "left")
     return evolve(forget_person(state, t_s), phase=Phase.ABSENT, still_since_s=None,
                   anchor_pts=None, anchor_t_s=None, other_pts=None, other_since_s=None)
 
@@ -368,9 +386,16 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "depth_by": "rise" if rep.depth_by_rise else "angle",
         "heel_rise": round(rep.heel_rise_max, 3),
     }
+    if not s.session_active:  # a first rep before the standing calibration
+        s = start_session(s, t_s, events)
+    if not s.set_reps:
+        s = start_set(s, summary["start_s"] if summary["start_s"] is not None
+                      else summary["bottom_s"], events)
     events.append({"type": "rep", **summary})
     s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,
-               set_reps=s.set_reps + (summary,),
-               set_index=s.set_index + (0 if s.set_reps else 1),
+               set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
                last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
-    return give_cue(s, found, t_s, p, events)
+    s = give_cue(s, found, t_s, p, events)
+    if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
+        s = end_set(s, events, "target")  # the set is done: rest until the next one
+    return s

@@ -1,11 +1,14 @@
-"""Cues and sets: one cue at a time after each rep, and the summary of a set."""
+"""Cues, sets and sessions: one cue at a time after each rep, where a set and a
+session begin and end, and their summaries (DESIGN.md, "People, sessions and
+sets"). The pure core decides these boundaries; the page and the store only
+show and keep them."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from device.core.skeleton import FAULTS
-from device.core.state import CoachParams, CoachState, Event, evolve
+from device.core.state import CoachParams, CoachState, Event, Phase, evolve
 
 
 def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
@@ -41,9 +44,61 @@ def set_summary(index: int, reps: tuple) -> dict:
     }
 
 
-def end_set(s: CoachState, events: list[Event]) -> CoachState:
+def start_set(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
+    """The first rep of a set is being counted (`t_s`: when it began)."""
+    index = s.set_index + 1
+    events.append({"type": "set_started", "set": index, "session": s.session_index,
+                   "t_s": t_s})
+    return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None)
+
+
+def end_set(s: CoachState, events: list[Event], reason: str) -> CoachState:
+    """Close the set under way, if any. Its fault and cue go with it: the
+    next set starts clean; the summary stays for the page until then."""
     if not s.set_reps:
         return s
     summary = set_summary(s.set_index, s.set_reps)
-    events.append({"type": "set_end", **summary})
-    return evolve(s, set_reps=(), last_set=summary)
+    events.append({"type": "set_ended", "reason": reason, **summary})
+    return evolve(s, set_reps=(), last_set=summary, set_started_s=None,
+                  session_sets=(*s.session_sets, len(s.set_reps)),
+                  resting_since_s=summary["end_s"], last_fault=None, cue_id=None)
+
+
+def start_session(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
+    index = s.session_index + 1
+    events.append({"type": "session_started", "session": index, "t_s": t_s})
+    return evolve(s, session_index=index, session_active=True, session_sets=(),
+                  session_reps=0, resting_since_s=None)
+
+
+def end_session(s: CoachState, events: list[Event], reason: str, t_s: float) -> CoachState:
+    """Close the session (and its set): nothing of this person stays on the glass."""
+    if not s.session_active:
+        return s
+    s = end_set(s, events, reason)
+    events.append({"type": "session_ended", "session": s.session_index, "reason": reason,
+                   "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s})
+    return evolve(s, session_active=False, session_sets=(), session_reps=0,
+                  resting_since_s=None, last_rep=None, last_set=None, last_fault=None,
+                  cue_id=None)
+
+
+def follow_session(s: CoachState, events: list[Event], t_s: float,
+                   p: CoachParams) -> CoachState:
+    """After each frame: someone in view and calibrated starts a session;
+    nobody in view for session_idle_s ends it."""
+    if s.session_active and s.phase == Phase.ABSENT and t_s - s.last_seen_s >= p.session_idle_s:
+        return end_session(s, events, "left", t_s)
+    if not s.session_active and s.phase != Phase.ABSENT and s.ref.standing_s >= p.calib_s:
+        return start_session(s, t_s, events)
+    return s
+
+
+def set_state(s: CoachState, p: CoachParams) -> str:
+    """idle (no set yet this session), working, resting (between sets) or done
+    (the target number of sets reached)."""
+    if s.set_reps:
+        return "working"
+    if p.set_target_sets and len(s.session_sets) >= p.set_target_sets:
+        return "done"
+    return "resting" if s.resting_since_s is not None else "idle"

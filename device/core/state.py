@@ -71,8 +71,9 @@ class CueEvent(TypedDict):
     t_s: float
 
 
-class SetEndEvent(TypedDict):
-    type: Literal["set_end"]
+class SetEndedEvent(TypedDict):
+    type: Literal["set_ended"]
+    reason: Literal["target", "idle", "left", "someone_else", "recording_ended"]
     set: int
     reps: int
     faults_per_rep: list[list[str]]
@@ -82,6 +83,28 @@ class SetEndEvent(TypedDict):
     depth_trend_deg_per_rep: float
     start_s: float
     end_s: float
+
+
+class SetStartedEvent(TypedDict):
+    type: Literal["set_started"]
+    set: int
+    session: int
+    t_s: float
+
+
+class SessionStartedEvent(TypedDict):
+    type: Literal["session_started"]
+    session: int
+    t_s: float
+
+
+class SessionEndedEvent(TypedDict):
+    type: Literal["session_ended"]
+    session: int
+    reason: Literal["left", "someone_else", "clock_restarted"]
+    sets: list[int]  # reps of each set
+    reps: int
+    t_s: float
 
 
 class SeatedEvent(TypedDict):
@@ -105,7 +128,8 @@ class RejectedEvent(TypedDict):
     t_s: float | None
 
 
-Event = (RepEvent | PartialEvent | CueEvent | SetEndEvent | SeatedEvent | PersonChangedEvent
+Event = (RepEvent | PartialEvent | CueEvent | SetStartedEvent | SetEndedEvent
+         | SessionStartedEvent | SessionEndedEvent | SeatedEvent | PersonChangedEvent
          | RejectedEvent)
 
 
@@ -178,6 +202,13 @@ class CoachParams:
     switch_s: float = 0.3
     bridge_s: float = 0.5  # a keypoint dropout up to this long is bridged
     set_idle_s: float = 10.0  # standing idle this long ends a set
+    # Sessions and sets (DESIGN.md): a target of reps per set and of sets (0 =
+    # none: a set ends by its idle pause), the rest shown between sets, and how
+    # long nobody in view ends a session.
+    set_target_reps: int = 0
+    set_target_sets: int = 0
+    rest_s: float = 90.0
+    session_idle_s: float = 10.0
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
     upright_leg_frac: float = 0.35  # hips must be this far above the ankles, in leg lengths
     max_hinge_deg: float = 120.0  # a trunk tilted further (shoulders far below hips) is lying
@@ -190,12 +221,18 @@ class CoachParams:
             raise ValueError("need 0 < stand_deg < start_deg < depth_deg < 180 (degrees)")
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            if f.name in COUNTS:
+                if not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{f.name} must be a whole number >= 0, got {value}")
+            elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ValueError(f"{f.name} must be > 0, got {value}")
         if self.arm_s < self.travel_tau_s:
             raise ValueError("arm_s must be >= travel_tau_s: walking is only seen after that")
         if not 0.5 <= self.calib_quantile < 1:
             raise ValueError("calib_quantile must be in [0.5, 1)")
+
+
+COUNTS = ("set_target_reps", "set_target_sets")  # parameters that may be 0
 
 
 @dataclass(frozen=True)
@@ -279,6 +316,14 @@ class CoachState:
     partial_count: int = 0
     set_index: int = 0
     set_reps: tuple = ()  # summaries of the reps of the current set
+    set_started_s: float | None = None  # when the current set's first rep began
+    # The session: one person in front of the mirror, from stepping in (and
+    # being calibrated, or a first rep) to leaving for session_idle_s.
+    session_index: int = 0  # sessions started so far (the current one while active)
+    session_active: bool = False
+    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
+    session_reps: int = 0
+    resting_since_s: float | None = None  # a set ended and the next has not begun
     hinge_deg: float = 0.0
     hip_deg: float = 0.0
     knee_deg: float = 0.0
