@@ -67,7 +67,11 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     processor = Processor(pose, Coach(config.coach.params()), hub,
                           extra={"source": frame_source.name, "demo": demo})
     pipeline = Pipeline(frame_source, processor)
-    app = create_app({"DEMO": demo}, hub=hub, health=pipeline.health)
+    # Streams take at most threads - 3 of waitress's threads: three always answer.
+    d = config.display
+    app = create_app({"DEMO": demo, "SSE_SLOTS": max(1, config.server.threads - 3),
+                      "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech},
+                     hub=hub, health=pipeline.health)
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     pipeline.start()
     log.info("mirror on http://%s:%d/ (source: %s)", host, port, frame_source.name)

@@ -5,7 +5,7 @@ A config file is TOML with these sections (all keys optional)::
     [server]
     host = "0.0.0.0"   # staff reach the device over the local network
     port = 8000
-    threads = 8        # waitress threads: each open mirror page holds one
+    threads = 8        # waitress threads: live pages take at most threads - 3 of them
 
     [camera]
     source = "auto"    # auto | picamera | demo | INDEX | PATH
@@ -17,6 +17,11 @@ A config file is TOML with these sections (all keys optional)::
     mode = "crop"      # crop | letterbox
     threads = 1
     runtime = ""       # "" = LiteRT, else tflite_runtime
+
+    [display]
+    sleep_s = 300.0    # nobody in view this long: the glass goes black (0 = never)
+    chime = true       # a short chime on each counted rep
+    speech = true      # cues spoken (espeak-ng, on the device)
 
     [coach]
     set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
@@ -60,6 +65,13 @@ class PoseConfig:
 
 
 @dataclass(frozen=True)
+class DisplayConfig:
+    sleep_s: float = 300.0
+    chime: bool = True
+    speech: bool = True
+
+
+@dataclass(frozen=True)
 class CoachConfig:
     set_reps: int = 0
     sets: int = 0
@@ -79,18 +91,20 @@ class Config:
     server: ServerConfig = ServerConfig()
     camera: CameraConfig = CameraConfig()
     pose: PoseConfig = PoseConfig()
+    display: DisplayConfig = DisplayConfig()
     coach: CoachConfig = CoachConfig()
 
 
 _CHECKS = {
     ("server", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
-    ("server", "threads"): (lambda v: 2 <= v <= 64, "must be 2..64"),
+    ("server", "threads"): (lambda v: 4 <= v <= 64, "must be 4..64"),
     ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
     ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
     ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
+    ("display", "sleep_s"): (lambda v: v == 0 or 10 <= v <= 86400, "must be 0 or 10..86400 s"),
     ("coach", "set_reps"): (lambda v: 0 <= v <= 100, "must be 0..100 (0: no target)"),
     ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
     ("coach", "rest_s"): (lambda v: 5 <= v <= 900, "must be 5..900 seconds"),
@@ -117,7 +131,7 @@ def load_config(path: Path | None) -> Config:
     for section, values in raw.items():
         if section not in {f.name for f in fields(Config)}:
             raise _bad(path, section, "...",
-                       "is not a known section (server, camera, pose, coach)")
+                       "is not a known section (server, camera, pose, display, coach)")
         if not isinstance(values, dict):
             raise _bad(path, section, values, "must be a [section] table")
         current = getattr(config, section)

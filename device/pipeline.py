@@ -69,6 +69,18 @@ class Processor:
         self.frames = 0
         self.rejected: dict[str, int] = {}  # frames the coach refused, by reason
 
+    def camera_lost(self) -> list[dict]:
+        """No frames for a while: clear the person and say so on the glass."""
+        events = self.coach.lose_sight("camera_lost")
+        self.publish(camera="unavailable")
+        return events
+
+    def publish(self, camera: str = "ok") -> None:
+        snap = dress(self.coach.snapshot())
+        snap.update(self.extra)
+        snap["camera"] = camera
+        self.hub.publish(snap)
+
     def process(self, frame: Frame) -> list[dict]:
         keypoints = frame.keypoints
         if keypoints is None:
@@ -83,19 +95,21 @@ class Processor:
                 if n == 1 or n % 1000 == 0:  # one line, not one per frame of a bad camera
                     log.warning("frame at %s s skipped by the coach: %s (%d so far)",
                                 e["t_s"], e["reason"], n)
-        snap = dress(self.coach.snapshot())
-        snap.update(self.extra)
-        self.hub.publish(snap)
+        self.publish()
         self.frames += 1
         return events
 
 
 class Pipeline:
     def __init__(self, source: FrameSource, processor: Processor, *,
-                 on_events=None) -> None:
+                 on_events=None, camera_stale_s: float = 2.0) -> None:
         self.source = source
         self.processor = processor
         self.on_events = on_events
+        # A live camera with no frame for this long is unavailable: the mirror
+        # says so (within 3 s with the mailbox's 0.5 s wait) and forgets the person.
+        self.camera_stale_s = camera_stale_s
+        self.camera_lost = False
         self.mailbox = Mailbox()
         self._stop = threading.Event()
         self.started_s = time.monotonic()
@@ -140,9 +154,19 @@ class Pipeline:
         while not self._stop.is_set():
             frame = self.mailbox.take(timeout_s=0.5)
             if frame is None:
+                # A live camera that stalled, or whose source ended (unplugged).
+                gone = self.mailbox.closed and self.source.live
+                if (gone or self._stale()) and not self.camera_lost:
+                    self.camera_lost = True
+                    log.warning("camera %s: no frame for %.1f s; showing it as unavailable",
+                                self.source.name, self.camera_stale_s)
+                    self._events(self.processor.camera_lost())
                 if self.mailbox.closed:
                     return
                 continue
+            if self.camera_lost:
+                self.camera_lost = False
+                log.info("camera %s: frames again", self.source.name)
             try:
                 events = self.processor.process(frame)
             except Exception as exc:
@@ -154,8 +178,18 @@ class Pipeline:
             self._fps_t.append(now)
             if len(self._fps_t) > 60:
                 del self._fps_t[0]
-            if events and self.on_events:
-                self.on_events(events)
+            self._events(events)
+
+    def _stale(self) -> bool:
+        """A live camera that has sent nothing for camera_stale_s (or never, for as long)."""
+        if not self.source.live:
+            return False
+        last = self.last_frame_s if self.last_frame_s is not None else self.started_s
+        return time.monotonic() - last > self.camera_stale_s
+
+    def _events(self, events: list[dict]) -> None:
+        if events and self.on_events:
+            self.on_events(events)
 
     def fps(self) -> float:
         ts = self._fps_t

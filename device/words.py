@@ -44,6 +44,11 @@ def cue_text(cue_id: str | None) -> str | None:
     return {"praise": PRAISE, "praise_fixed": PRAISE_FIXED}.get(cue_id) or CUES[cue_id]
 
 
+def cue_ids() -> tuple[str, ...]:
+    """Every cue id there is a sentence for."""
+    return (*CUES, "praise", "praise_fixed")
+
+
 def fault_words(fault: str | None) -> str | None:
     return FAULT_WORDS.get(fault) if fault else None
 

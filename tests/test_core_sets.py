@@ -91,3 +91,19 @@ def test_someone_else_stepping_in_ends_the_session_at_once():
     coach = Coach()
     ev = play(coach, [a, track(reps=1, lead_s=2.0, tail_s=0.5)])
     assert not of(ev, "session_ended") and coach.snapshot()["set_reps"] == 3
+
+
+def test_the_page_is_told_how_to_come_into_frame():
+    coach = Coach()
+    kp, t = track(reps=0, lead_s=2.0, tail_s=0.0)
+    feet_out = kp.copy()
+    feet_out[:, :, 0] += 0.2  # too close: the feet leave the bottom of the picture
+    play(coach, [(feet_out, t)])
+    assert coach.snapshot()["framing"] == "move_back"
+    left = kp.copy()
+    left[:, :, 1] -= 0.5  # cut off at the picture's left edge: their right
+    play(coach, [(left, t)])
+    assert coach.snapshot()["framing"] == "step_left"
+    play(coach, [(kp, t)])  # its twin: the whole body in view needs nothing
+    snap = coach.snapshot()
+    assert snap["present"] and snap["framing"] is None

@@ -46,3 +46,47 @@ def test_realtime_replay_keeps_the_recordings_pace():
     elapsed = time.monotonic() - t0
     assert n == len(t)
     assert elapsed >= t[-1] * 0.9
+
+
+class StallingCamera:
+    """A live camera that delivers a person for 2 s, stalls for 4 s, then goes on."""
+
+    live = True
+    name = "stalling camera"
+
+    def __init__(self) -> None:
+        kp, t, self.size = session_track(Session(reps=0, lead_s=8.0, tail_s=0.0))
+        self.kp, self.t = kp, t
+
+    def frames(self):
+        t0 = time.monotonic()
+        for k, ts in zip(self.kp, self.t, strict=True):
+            if 2.0 <= ts < 6.0:
+                continue  # nothing arrives: the frontend timed out
+            while time.monotonic() - t0 < ts:
+                time.sleep(0.005)
+            yield Frame(t_s=float(ts), keypoints=k, size=self.size)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_that_stalls_is_shown_unavailable_within_3_s_and_recovers():
+    hub = StateHub()
+    pipeline = Pipeline(StallingCamera(), Processor(None, Coach(), hub))
+    pipeline.start()
+    seen = []  # (time since the start, camera, present)
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 7.5:
+            _, snap = hub.latest()
+            if snap:
+                seen.append((time.monotonic() - t0, snap["camera"], snap["present"]))
+            time.sleep(0.05)
+    finally:
+        pipeline.stop()
+    assert any(cam == "ok" and present for ts, cam, present in seen if ts < 2.0)
+    lost = [ts for ts, cam, _ in seen if cam == "unavailable"]
+    assert lost and 2.0 < lost[0] < 5.0  # the last frame was at 2 s: said within 3 s
+    assert all(not present for ts, cam, present in seen if cam == "unavailable")
+    assert seen[-1][1:] == ("ok", True)  # frames again: the person is back on the glass

@@ -83,3 +83,17 @@ def test_the_page_json_refuses_nan_rather_than_sending_it():
 
     with pytest.raises(ValueError):
         to_json({"hip_deg": float("nan")})
+
+
+def test_cues_are_spoken_by_the_device(client):
+    from device.speech import Speaker
+
+    assert client.get("/api/speech/no_such_cue").status_code == 404
+    resp = client.get("/api/speech/praise")
+    if not Speaker().available:
+        from tests.conftest import unavailable
+
+        assert resp.status_code == 503
+        unavailable("espeak-ng not installed (apt install espeak-ng): cues cannot be spoken")
+    assert resp.status_code == 200 and resp.mimetype == "audio/wav"
+    assert resp.data[:4] == b"RIFF" and len(resp.data) > 10_000  # about a second of speech

@@ -7,20 +7,29 @@ waitress (`device.server`), never by Flask's development server.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
 from device.hub import StateHub
+from device.speech import Speaker
 
 
 def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
-               health: Callable[[], dict[str, Any]]) -> Flask:
+               health: Callable[[], dict[str, Any]], speaker: Speaker | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(SSE_KEEPALIVE_S=15.0, SSE_MIN_INTERVAL_S=1 / 15, DEMO=False)
+    # SSE_SLOTS: live streams at once; keep it below the server's threads (run
+    # passes threads - 3). SSE_MAX_S: a stream's life before its page reconnects.
+    # SLEEP_S: nobody in view this long and the glass goes black (0: never).
+    # CHIME, SPEECH: a chime on each counted rep, cues spoken (espeak-ng).
+    app.config.update(SSE_KEEPALIVE_S=5.0, SSE_MIN_INTERVAL_S=1 / 15, SSE_SLOTS=5,
+                      SSE_MAX_S=300.0, DEMO=False, SLEEP_S=300.0, CHIME=True, SPEECH=True)
     app.config.update(config or {})
-    app.extensions["hinge_mirror"] = {"hub": hub, "health": health}
+    app.extensions["hinge_mirror"] = {
+        "hub": hub, "health": health, "speaker": speaker or Speaker(),
+        "stream_slots": threading.BoundedSemaphore(app.config["SSE_SLOTS"])}
     from web_ui.mirror import bp as mirror_bp
 
     app.register_blueprint(mirror_bp)

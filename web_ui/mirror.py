@@ -7,6 +7,8 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
+from device.words import cue_ids, cue_text
+
 bp = Blueprint("mirror", __name__)
 
 
@@ -22,7 +24,22 @@ def to_json(value) -> str:
 
 @bp.get("/")
 def mirror():
-    return render_template("mirror.html", demo=current_app.config["DEMO"])
+    c = current_app.config
+    return render_template("mirror.html", demo=c["DEMO"], sleep_s=c["SLEEP_S"],
+                           chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available)
+
+
+@bp.get("/api/speech/<cue_id>")
+def speech(cue_id: str):
+    """A cue spoken by espeak-ng on the device (WAV), for the page to play."""
+    if cue_id not in cue_ids():
+        return Response(to_json({"error": f"no cue {cue_id!r}"}), status=404,
+                        mimetype="application/json")
+    wav = _ext()["speaker"].wav(cue_text(cue_id))
+    if wav is None:
+        return Response(to_json({"error": "speech is not available on this device"}),
+                        status=503, mimetype="application/json")
+    return Response(wav, mimetype="audio/wav", headers={"Cache-Control": "max-age=86400"})
 
 
 @bp.get("/api/state")
@@ -43,22 +60,40 @@ def stream():
 
     Each client waits on the hub's condition for a newer sequence number; a
     slow client simply skips snapshots. A comment line every keep-alive
-    interval lets the client (and proxies) see that the stream is alive.
+    interval lets the client (and proxies) see that the stream is alive, and
+    lets the server see that it is gone.
+
+    waitress gives every request a thread for as long as it lasts, so streams
+    get a fixed number of slots (``SSE_SLOTS``), fewer than the server's
+    threads: the rest always answer `/`, `/healthz` and the staff pages. A page
+    that finds no slot free gets 503 with ``Retry-After`` and polls
+    `/api/state` meanwhile (mirror.js). A stream also ends after
+    ``SSE_MAX_S``, and its page reconnects at once, so that slots circulate.
     """
     hub = _ext()["hub"]
+    slots = _ext()["stream_slots"]
     keepalive = current_app.config["SSE_KEEPALIVE_S"]
     min_interval = current_app.config["SSE_MIN_INTERVAL_S"]
+    max_s = current_app.config["SSE_MAX_S"]
+    if not slots.acquire(blocking=False):
+        return Response(to_json({"error": "every live-stream slot is taken",
+                                 "poll": "api/state"}), status=503,
+                        mimetype="application/json", headers={"Retry-After": "5"})
 
     def events():
-        seq = 0
-        yield "retry: 2000\n\n"
-        while True:
-            seq, snap = hub.wait(seq, timeout_s=keepalive)
-            if snap is None:
-                yield ": keep-alive\n\n"
-                continue
-            yield f"id: {seq}\ndata: {to_json(snap)}\n\n"
-            time.sleep(min_interval)
+        try:
+            seq = 0
+            yield "retry: 1000\n\n"
+            end = time.monotonic() + max_s
+            while time.monotonic() < end:
+                seq, snap = hub.wait(seq, timeout_s=keepalive)
+                if snap is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"id: {seq}\ndata: {to_json(snap)}\n\n"
+                time.sleep(min_interval)
+        finally:  # the client went away (a write failed) or the stream ran its course
+            slots.release()
 
     return Response(events(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from device.core.features import FOOT_PER_SHIN, LEG_PER_SHOULDER, Calibration, Features
+from device.core.filters import EDGE_MARGIN, MIN_SCORE
 from device.core.skeleton import (
     L_ANKLE,
     L_HIP,
@@ -217,6 +218,27 @@ def seat_times(s: CoachState, f: Features, hip: float, thigh: float, travel: flo
     upright = f.torso_dy >= math.cos(math.radians(SEATED_TRUNK_DEG)) * torso_ref
     posture = upright and thigh > SEATED_THIGH_DEG and travel < p.still_torso_per_s
     return 0.0, (s.rest_s + dt if posture else 0.0)
+
+
+def framing(keypoints: np.ndarray) -> str | None:
+    """What to tell someone the camera sees only in part: "move_back" (cut off
+    at the bottom or the top), "step_left" or "step_right" (cut off at a side;
+    the camera faces the person, so the picture's left edge is their right),
+    or None (the whole body is in view, or too little of anyone is seen).
+    keypoints: (17, 3) raw (y, x, score), normalized to the frame."""
+    body = keypoints[L_SHOULDER:]
+    sure = body[:, 2] >= MIN_SCORE
+    if sure.sum() < 4:
+        return None
+    y, x = body[sure, 0], body[sure, 1]
+    feet = sure[L_ANKLE - L_SHOULDER] or sure[R_ANKLE - L_SHOULDER]
+    if (y > 1 - EDGE_MARGIN).any() or (y < EDGE_MARGIN).any() or not feet:
+        return "move_back"
+    if (x < EDGE_MARGIN).any():
+        return "step_left"
+    if (x > 1 - EDGE_MARGIN).any():
+        return "step_right"
+    return None
 
 
 def is_seated(s: CoachState, p: CoachParams) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 
 from device.core.person import dominant_view, window_view
 from device.core.reps import interrupt, step
-from device.core.sets import end_set, set_state
+from device.core.sets import end_session, end_set, set_state
 from device.core.state import CoachParams, CoachState, Phase
 
 
@@ -45,6 +45,12 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "view": window_view(s) if present else "unknown",
         "calibrated": present and s.ref.standing_s >= calib_s,
         "bridged_keypoints": s.bridged,
+        # What the page asks of the person: to come into frame, or that it cannot
+        # see them clearly (many keypoints bridged over dropouts).
+        "framing": s.framing,
+        "clear": not present or s.bridged < 4,
+        # The depth gauge: where this hinge is between standing and depth.
+        "stand_deg": p.stand_deg, "depth_deg": p.depth_deg,
         "hinge_deg": num(round(s.hinge_deg, 1)),
         "hip_deg": num(round(s.hip_deg, 1)),
         "knee_deg": num(round(s.knee_deg, 1)),
@@ -52,6 +58,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "hip_drop": num(s.hip_drop),
         "last_fault": s.last_fault,
         "cue_id": s.cue_id,
+        "cue_s": None if s.cue_id is None or not math.isfinite(s.cue_s) else round(s.cue_s, 3),
         "last_rep": s.last_rep,
         "last_set": s.last_set,
         "t_s": None if s.t_s is None else round(s.t_s, 3),
@@ -71,6 +78,23 @@ class Coach:
 
     def snapshot(self) -> dict:
         return snapshot(self.state, self.params)
+
+    def lose_sight(self, reason: str) -> list[dict]:
+        """Frames stopped coming (a dead camera): what was under way ends, the
+        session with it, and nobody is shown; the lifetime totals stay."""
+        self.state, events = lost(self.state, self.params, reason)
+        return events
+
+
+def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[dict]]:
+    """The pure half of `Coach.lose_sight`: no frame tells the time, so the
+    last frame's is used."""
+    events: list[dict] = []
+    t_s = s.t_s if s.t_s is not None else 0.0
+    s = end_session(end_set(interrupt(s, events, p, walked_off=True), events, reason),
+                    events, reason, t_s)
+    return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
+                      set_index=s.set_index, session_index=s.session_index, t_s=s.t_s), events
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],

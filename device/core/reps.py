@@ -37,6 +37,7 @@ from device.core.person import (
     facing_sign,
     feet_travel,
     forget_person,
+    framing,
     identity,
     is_seated,
     observe_standing,
@@ -124,6 +125,7 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     f = measure(filt.x, usable)
     state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=int(bridged.sum()))
     if f is None or not on_feet(f, state.cal, params):
+        state = evolve(state, framing=framing(keypoints))
         return _unseen(state, t_s, params, events), events
     if state.phase == Phase.ABSENT:
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
@@ -146,7 +148,7 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
     behind_s, rest_s = seat_times(state, f, hip, thigh, travel, cal, facing, dt_s, params)
-    state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
+    state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip, framing=None,
                    knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
                    rest_s=rest_s,
                    lean_deg=signed_lean(state, f, hinge, facing),

@@ -73,7 +73,8 @@ class CueEvent(TypedDict):
 
 class SetEndedEvent(TypedDict):
     type: Literal["set_ended"]
-    reason: Literal["target", "idle", "left", "someone_else", "recording_ended"]
+    reason: Literal["target", "idle", "left", "someone_else", "recording_ended",
+                    "camera_lost"]
     set: int
     reps: int
     faults_per_rep: list[list[str]]
@@ -101,7 +102,7 @@ class SessionStartedEvent(TypedDict):
 class SessionEndedEvent(TypedDict):
     type: Literal["session_ended"]
     session: int
-    reason: Literal["left", "someone_else", "clock_restarted"]
+    reason: Literal["left", "someone_else", "clock_restarted", "camera_lost"]
     sets: list[int]  # reps of each set
     reps: int
     t_s: float
@@ -331,6 +332,7 @@ class CoachState:
     hip_drop: float = 0.0  # hips lowered, in leg lengths (0 standing)
     behind_s: float = 0.0  # how long the centre of mass has stayed behind the heels at depth
     rest_s: float = 0.0  # how long a seated posture has been held still (where that is unseen)
+    framing: str | None = None  # person.framing: why the body cannot be measured
     last_fault: str | None = None
     cue_id: str | None = None
     cue_s: float = -math.inf

@@ -1,24 +1,138 @@
-// The mirror page: shows the newest snapshot from /api/stream (Server-Sent Events).
+// The mirror page: the newest snapshot from /api/stream (Server-Sent Events).
+// When every stream slot is taken (503) it polls /api/state instead and tries
+// the stream again later. The page only shows: the coach decides.
 "use strict";
 (function () {
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-  const PHASES = { absent: "", ready: "Stand tall and still to begin", standing: "Standing",
-                   descending: "Hinge down", bottom: "Bottom", ascending: "Drive up",
-                   lockout: "Tall" };
+  const main = $("mirror");
+  const PHASES = { absent: "", ready: "Stand tall and still to begin", standing: "",
+                   descending: "Hips back", bottom: "", ascending: "Drive up",
+                   lockout: "Stand tall", seated: "Seated: stand up when ready" };
+  let last = null;
+  const sleepMs = 1000 * Number(main.dataset.sleepS || 0);
+  let seenAt = Date.now();
+  const FRAMING = {
+    move_back: "Move back<small>whole body, head to feet</small>",
+    step_left: "Step to your left<small>whole body in view</small>",
+    step_right: "Step to your right<small>whole body in view</small>",
+  };
+  const CHECKS = { back_rounding: "back", back_overarching: "lean back",
+                   weight_on_toes: "balance", knees_caving: "knees", hips_shifting: "hips" };
+  // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
+  // device (espeak-ng WAV from api/speech), never two at once.
+  let audioCtx = null, voice = null, lastCount = null, lastCue = null;
+  function chime() {
+    if (main.dataset.chime !== "1") return;
+    try {
+      audioCtx = audioCtx || new AudioContext();
+      const o = audioCtx.createOscillator(), g = audioCtx.createGain();
+      o.frequency.value = 880; g.gain.setValueAtTime(0.25, audioCtx.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.001, audioCtx.currentTime + 0.35);
+      o.connect(g).connect(audioCtx.destination); o.start(); o.stop(audioCtx.currentTime + 0.4);
+    } catch (e) { /* no audio device: the count still shows */ }
+  }
+  function speak(cueId) {
+    if (main.dataset.speech !== "1" || (voice && !voice.ended && !voice.paused)) return;
+    voice = new Audio(`api/speech/${encodeURIComponent(cueId)}`);
+    window.__spoken = (window.__spoken || []).concat([cueId]);
+    voice.play().catch(() => {});
+  }
+
+  function clock(s) {
+    if (s == null) return "";
+    const m = Math.floor(s / 60), r = Math.floor(s % 60);
+    return `${m}:${String(r).padStart(2, "0")}`;
+  }
+
+  function notice(html) {
+    const n = $("notice");
+    n.hidden = !html;
+    n.innerHTML = html || "";
+  }
 
   function show(s) {
     if (!s) return;
-    $("rep-count").textContent = String(s.rep_count);
-    $("phase").textContent = PHASES[s.phase] ?? s.phase;
-    $("away").hidden = s.present;
+    last = s;
+    let state = "training";
+    if (s.present) seenAt = Date.now();
+    document.body.classList.toggle("asleep",
+      !s.present && sleepMs > 0 && Date.now() - seenAt > sleepMs);
+    if (s.camera === "unavailable") {
+      state = "camera";
+      notice("Camera unavailable<small>retrying…</small>");
+    } else if (!s.present) {
+      state = s.framing ? "framing" : "away";
+      notice(FRAMING[s.framing] || "Step into view<small>whole body, head to feet</small>");
+    } else {
+      notice("");
+      if (!s.calibrated && !s.set_reps && !(s.sets_done || []).length) state = "calibrating";
+    }
+    main.dataset.state = state;
+    $("rep-count").textContent = String(s.set_reps ?? 0);
+    $("target").textContent = s.set_target_reps ? `of ${s.set_target_reps}` : "";
+    const sets = s.sets_done || [];
+    $("sets-done").textContent = sets.length ? `Sets ${sets.join(" · ")}` : "";
+    let title = "", timer = "";
+    if (s.set_state === "working") {
+      title = `Set ${s.set_number}` + (s.set_target_sets ? ` of ${s.set_target_sets}` : "");
+      timer = clock(s.set_elapsed_s);
+    } else if (s.set_state === "resting") {
+      title = "Set done";
+      const left = s.rest_target_s - (s.rest_s ?? 0);
+      timer = left > 0 ? `Rest ${clock(left)}` : "Ready for the next set";
+    } else if (s.set_state === "done") {
+      title = "All sets done";
+    }
+    $("set-title").textContent = title;
+    $("timer").textContent = timer;
+    const strip = $("strip");
+    strip.replaceChildren(...(s.set_faults || []).map((f) => {
+      const dot = document.createElement("i");
+      if (f.length) dot.className = "bad";
+      return dot;
+    }));
+    let phase = PHASES[s.phase] ?? "";
+    if (state === "calibrating") phase = "Stand tall for a second";
+    if (s.present && s.clear === false) phase = "Can't see you clearly";
+    const fill = $("gauge-fill"), top = (s.depth_deg || 70) * 1.4;
+    fill.style.width = `${Math.min(100, Math.max(0, 100 * (s.hip_deg || 0) / top))}%`;
+    main.querySelector(".gauge .stand").style.left = `${100 * (s.stand_deg || 40) / top}%`;
+    main.querySelector(".gauge .depth").style.left = `${100 * (s.depth_deg || 70) / top}%`;
+    const rep = s.last_rep;
+    const unseen = rep ? rep.unjudged.filter((f) => CHECKS[f]).map((f) => CHECKS[f]) : [];
+    $("unjudged").textContent = unseen.length && rep.view !== "side"
+      ? `Not checked from here: ${[...new Set(unseen)].join(", ")}. Turn sideways to check.`
+      : "";
+    if (lastCount !== null && s.rep_count > lastCount) chime();
+    lastCount = s.rep_count;
+    if (s.cue_id && s.cue_s !== lastCue && lastCue !== null) speak(s.cue_id);
+    lastCue = s.cue_s ?? lastCue ?? -1;
+    $("phase").textContent = phase;
     $("fault").textContent = s.last_fault_text || "";
     const cue = $("cue");
     cue.textContent = s.cue || "";
     cue.classList.toggle("praise", !!s.cue_id && s.cue_id.startsWith("praise"));
   }
 
-  fetch("api/state").then((r) => r.json()).then((j) => show(j.state)).catch(() => {});
-  const es = new EventSource("api/stream");
-  es.onmessage = (e) => show(JSON.parse(e.data));
-  es.onerror = () => { $("phase").textContent = "Reconnecting…"; };
+  let poller = null;
+  function poll() {
+    fetch("api/state").then((r) => r.json()).then((j) => show(j.state)).catch(() => {});
+  }
+  function stream() {
+    const es = new EventSource("api/stream");
+    es.onopen = () => { if (poller) { clearInterval(poller); poller = null; } };
+    es.onmessage = (e) => show(JSON.parse(e.data));
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        // Refused (no stream slot) or gone: poll now, try the stream again soon.
+        if (!poller) poller = setInterval(poll, 250);
+        setTimeout(stream, 5000);
+      } else if (!last || last.camera !== "unavailable") {
+        $("phase").textContent = "Reconnecting…";
+      }
+    };
+  }
+  setInterval(() => { if (last) show(last); }, 1000);  // timers and sleep move on their own
+  poll();
+  stream();
 })();
