@@ -65,7 +65,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         pose = load_pose(config.pose.mode, config.pose.threads, config.pose.runtime)
     hub = StateHub()
     processor = Processor(pose, Coach(config.coach.params()), hub,
-                          extra={"source": frame_source.name, "demo": demo})
+                          extra={"source": frame_source.name, "demo": demo},
+                          skeleton=config.display.skeleton)
     pipeline = Pipeline(frame_source, processor)
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display

@@ -22,12 +22,14 @@ A config file is TOML with these sections (all keys optional)::
     sleep_s = 300.0    # nobody in view this long: the glass goes black (0 = never)
     chime = true       # a short chime on each counted rep
     speech = true      # cues spoken (espeak-ng, on the device)
+    skeleton = false   # draw the keypoints over the page (optional; never a picture)
 
     [coach]
     set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
     sets = 0           # sets per session (0 = no target)
     rest_s = 90.0      # the rest shown between sets, seconds
     session_idle_s = 10.0  # nobody in view this long ends a session
+    guide = true       # set-up prompts before the first rep (never holds counting back)
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class DisplayConfig:
     sleep_s: float = 300.0
     chime: bool = True
     speech: bool = True
+    skeleton: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,15 @@ class CoachConfig:
     sets: int = 0
     rest_s: float = 90.0
     session_idle_s: float = 10.0
+    guide: bool = True
 
     def params(self):
         """The coach's parameters with these settings."""
         from device.core.coach import CoachParams
 
         return CoachParams(set_target_reps=self.set_reps, set_target_sets=self.sets,
-                           rest_s=self.rest_s, session_idle_s=self.session_idle_s)
+                           rest_s=self.rest_s, session_idle_s=self.session_idle_s,
+                           guide=self.guide)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from device.core.coach import Coach
+from device.core.coach import Coach, Phase
 from device.hub import StateHub
 from device.pose import PoseEstimator
 from device.sources import Frame, FrameSource
@@ -61,8 +61,12 @@ class Processor:
     """
 
     def __init__(self, pose: PoseEstimator | None, coach: Coach, hub: StateHub,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, skeleton: bool = False) -> None:
         self.pose = pose
+        # The optional overlay: the filtered keypoints (never a picture) in the
+        # snapshot, for the page to draw. Off by default.
+        self.skeleton = skeleton
+        self.aspect = 4 / 3
         self.coach = coach
         self.hub = hub
         self.extra = extra or {}
@@ -79,7 +83,18 @@ class Processor:
         snap = dress(self.coach.snapshot())
         snap.update(self.extra)
         snap["camera"] = camera
+        if self.skeleton:
+            snap["skeleton"] = self._skeleton()
         self.hub.publish(snap)
+
+    def _skeleton(self) -> list[list[float] | None] | None:
+        """17 (x, y) points normalized to the frame, None where not seen lately."""
+        st = self.coach.state
+        if st.filt is None or st.seen_s is None or st.phase == Phase.ABSENT:
+            return None
+        fresh = (st.t_s - st.seen_s) <= self.coach.params.bridge_s
+        return [[round(float(x) / self.aspect, 4), round(float(y), 4)] if ok else None
+                for (x, y), ok in zip(st.filt.x.tolist(), fresh.tolist(), strict=True)]
 
     def process(self, frame: Frame) -> list[dict]:
         keypoints = frame.keypoints
@@ -88,6 +103,7 @@ class Processor:
                 raise RuntimeError("a frame without keypoints needs a pose estimator")
             keypoints = self.pose.estimate(frame.image)
         h, w = frame.size
+        self.aspect = w / h
         events = self.coach.update(keypoints, frame.t_s, w / h)
         for e in events:
             if e["type"] == "rejected":

@@ -37,6 +37,16 @@ PRAISE = "Good rep: hips back, long spine, tall finish"
 PRAISE_FIXED = "Better: that one was clean"
 
 
+# The guided set-up before the first rep (COACHING.md: set-up and bracing).
+GUIDE = {
+    "stand_tall": "Stand tall and still for a second",
+    "feet_wider": "Feet a little wider: about hip width",
+    "feet_closer": "Feet a little closer: no wider than your shoulders",
+    "brace": "Breathe in through your nose, ribs down",
+    "hinge_when_ready": "Hinge when ready",
+}
+
+
 def cue_text(cue_id: str | None) -> str | None:
     """The sentence of a cue id (a fault id, "praise" or "praise_fixed")."""
     if cue_id is None:
@@ -56,4 +66,5 @@ def fault_words(fault: str | None) -> str | None:
 def dress(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The core's snapshot with the words the page shows beside its ids."""
     return {**snapshot, "last_fault_text": fault_words(snapshot.get("last_fault")),
-            "cue": cue_text(snapshot.get("cue_id"))}
+            "cue": cue_text(snapshot.get("cue_id")),
+            "guide_text": GUIDE.get(snapshot.get("guide") or "")}

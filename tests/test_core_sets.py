@@ -107,3 +107,31 @@ def test_the_page_is_told_how_to_come_into_frame():
     play(coach, [(kp, t)])  # its twin: the whole body in view needs nothing
     snap = coach.snapshot()
     assert snap["present"] and snap["framing"] is None
+
+
+def test_the_set_up_is_guided_before_the_first_rep_and_never_holds_counting_back():
+    coach = Coach()
+    guides = []
+    kp, t = track(view="front", reps=1, lead_s=6.0, tail_s=1.0)
+    for k, ts in zip(kp, t, strict=True):
+        coach.update(k, float(ts), 4 / 3)
+        g = coach.snapshot()["guide"]
+        if not guides or guides[-1] != g:
+            guides.append(g)
+    assert guides == ["stand_tall", "brace", "hinge_when_ready", None], guides
+    assert coach.snapshot()["set_reps"] == 1
+    # Feet together, seen from the front: "wider" first; the rep still counts.
+    narrow = kp.copy()
+    for ankle in (15, 16):
+        narrow[:, ankle, 1] = (kp[:, 15, 1] + kp[:, 16, 1]) / 2
+    coach = Coach()
+    seen = set()
+    for k, ts in zip(narrow, t, strict=True):
+        coach.update(k, float(ts), 4 / 3)
+        seen.add(coach.snapshot()["guide"])
+    assert "feet_wider" in seen and "hinge_when_ready" not in seen
+    assert coach.snapshot()["set_reps"] == 1
+    # Switched off in the settings: no prompts at all.
+    coach = Coach(CoachParams(guide=False))
+    play(coach, [(kp, t)])
+    assert coach.snapshot()["guide"] is None and coach.snapshot()["set_reps"] == 1

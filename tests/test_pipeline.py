@@ -90,3 +90,21 @@ def test_a_camera_that_stalls_is_shown_unavailable_within_3_s_and_recovers():
     assert lost and 2.0 < lost[0] < 5.0  # the last frame was at 2 s: said within 3 s
     assert all(not present for ts, cam, present in seen if cam == "unavailable")
     assert seen[-1][1:] == ("ok", True)  # frames again: the person is back on the glass
+
+
+def test_the_optional_skeleton_is_keypoints_only_and_off_by_default():
+    kp, t, size = session_track(Session(reps=0, lead_s=1.0, tail_s=0.0))
+    for skeleton in (False, True):
+        hub = StateHub()
+        processor = Processor(None, Coach(), hub, skeleton=skeleton)
+        for k, ts in zip(kp, t, strict=True):
+            processor.process(Frame(t_s=float(ts), keypoints=k, size=size))
+        _, snap = hub.latest()
+        if not skeleton:
+            assert "skeleton" not in snap
+            continue
+        points = snap["skeleton"]
+        assert len(points) == 17 and all(p is not None for p in points)
+        # Normalized to the frame, where the keypoints were: (x, y) = (kp x, kp y).
+        assert abs(points[11][0] - float(kp[-1, 11, 1])) < 0.02
+        assert abs(points[11][1] - float(kp[-1, 11, 0])) < 0.02

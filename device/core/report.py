@@ -9,7 +9,7 @@ import numpy as np
 
 from device.core.person import dominant_view, window_view
 from device.core.reps import interrupt, step
-from device.core.sets import end_session, end_set, set_state
+from device.core.sets import end_session, end_set, guide, set_state
 from device.core.state import CoachParams, CoachState, Phase
 
 
@@ -41,6 +41,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         else round(now - s.resting_since_s, 1),
         "rest_target_s": p.rest_s,
         "set_faults": [r["faults"] for r in s.set_reps],  # this set's strip, rep by rep
+        "guide": guide(s, p, window_view(s)),
         "partial_reps": s.partial_count,
         "view": window_view(s) if present else "unknown",
         "calibrated": present and s.ref.standing_s >= calib_s,

@@ -94,6 +94,31 @@ def follow_session(s: CoachState, events: list[Event], t_s: float,
     return s
 
 
+# Stance: ankle joint centres about hip to shoulder width apart. With the feet
+# hip-width apart the ankles are about as far apart as the hip joints; with
+# them shoulder-width apart, about as far as the shoulder joints. Some slack
+# either side: the guide's "about".
+STANCE_MIN_HIP = 0.85
+STANCE_MAX_SHOULDER = 1.25
+
+
+def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
+    """The set-up prompt before a session's first rep: stand_tall, feet_wider,
+    feet_closer, brace or hinge_when_ready (words in device/words.py); None
+    once the first rep is counted, when switched off, or with nobody there."""
+    if not p.guide or s.phase == Phase.ABSENT or s.session_reps or s.set_reps:
+        return None
+    if s.ref.standing_s < p.calib_s:
+        return "stand_tall"
+    r = s.ref
+    if view in ("front", "oblique") and r.hip_w > 0 and r.shoulder_w > 0:
+        if r.ankle_w < STANCE_MIN_HIP * r.hip_w:
+            return "feet_wider"
+        if r.ankle_w > STANCE_MAX_SHOULDER * r.shoulder_w:
+            return "feet_closer"
+    return "brace" if r.standing_s < p.calib_s + p.brace_s else "hinge_when_ready"
+
+
 def set_state(s: CoachState, p: CoachParams) -> str:
     """idle (no set yet this session), working, resting (between sets) or done
     (the target number of sets reached)."""

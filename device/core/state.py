@@ -210,6 +210,11 @@ class CoachParams:
     set_target_sets: int = 0
     rest_s: float = 90.0
     session_idle_s: float = 10.0
+    # The guided set-up before a session's first rep (COACHING.md): stand tall,
+    # feet hip to shoulder width (seen from the front), brace for brace_s, then
+    # "hinge when ready". Only words: it never holds counting back.
+    guide: bool = True
+    brace_s: float = 3.0
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
     upright_leg_frac: float = 0.35  # hips must be this far above the ankles, in leg lengths
     max_hinge_deg: float = 120.0  # a trunk tilted further (shoulders far below hips) is lying

@@ -92,7 +92,7 @@
       return dot;
     }));
     let phase = PHASES[s.phase] ?? "";
-    if (state === "calibrating") phase = "Stand tall for a second";
+    if (s.guide_text && !s.last_fault_text) phase = s.guide_text;
     if (s.present && s.clear === false) phase = "Can't see you clearly";
     const fill = $("gauge-fill"), top = (s.depth_deg || 70) * 1.4;
     fill.style.width = `${Math.min(100, Math.max(0, 100 * (s.hip_deg || 0) / top))}%`;
@@ -103,6 +103,7 @@
     $("unjudged").textContent = unseen.length && rep.view !== "side"
       ? `Not checked from here: ${[...new Set(unseen)].join(", ")}. Turn sideways to check.`
       : "";
+    if ("skeleton" in s) drawSkeleton(s.skeleton);
     if (lastCount !== null && s.rep_count > lastCount) chime();
     lastCount = s.rep_count;
     if (s.cue_id && s.cue_s !== lastCue && lastCue !== null) speak(s.cue_id);
@@ -112,6 +113,27 @@
     const cue = $("cue");
     cue.textContent = s.cue || "";
     cue.classList.toggle("praise", !!s.cue_id && s.cue_id.startsWith("praise"));
+  }
+
+  // The optional overlay: keypoints from the snapshot (no video reaches the page).
+  const BONES = [[5, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [6, 12], [11, 12],
+                 [11, 13], [13, 15], [12, 14], [14, 16]];
+  function drawSkeleton(points) {
+    const c = $("skeleton");
+    if (c.width !== innerWidth || c.height !== innerHeight) {
+      c.width = innerWidth; c.height = innerHeight;
+    }
+    const g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    if (!points) return;
+    g.strokeStyle = "#fff"; g.lineWidth = Math.max(3, innerHeight / 200); g.globalAlpha = 0.6;
+    for (const [a, b] of BONES) {
+      if (!points[a] || !points[b]) continue;
+      g.beginPath();
+      g.moveTo(points[a][0] * c.width, points[a][1] * c.height);
+      g.lineTo(points[b][0] * c.width, points[b][1] * c.height);
+      g.stroke();
+    }
   }
 
   let poller = null;
