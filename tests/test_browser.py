@@ -103,6 +103,9 @@ def test_the_count_climbs_and_a_new_set_starts_from_zero(chromium):
         wait_for(chromium, lambda: text(chromium, "sets-done") == "Sets 3", 30,
                  "the first set done")
         assert text(chromium, "rep-count") == "0"
+        assert text(chromium, "set-title") == "Set done"
+        assert "Rest 1:" in text(chromium, "timer") and "3 reps, all clean" in text(
+            chromium, "timer")
         wait_for(chromium, lambda: text(chromium, "rep-count") == "2", 20, "two reps of set 2")
         shown = [c for _, c in chromium.execute_script("return window.__counts")]
         dedup = [c for i, c in enumerate(shown) if i == 0 or c != shown[i - 1]]

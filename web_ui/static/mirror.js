@@ -80,6 +80,11 @@
       title = "Set done";
       const left = s.rest_target_s - (s.rest_s ?? 0);
       timer = left > 0 ? `Rest ${clock(left)}` : "Ready for the next set";
+      const done = s.last_set;
+      if (done) {
+        const faulty = done.faults_per_rep.filter((f) => f.length).length;
+        timer += ` — ${done.reps} reps, ${faulty ? `${faulty} with a fault` : "all clean"}`;
+      }
     } else if (s.set_state === "done") {
       title = "All sets done";
     }
