@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_models(args) -> int:
-    from device import modelfiles
+    from device.vision import modelfiles
 
     path = modelfiles.fetch() if args.action == "fetch" else modelfiles.verify()
     if not args.quiet:
@@ -110,14 +110,14 @@ def _cmd_models(args) -> int:
 
 
 def _load_pose(mode: str = "crop", threads: int = 1, runtime: str = ""):
-    from device import modelfiles
-    from device.pose import MoveNet
+    from device.vision import modelfiles
+    from device.vision.pose import MoveNet
 
     return MoveNet(modelfiles.verify(), threads=threads, mode=mode, runtime=runtime or None)
 
 
 def _cmd_analyze(args) -> int:
-    from device.analysis import analyze_path, format_report
+    from device.offline.analysis import analyze_path, format_report
 
     report = analyze_path(args.path, _load_pose)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
@@ -125,8 +125,8 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_track(args) -> int:
-    from device.analysis import track_video
-    from device.tracks import save_track
+    from device.offline.analysis import track_video
+    from device.vision.tracks import save_track
 
     track = track_video(args.video, _load_pose())
     save_track(args.output, track)
@@ -135,14 +135,14 @@ def _cmd_track(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from device.evaluate import evaluate_dir, format_table, summary
+    from device.offline.evaluate import evaluate_dir, format_table, summary
 
     rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
                         args.max_fps)
     result = {"clips": rows, "summary": summary(rows)}
     text = format_table(rows)
     if args.margins:
-        from device.margins import format_margins, margins
+        from device.offline.margins import format_margins, margins
 
         result["margins"] = margins(rows)
         text += "\n\n" + format_margins(result["margins"])
@@ -151,7 +151,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from device.bench import format_bench, run_bench
+    from device.offline.bench import format_bench, run_bench
 
     result = run_bench(_load_pose, clip=args.clip, frames=args.frames)
     print(json.dumps(result) if args.json else format_bench(result))
@@ -159,8 +159,8 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from device.app import run_device
     from device.config import load_config
+    from device.service.app import run_device
 
     config = load_config(args.config)
     return run_device(config, source=args.source, host=args.host, port=args.port,

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import HingeMirrorError
-from device.pose import MODES
-from device.runtime import RUNTIMES
+from device.vision.pose import MODES
+from device.vision.runtime import RUNTIMES
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from device import modelfiles
 from device.errors import HingeMirrorError
+from device.vision import modelfiles
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

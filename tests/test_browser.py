@@ -16,11 +16,11 @@ import pytest
 
 from device.core.coach import Coach, CoachParams
 from device.core.synth import Session, session_track
-from device.hub import StateHub
-from device.pipeline import Pipeline, Processor
-from device.server import make_server
-from device.sources import ReplaySource
-from device.tracks import Track
+from device.service.hub import StateHub
+from device.service.pipeline import Pipeline, Processor
+from device.service.server import make_server
+from device.vision.sources import ReplaySource
+from device.vision.tracks import Track
 from web_ui import create_app
 
 # Records every change of the big number with the browser's own clock.
@@ -126,7 +126,7 @@ class Dead:
         for k, ts in zip(kp, t, strict=True):
             while time.monotonic() - t0 < ts:
                 time.sleep(0.005)
-            from device.sources import Frame
+            from device.vision.sources import Frame
 
             yield Frame(t_s=float(ts), keypoints=k, size=size)
         time.sleep(60)  # stalled, until the pipeline stops
@@ -239,8 +239,8 @@ def test_snapshot_to_page_latency(chromium):
 def test_a_real_clip_counts_to_its_labelled_reps_on_the_page(chromium, model_path, clips, labels):
     # The pose model over a real recording, then the mirror replaying it at its
     # own pace: the page's big number climbs to the hand-counted reps.
-    from device.analysis import track_video
-    from device.pose import MoveNet
+    from device.offline.analysis import track_video
+    from device.vision.pose import MoveNet
 
     name = "bbdl_front_studio.mp4"
     track = track_video(clips / name, MoveNet(model_path, mode="crop"))

@@ -7,8 +7,8 @@ import socket
 import numpy as np
 import pytest
 
-from device import modelfiles
 from device.cli import main
+from device.vision import modelfiles
 
 
 def err_line(capsys) -> str:
@@ -96,7 +96,7 @@ def test_port_in_use(capsys):
 
 def test_analyze_a_synthetic_track_as_json(capsys, tmp_path):
     from device.core.synth import Session, session_track
-    from device.tracks import Track, save_track
+    from device.vision.tracks import Track, save_track
 
     kp, t, size = session_track(Session(reps=3))
     save_track(tmp_path / "s.npz", Track(kp, t, size))
@@ -112,7 +112,7 @@ def test_eval_over_a_folder_of_labelled_tracks(capsys, tmp_path):
     import json
 
     from device.core.synth import Session, session_track
-    from device.tracks import Track, save_track
+    from device.vision.tracks import Track, save_track
 
     sessions = {"hinges": (Session(reps=3), 3), "squats": (Session(reps=2, style="squat"), 2),
                 "standing": (Session(reps=0, lead_s=4.0), 0)}
@@ -132,7 +132,7 @@ def test_eval_over_a_folder_of_labelled_tracks(capsys, tmp_path):
 def test_eval_thins_frames_as_a_slower_device_would():
     import numpy as np
 
-    from device.evaluate import thin
+    from device.offline.evaluate import thin
 
     t30 = np.arange(90) / 30.0
     assert thin(t30, 15).tolist() == list(range(0, 90, 2))

@@ -6,9 +6,9 @@ import pytest
 
 from device.core.coach import analyze
 from device.core.skeleton import L_EAR, L_EYE, L_SHOULDER, R_ANKLE
-from device.evaluate import evaluate_dir, summary
-from device.pose import MoveNet
-from device.tracks import load_track
+from device.offline.evaluate import evaluate_dir, summary
+from device.vision.pose import MoveNet
+from device.vision.tracks import load_track
 
 
 @pytest.fixture(scope="session")

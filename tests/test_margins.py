@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device.margins import margins
+from device.offline.margins import margins
 
 
 def row(source: str, tops: list[float], label_faults=(), label="correct") -> dict:

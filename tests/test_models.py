@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from device import modelfiles
 from device.errors import HingeMirrorError
+from device.vision import modelfiles
 
 SPEC = modelfiles.load_manifest()[modelfiles.DEFAULT_MODEL]
 

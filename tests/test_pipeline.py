@@ -4,10 +4,10 @@ import time
 
 from device.core.coach import Coach
 from device.core.synth import Session, session_track
-from device.hub import StateHub
-from device.pipeline import Mailbox, Pipeline, Processor
-from device.sources import Frame, ReplaySource
-from device.tracks import Track
+from device.service.hub import StateHub
+from device.service.pipeline import Mailbox, Pipeline, Processor
+from device.vision.sources import Frame, ReplaySource
+from device.vision.tracks import Track
 
 
 def test_mailbox_keeps_only_the_newest_frame():

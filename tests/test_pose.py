@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from device.pose import MoveNet, crop_square, full_frame_square, square_input, to_full_frame
+from device.vision.pose import MoveNet, crop_square, full_frame_square, square_input, to_full_frame
 
 
 def test_letterbox_square_is_centred_and_covers_the_frame():

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from device.hub import StateHub
-from device.server import make_server
+from device.service.hub import StateHub
+from device.service.server import make_server
 from web_ui import create_app
 
 THREADS = 8

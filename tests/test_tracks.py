@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from device.errors import HingeMirrorError
-from device.tracks import Track, load_track, save_track
+from device.vision.tracks import Track, load_track, save_track
 
 
 def good() -> dict:

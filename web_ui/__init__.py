@@ -2,7 +2,7 @@
 
 `create_app(config, hub=..., health=...)` puts its collaborators in
 ``app.extensions["hinge_mirror"]``; each screen is a blueprint. Served by
-waitress (`device.server`), never by Flask's development server.
+waitress (`device.service.server`), never by Flask's development server.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Flask
 
-from device.hub import StateHub
-from device.speech import Speaker
+from device.service.hub import StateHub
+from device.service.speech import Speaker
 
 
 def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,

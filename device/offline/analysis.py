@@ -9,9 +9,9 @@ import numpy as np
 
 from device.core.coach import analyze as coach_analyze
 from device.errors import HingeMirrorError
-from device.pose import PoseEstimator
-from device.sources import OpenCVSource
-from device.tracks import Track, load_track
+from device.vision.pose import PoseEstimator
+from device.vision.sources import OpenCVSource
+from device.vision.tracks import Track, load_track
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 from device.core.coach import Coach, Phase
-from device.hub import StateHub
-from device.pose import PoseEstimator
-from device.sources import Frame, FrameSource
+from device.service.hub import StateHub
+from device.vision.pose import PoseEstimator
+from device.vision.sources import Frame, FrameSource
 from device.words import dress
 
 log = logging.getLogger(__name__)

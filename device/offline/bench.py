@@ -16,12 +16,12 @@ import numpy as np
 
 from device.core.coach import CoachParams, CoachState, step
 from device.core.synth import Session, session_track
-from device.hub import StateHub
-from device.pipeline import Processor
-from device.sources import Frame, OpenCVSource
+from device.service.hub import StateHub
+from device.service.pipeline import Processor
+from device.vision.sources import Frame, OpenCVSource
 
 DECODED_BUFFER = 60  # frames held decoded in memory, cycled
-DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "clips" / "bbdl_front_studio.mp4"
+DEFAULT_CLIP = Path(__file__).resolve().parents[3] / "shared" / "clips" / "bbdl_front_studio.mp4"
 
 
 def _stats(samples_s: list[float], scale: float) -> dict[str, float]:

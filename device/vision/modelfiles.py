@@ -21,7 +21,7 @@ from device.errors import HingeMirrorError
 
 log = logging.getLogger(__name__)
 
-REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 MANIFEST_PATH = REPO_MODELS_DIR / "manifest.json"
 DEFAULT_MODEL = "movenet_singlepose_lightning_int8"
 MIRROR_ENV = "HINGE_MIRROR_MODEL_DIR"  # a local folder holding official copies

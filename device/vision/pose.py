@@ -24,7 +24,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from device.runtime import load_interpreter
+from device.vision.runtime import load_interpreter
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from device.errors import HingeMirrorError
-from device.tracks import Track, load_track
+from device.vision.tracks import Track, load_track
 
 log = logging.getLogger(__name__)
 

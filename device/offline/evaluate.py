@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from device.analysis import load_or_track
 from device.core.coach import analyze
 from device.core.filters import MIN_SCORE
 from device.core.skeleton import FAULTS
 from device.errors import HingeMirrorError
-from device.tracks import save_track
+from device.offline.analysis import load_or_track
+from device.vision.tracks import save_track
 
 # Where each development clip comes from (../shared/clips/README.md), for
 # leave-one-source-out checks: clips of one source share a camera, a lifter and

@@ -10,11 +10,11 @@ from device.config import Config
 from device.core.coach import Coach
 from device.core.synth import demo_session
 from device.errors import HingeMirrorError
-from device.hub import StateHub
-from device.pipeline import Pipeline, Processor
-from device.server import make_server
-from device.sources import OpenCVSource, Picamera2Source, ReplaySource
-from device.tracks import Track
+from device.service.hub import StateHub
+from device.service.pipeline import Pipeline, Processor
+from device.service.server import make_server
+from device.vision.sources import OpenCVSource, Picamera2Source, ReplaySource
+from device.vision.tracks import Track
 
 log = logging.getLogger(__name__)
 

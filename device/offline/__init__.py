@@ -1,0 +1,1 @@
+"""Commands over recordings: analyze, eval (with threshold margins), bench."""

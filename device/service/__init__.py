@@ -1,0 +1,1 @@
+"""The running device: pipeline, state hub, web server, speech, and `hinge-mirror run`."""

@@ -1,0 +1,1 @@
+"""The camera and model edge: frame sources, the pose model and its runtime, model files, tracks."""
