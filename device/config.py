@@ -24,6 +24,10 @@ A config file is TOML with these sections (all keys optional)::
     speech = true      # cues spoken (espeak-ng, on the device)
     skeleton = false   # draw the keypoints over the page (optional; never a picture)
 
+    [store]
+    path = "var/hinge-mirror.db"   # on a device: /var/lib/hinge-mirror/hinge-mirror.db
+    retention_days = 365           # sessions older than this are deleted (0 = keep all)
+
     [coach]
     set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
     sets = 0           # sets per session (0 = no target)
@@ -75,6 +79,12 @@ class DisplayConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    path: str = "var/hinge-mirror.db"
+    retention_days: int = 365
+
+
+@dataclass(frozen=True)
 class CoachConfig:
     set_reps: int = 0
     sets: int = 0
@@ -97,6 +107,7 @@ class Config:
     camera: CameraConfig = CameraConfig()
     pose: PoseConfig = PoseConfig()
     display: DisplayConfig = DisplayConfig()
+    store: StoreConfig = StoreConfig()
     coach: CoachConfig = CoachConfig()
 
 
@@ -109,6 +120,8 @@ _CHECKS = {
     ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
     ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
+    ("store", "path"): (lambda v: bool(v.strip()), "must name a file"),
+    ("store", "retention_days"): (lambda v: 0 <= v <= 36500, "must be 0..36500 (0: keep all)"),
     ("display", "sleep_s"): (lambda v: v == 0 or 10 <= v <= 86400, "must be 0 or 10..86400 s"),
     ("coach", "set_reps"): (lambda v: 0 <= v <= 100, "must be 0..100 (0: no target)"),
     ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
@@ -136,7 +149,8 @@ def load_config(path: Path | None) -> Config:
     for section, values in raw.items():
         if section not in {f.name for f in fields(Config)}:
             raise _bad(path, section, "...",
-                       "is not a known section (server, camera, pose, display, coach)")
+                       "is not a known section (server, camera, pose, display, store, "
+                       "coach)")
         if not isinstance(values, dict):
             raise _bad(path, section, values, "must be a [section] table")
         current = getattr(config, section)

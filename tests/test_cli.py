@@ -152,3 +152,22 @@ def test_coach_settings_from_the_config(tmp_path, capsys):
     cfg.write_text("[coach]\nset_reps = -1\n")
     assert main(["run", "--config", str(cfg)]) == 2
     assert "coach.set_reps" in err_line(capsys)
+
+
+def test_a_store_that_cannot_be_opened_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    bad = tmp_path / "not-a-db.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    cfg.write_text(f'[store]\npath = "{bad}"\n[server]\nport = {_free_port()}\n')
+    assert main(["run", "--source", "demo", "--config", str(cfg)]) == 2
+    line = err_line(capsys)
+    assert str(bad) in line and "not a usable database" in line
+    assert bad.read_bytes() == b"this is not sqlite" * 100  # nothing lost: left as it was
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -108,3 +108,22 @@ def test_the_optional_skeleton_is_keypoints_only_and_off_by_default():
         # Normalized to the frame, where the keypoints were: (x, y) = (kp x, kp y).
         assert abs(points[11][0] - float(kp[-1, 11, 1])) < 0.02
         assert abs(points[11][1] - float(kp[-1, 11, 0])) < 0.02
+
+
+def test_what_the_device_does_is_stored(tmp_path):
+    # Coach events from the processor into the store, and the camera's own events.
+    from device.store import Recorder
+
+    rec = Recorder(tmp_path / "device.db")
+    kp, t, size = session_track(Session(reps=3, tail_s=1.0))
+    processor = Processor(None, Coach(), StateHub())
+    for k, ts in zip(kp, t, strict=True):
+        rec.on_events(processor.process(Frame(t_s=float(ts), keypoints=k, size=size)))
+    assert rec.conn.execute("SELECT reps FROM sessions").fetchall() == [(3,)]
+    pipeline = Pipeline(StallingCamera(), Processor(None, Coach(), StateHub()),
+                        on_events=rec.on_events, on_device_event=rec.device_event)
+    pipeline.start()
+    time.sleep(7.0)
+    pipeline.stop()
+    kinds = [k for (k,) in rec.conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds == ["camera_lost", "camera_back"]

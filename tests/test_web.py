@@ -97,3 +97,31 @@ def test_cues_are_spoken_by_the_device(client):
         unavailable("espeak-ng not installed (apt install espeak-ng): cues cannot be spoken")
     assert resp.status_code == 200 and resp.mimetype == "audio/wav"
     assert resp.data[:4] == b"RIFF" and len(resp.data) > 10_000  # about a second of speech
+
+
+def test_metrics_in_the_prometheus_format_count_frames_reps_and_faults(hub):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from device.core.coach import Coach
+    from device.core.synth import Session, session_track
+    from device.service.metrics import Metrics
+    from device.service.pipeline import Processor
+    from device.vision.sources import Frame
+
+    metrics = Metrics()
+    app = create_app({"TESTING": True}, hub=hub, health=lambda: {"ok": True}, metrics=metrics)
+    kp, t, size = session_track(Session(reps=3, style="squat"))
+    processor = Processor(None, Coach(), hub, metrics=metrics)
+    for k, ts in zip(kp, t, strict=True):
+        processor.process(Frame(t_s=float(ts), keypoints=k, size=size))
+    metrics.device_event("camera_lost")
+    body = app.test_client().get("/metrics")
+    assert body.status_code == 200 and body.mimetype == "text/plain"
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for fam in text_string_to_metric_families(body.get_data(as_text=True))
+              for s in fam.samples}
+    assert values[("hinge_mirror_frames_total", ())] == len(t)
+    assert values[("hinge_mirror_reps_total", ())] == 3
+    assert values[("hinge_mirror_faults_total", (("fault", "knees_bent_too_much"),))] == 3
+    assert values[("hinge_mirror_camera_lost_total", ())] == 1
+    assert values[("hinge_mirror_stream_clients", ())] == 0

@@ -14,11 +14,13 @@ from typing import Any
 from flask import Flask
 
 from device.service.hub import StateHub
+from device.service.metrics import Metrics
 from device.service.speech import Speaker
 
 
 def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
-               health: Callable[[], dict[str, Any]], speaker: Speaker | None = None) -> Flask:
+               health: Callable[[], dict[str, Any]], speaker: Speaker | None = None,
+               metrics: Metrics | None = None) -> Flask:
     app = Flask(__name__)
     # SSE_SLOTS: live streams at once; keep it below the server's threads (run
     # passes threads - 3). SSE_MAX_S: a stream's life before its page reconnects.
@@ -29,7 +31,10 @@ def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
     app.config.update(config or {})
     app.extensions["hinge_mirror"] = {
         "hub": hub, "health": health, "speaker": speaker or Speaker(),
-        "stream_slots": threading.BoundedSemaphore(app.config["SSE_SLOTS"])}
+        "stream_slots": threading.BoundedSemaphore(app.config["SSE_SLOTS"]),
+        "metrics": metrics or Metrics(), "streams_open": [0]}
+    ext = app.extensions["hinge_mirror"]
+    ext["metrics"].streams_from(lambda: ext["streams_open"][0])
     from web_ui.mirror import bp as mirror_bp
 
     app.register_blueprint(mirror_bp)

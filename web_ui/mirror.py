@@ -29,6 +29,12 @@ def mirror():
                            chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available)
 
 
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format: counts only, nothing of any person."""
+    return Response(_ext()["metrics"].text(), mimetype="text/plain; version=0.0.4")
+
+
 @bp.get("/api/speech/<cue_id>")
 def speech(cue_id: str):
     """A cue spoken by espeak-ng on the device (WAV), for the page to play."""
@@ -80,6 +86,9 @@ def stream():
                                  "poll": "api/state"}), status=503,
                         mimetype="application/json", headers={"Retry-After": "5"})
 
+    opened = _ext()["streams_open"]
+    opened[0] += 1  # under the GIL; read by /metrics only
+
     def events():
         try:
             seq = 0
@@ -93,6 +102,7 @@ def stream():
                 yield f"id: {seq}\ndata: {to_json(snap)}\n\n"
                 time.sleep(min_interval)
         finally:  # the client went away (a write failed) or the stream ran its course
+            opened[0] -= 1
             slots.release()
 
     return Response(events(), mimetype="text/event-stream",

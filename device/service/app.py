@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import threading
 from pathlib import Path
 
 from device.config import Config
@@ -11,8 +12,10 @@ from device.core.coach import Coach
 from device.core.synth import demo_session
 from device.errors import HingeMirrorError
 from device.service.hub import StateHub
+from device.service.metrics import Metrics
 from device.service.pipeline import Pipeline, Processor
 from device.service.server import make_server
+from device.store import Recorder
 from device.vision.sources import OpenCVSource, Picamera2Source, ReplaySource
 from device.vision.tracks import Track
 
@@ -64,23 +67,71 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     if not isinstance(frame_source, ReplaySource):
         pose = load_pose(config.pose.mode, config.pose.threads, config.pose.runtime)
     hub = StateHub()
+    metrics = Metrics()
     processor = Processor(pose, Coach(config.coach.params()), hub,
                           extra={"source": frame_source.name, "demo": demo},
-                          skeleton=config.display.skeleton)
-    pipeline = Pipeline(frame_source, processor)
+                          skeleton=config.display.skeleton, metrics=metrics)
+    recorder: Recorder | None = None
+    pipeline = Pipeline(frame_source, processor,
+                        on_events=lambda events: recorder.on_events(events),
+                        on_device_event=lambda kind, detail: (
+                            recorder.device_event(kind, detail),
+                            metrics.device_event(kind, detail)))
+
+    def health() -> dict:
+        report = pipeline.health()
+        report["store"] = {"recording": recorder.recording, "problem": recorder.problem,
+                           "path": str(recorder.path)}
+        return report
+
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
     app = create_app({"DEMO": demo, "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech},
-                     hub=hub, health=pipeline.health)
+                     hub=hub, health=health, metrics=metrics)
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
+    try:
+        recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
+    except BaseException:
+        server.close()
+        raise
+    recorder.close_open("interrupted")  # what a crash or a power cut left open
+    retention = _Retention(recorder, config.store.retention_days)
+    recorder.device_event("start", frame_source.name)
     pipeline.start()
-    log.info("mirror on http://%s:%d/ (source: %s)", host, port, frame_source.name)
+    log.info("mirror on http://%s:%d/ (source: %s; store %s)", host, port, frame_source.name,
+             recorder.path)
     try:
         server.run()
     finally:
         server.close()
         pipeline.stop()
+        retention.stop()
+        recorder.close_open("stopped")
+        recorder.device_event("stop", None)
+        recorder.close()
     return 0
+
+
+class _Retention:
+    """Delete sessions past the retention now, then once a day."""
+
+    def __init__(self, recorder: Recorder, days: int) -> None:
+        self.recorder, self.days = recorder, days
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        if days:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            n = self.recorder.prune(self.days)
+            if n:
+                log.info("store: %d sessions older than %d days deleted", n, self.days)
+            if self._stop.wait(86400.0):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 

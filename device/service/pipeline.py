@@ -16,6 +16,7 @@ from typing import Any
 
 from device.core.coach import Coach, Phase
 from device.service.hub import StateHub
+from device.service.metrics import Metrics
 from device.vision.pose import PoseEstimator
 from device.vision.sources import Frame, FrameSource
 from device.words import dress
@@ -61,8 +62,10 @@ class Processor:
     """
 
     def __init__(self, pose: PoseEstimator | None, coach: Coach, hub: StateHub,
-                 extra: dict[str, Any] | None = None, skeleton: bool = False) -> None:
+                 extra: dict[str, Any] | None = None, skeleton: bool = False,
+                 metrics: Metrics | None = None) -> None:
         self.pose = pose
+        self.metrics = metrics
         # The optional overlay: the filtered keypoints (never a picture) in the
         # snapshot, for the page to draw. Off by default.
         self.skeleton = skeleton
@@ -101,7 +104,10 @@ class Processor:
         if keypoints is None:
             if self.pose is None:
                 raise RuntimeError("a frame without keypoints needs a pose estimator")
+            t0 = time.perf_counter()
             keypoints = self.pose.estimate(frame.image)
+            if self.metrics:
+                self.metrics.invoke.observe(time.perf_counter() - t0)
         h, w = frame.size
         self.aspect = w / h
         events = self.coach.update(keypoints, frame.t_s, w / h)
@@ -113,15 +119,19 @@ class Processor:
                                 e["t_s"], e["reason"], n)
         self.publish()
         self.frames += 1
+        if self.metrics:
+            self.metrics.frames.inc()
+            self.metrics.count_events(events)
         return events
 
 
 class Pipeline:
     def __init__(self, source: FrameSource, processor: Processor, *,
-                 on_events=None, camera_stale_s: float = 2.0) -> None:
+                 on_events=None, on_device_event=None, camera_stale_s: float = 2.0) -> None:
         self.source = source
         self.processor = processor
         self.on_events = on_events
+        self.on_device_event = on_device_event  # (kind, detail): camera_lost, camera_back, error
         # A live camera with no frame for this long is unavailable: the mirror
         # says so (within 3 s with the mailbox's 0.5 s wait) and forgets the person.
         self.camera_stale_s = camera_stale_s
@@ -170,6 +180,8 @@ class Pipeline:
         while not self._stop.is_set():
             frame = self.mailbox.take(timeout_s=0.5)
             if frame is None:
+                if self._stop.is_set():  # stopping on purpose: no camera was lost
+                    return
                 # A live camera that stalled, or whose source ended (unplugged).
                 gone = self.mailbox.closed and self.source.live
                 if (gone or self._stale()) and not self.camera_lost:
@@ -177,17 +189,21 @@ class Pipeline:
                     log.warning("camera %s: no frame for %.1f s; showing it as unavailable",
                                 self.source.name, self.camera_stale_s)
                     self._events(self.processor.camera_lost())
+                    self._device_event("camera_lost", self.error or
+                                       f"no frame for {self.camera_stale_s:.0f} s")
                 if self.mailbox.closed:
                     return
                 continue
             if self.camera_lost:
                 self.camera_lost = False
                 log.info("camera %s: frames again", self.source.name)
+                self._device_event("camera_back", None)
             try:
                 events = self.processor.process(frame)
             except Exception as exc:
                 self.error = f"processing: {exc}"
                 log.exception("processing a frame failed")
+                self._device_event("error", self.error)
                 continue
             now = time.monotonic()
             self.last_processed_s = now
@@ -206,6 +222,10 @@ class Pipeline:
     def _events(self, events: list[dict]) -> None:
         if events and self.on_events:
             self.on_events(events)
+
+    def _device_event(self, kind: str, detail: str | None) -> None:
+        if self.on_device_event:
+            self.on_device_event(kind, detail)
 
     def fps(self) -> float:
         ts = self._fps_t

@@ -1,0 +1,216 @@
+"""SQLite storage of sessions, sets, reps and device events (the standard library's sqlite3).
+
+One writer: the `Recorder` in the web server's process turns the coach's
+events into rows, each event in its own transaction, so a crash (even a
+SIGKILL) loses at most the row being written. WAL, so that the staff pages
+read while it writes; foreign keys on, so that deleting a session deletes
+its sets and reps. A full disk (or any write the file system refuses) stops
+recording, never coaching: the recorder says so (`recording`, `problem`) and
+what is already stored stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from device.errors import HingeMirrorError
+from device.store.schema import MIGRATIONS, VERSION
+
+log = logging.getLogger(__name__)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating and migrating as needed) the store at `path`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None,
+                               check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise HingeMirrorError(f"store {path}: cannot be opened ({exc}); check the "
+                               "[store] path and its folder's permissions") from None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a committed row survives a crash
+        conn.execute("PRAGMA foreign_keys=ON")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise HingeMirrorError(f"store {path}: not a usable database ({exc}); move it "
+                               "aside (it may be restored from a backup) and start again"
+                               ) from None
+    return conn
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the file forward to VERSION, one migration per transaction."""
+    have = version(conn)
+    if have > VERSION:
+        raise sqlite3.DatabaseError(
+            f"schema version {have} is newer than this program's {VERSION}")
+    for number in range(have + 1, VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        log.info("store schema migrated to version %d", number)
+    return version(conn)
+
+
+class Recorder:
+    """The coach's events in, rows out; the device's own events too.
+
+    Thread-safe (one lock): the pipeline's thread records coach events, the
+    supervisor device events. `clock` gives Unix time (a parameter for tests).
+    """
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.recording = True
+        self.problem: str | None = None
+        self.session_id: int | None = None
+        self.set_id: int | None = None
+        self.set_reps = 0
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """One transaction; a refusal from the disk stops recording, not the caller."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(self.conn)
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.recording:
+                    log.error("store %s: cannot record (%s); coaching goes on", self.path, exc)
+                self.recording, self.problem = False, f"cannot record: {exc}"
+                return None
+            if not self.recording:
+                log.info("store %s: recording again", self.path)
+            self.recording, self.problem = True, None
+            return out
+
+    def close_open(self, reason: str) -> int:
+        """End sessions and sets left open: at stop ("stopped") and, for those a
+        crash left behind, at start ("interrupted"). Returns the sessions closed."""
+        at = self.clock()
+
+        def write(c: sqlite3.Connection) -> int:
+            c.execute("UPDATE sets SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL",
+                      (at, reason))
+            return c.execute("UPDATE sessions SET ended_at = ?, end_reason = ? "
+                             "WHERE ended_at IS NULL", (at, reason)).rowcount
+
+        self.session_id = self.set_id = None
+        return self._write(write) or 0
+
+    def device_event(self, kind: str, detail: str | None = None) -> None:
+        at = self.clock()
+        self._write(lambda c: c.execute("INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)",
+                                        (at, kind, detail)))
+
+    def on_events(self, events: list[dict]) -> None:
+        """The pipeline's hook: every coach event of a frame, in order."""
+        for e in events:
+            handler = getattr(self, "_" + e["type"], None)
+            if handler is not None:
+                handler(e)
+
+    def _session_started(self, e: dict) -> None:
+        at = self.clock()
+        self.session_id = self._write(lambda c: c.execute(
+            "INSERT INTO sessions (started_at) VALUES (?)", (at,)).lastrowid)
+        self.set_id = None
+
+    def _session_ended(self, e: dict) -> None:
+        if self.session_id is None:
+            return
+        at, sid = self.clock(), self.session_id
+        self._write(lambda c: c.execute(
+            "UPDATE sessions SET ended_at = ?, end_reason = ?, reps = ?, sets = ? WHERE id = ?",
+            (at, e["reason"], e["reps"], len(e["sets"]), sid)))
+        self.session_id = self.set_id = None
+
+    def _set_started(self, e: dict) -> None:
+        if self.session_id is None:
+            return
+        at, sid = self.clock(), self.session_id
+
+        def write(c: sqlite3.Connection) -> int:
+            number = c.execute("SELECT COUNT(*) FROM sets WHERE session_id = ?",
+                               (sid,)).fetchone()[0] + 1
+            c.execute("UPDATE sessions SET sets = ? WHERE id = ?", (number, sid))
+            return c.execute("INSERT INTO sets (session_id, number, started_at) "
+                             "VALUES (?, ?, ?)", (sid, number, at)).lastrowid
+
+        self.set_id = self._write(write)
+        self.set_reps = 0
+
+    def _set_ended(self, e: dict) -> None:
+        if self.set_id is None:
+            return
+        at, set_id = self.clock(), self.set_id
+        summary = {k: v for k, v in e.items() if k != "type"}
+        self._write(lambda c: c.execute(
+            "UPDATE sets SET ended_at = ?, end_reason = ?, reps = ?, summary = ? WHERE id = ?",
+            (at, e["reason"], e["reps"], json.dumps(summary), set_id)))
+        self.set_id = None
+
+    def _rep(self, e: dict) -> None:
+        if self.session_id is None:
+            return
+        self.set_reps += 1
+        rep = {k: v for k, v in e.items() if k != "type"}
+        row = (self.session_id, self.set_id, self.clock(), self.set_reps, rep["start_s"],
+               rep["bottom_s"], rep["end_s"], rep["hinge_deg"], rep["knee_deg"], rep["hip_deg"],
+               rep["down_s"], rep["up_s"], rep["view"], rep["confidence"], rep["score"],
+               json.dumps(rep["faults"]), json.dumps(rep["unjudged"]), json.dumps(rep))
+        sid = self.session_id
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO reps (session_id, set_id, at, number, start_s, bottom_s, "
+                      "end_s, hinge_deg, knee_deg, hip_deg, down_s, up_s, view, confidence, "
+                      "score, faults, unjudged, data) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            c.execute("UPDATE sessions SET reps = reps + 1 WHERE id = ?", (sid,))
+
+        self._write(write)
+
+    def prune(self, days: float) -> int:
+        """Delete sessions that started more than `days` ago (their sets and reps
+        go with them) and device events as old. Returns the sessions deleted."""
+        cutoff = self.clock() - days * 86400.0
+
+        def write(c: sqlite3.Connection) -> int:
+            n = c.execute("DELETE FROM sessions WHERE started_at < ?", (cutoff,)).rowcount
+            c.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+            return n
+
+        return self._write(write) or 0

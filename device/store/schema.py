@@ -1,0 +1,64 @@
+"""The store's schema, as forward migrations: version N is migration N applied to N-1.
+
+`PRAGMA user_version` holds the version of a file. A new file runs every
+migration; an older one runs the ones it lacks, each in a transaction; a file
+newer than this program is refused (run a newer hinge-mirror, or restore).
+Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sessions, sets, reps and device events.
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,           -- Unix time, seconds
+        ended_at REAL,
+        end_reason TEXT,
+        reps INTEGER NOT NULL DEFAULT 0,
+        sets INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sets (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,            -- 1, 2, ... within the session
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        end_reason TEXT,
+        reps INTEGER NOT NULL DEFAULT 0,
+        summary TEXT                        -- JSON: the coach's set summary
+    );
+    CREATE TABLE reps (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        set_id INTEGER REFERENCES sets(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        number INTEGER NOT NULL,            -- within the set
+        start_s REAL, bottom_s REAL, end_s REAL,   -- the source's clock
+        hinge_deg REAL, knee_deg REAL, hip_deg REAL,
+        down_s REAL, up_s REAL,
+        view TEXT, confidence REAL, score INTEGER,
+        faults TEXT NOT NULL,               -- JSON list of fault ids
+        unjudged TEXT NOT NULL,             -- JSON list of fault ids
+        data TEXT NOT NULL                  -- JSON: the whole rep as the coach reported it
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,                 -- start, stop, camera_lost, camera_back, error, ...
+        detail TEXT
+    );
+    CREATE INDEX sessions_started ON sessions(started_at);
+    CREATE INDEX events_at ON events(at);
+    """,
+    # 2: a pseudonymous client code per session (staff may tag it; the mirror
+    # never shows it), and the reps of a session found without a scan.
+    """
+    ALTER TABLE sessions ADD COLUMN client_code TEXT;
+    CREATE INDEX reps_session ON reps(session_id);
+    CREATE INDEX sets_session ON sets(session_id);
+    """,
+)
+
+VERSION = len(MIGRATIONS)

@@ -1,0 +1,170 @@
+"""The SQLite store: migrations, what a session leaves behind, a crash, a full disk, retention."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from device.core.coach import Coach, CoachParams, analyze
+from device.core.synth import Session, session_track
+from device.errors import HingeMirrorError
+from device.store import Recorder, connect, version
+from device.store.schema import MIGRATIONS, VERSION
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_new_file_gets_every_migration(tmp_path):
+    conn = connect(tmp_path / "new.db")
+    assert version(conn) == VERSION == 2
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sessions", "sets", "reps", "events"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "v1.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    old.execute("INSERT INTO sessions (started_at, reps) VALUES (1700000000.0, 7)")
+    old.commit()
+    old.close()
+    conn = connect(path)
+    assert version(conn) == 2
+    assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(7, None)]
+
+
+def test_a_file_from_a_newer_program_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    future = sqlite3.connect(path)
+    future.execute(f"PRAGMA user_version = {VERSION + 1}")
+    future.close()
+    with pytest.raises(HingeMirrorError, match="newer than this program"):
+        connect(path)
+
+
+def coach_events(**kw) -> tuple[list[dict], dict]:
+    kp, t, size = session_track(Session(**kw))
+    coach, events = Coach(CoachParams(set_idle_s=3.0)), []
+    for k, ts in zip(kp, t, strict=True):
+        events += coach.update(k, float(ts), size[1] / size[0])
+    gone = np.zeros((90, 17, 3), np.float32)  # then nobody for 3 s, then 8 s more
+    for i in range(90 + 240):
+        events += coach.update(gone[0], float(t[-1]) + (i + 1) / 30, size[1] / size[0])
+    return events, analyze(kp, t, size, CoachParams(set_idle_s=3.0))
+
+
+def test_a_session_is_stored_with_every_per_rep_figure(tmp_path):
+    events, report = coach_events(reps=4, tail_s=1.0)
+    rec = Recorder(tmp_path / "s.db", clock=iter(range(10**6)).__next__)
+    rec.on_events(events)
+    c = rec.conn
+    assert c.execute("SELECT reps, sets, end_reason FROM sessions").fetchall() == [
+        (4, 1, "left")]
+    assert c.execute("SELECT number, reps, end_reason FROM sets").fetchall() == [(1, 4, "left")]
+    rows = c.execute("SELECT number, hinge_deg, knee_deg, down_s, up_s, score, faults, "
+                     "unjudged, view, data FROM reps ORDER BY id").fetchall()
+    assert len(rows) == report["rep_count"] == 4
+    for row, rep in zip(rows, report["reps"], strict=True):
+        assert row[:6] == (rep["index"], rep["hinge_deg"], rep["knee_deg"], rep["down_s"],
+                           rep["up_s"], rep["score"])
+        assert (json.loads(row[6]), json.loads(row[7]), row[8]) == (
+            rep["faults"], rep["unjudged"], rep["view"])
+        assert json.loads(row[9]) == rep  # every figure of the analysis report
+
+
+WRITER = textwrap.dedent("""
+    import sys, itertools
+    sys.path.insert(0, {repo!r})
+    {setup}
+    from device.store import Recorder
+    rec = Recorder({path!r})
+    rec.on_events([{{"type": "session_started", "session": 1, "t_s": 0.0}}])
+    rep = {{"index": 1, "start_s": 0.0, "bottom_s": 1.0, "end_s": 2.0, "hinge_deg": 80.0,
+            "knee_deg": 20.0, "hip_deg": 110.0, "down_s": 1.0, "up_s": 1.0,
+            "faults": [], "unjudged": ["knees_caving"], "view": "side",
+            "confidence": 0.8, "score": 100, "pad": "x" * 2000}}
+    for n in itertools.count(1):
+        rec.on_events([{{"type": "rep", **rep}}])
+        if not rec.recording:
+            print("refused", n - 1, rec.problem, flush=True)
+            rec.on_events([{{"type": "rep", **rep}}])  # and goes on, without raising
+            print("still coaching", flush=True)
+            break
+        print("stored", n, flush=True)
+""")
+
+
+def test_a_sigkill_mid_write_loses_at_most_the_rep_being_written(tmp_path):
+    path = str(tmp_path / "crash.db")
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(repo=REPO, path=path, setup="")],
+        stdout=subprocess.PIPE, text=True)
+    stored = 0
+    for line in child.stdout:
+        stored = int(line.split()[1])
+        if stored >= 300:
+            break
+    child.send_signal(signal.SIGKILL)  # mid-write, somewhere in the next rep
+    child.wait()
+    child.stdout.close()
+    conn = connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = conn.execute("SELECT COUNT(*) FROM reps").fetchone()[0]
+    assert stored <= kept <= stored + 1  # every rep it said was stored, and at most the one more
+    # The session's own count was written in the same transaction as each rep.
+    assert conn.execute("SELECT reps FROM sessions").fetchone()[0] == kept
+
+
+def test_a_full_disk_stops_recording_not_coaching_and_keeps_what_is_stored(tmp_path):
+    # A size-limited process (RLIMIT_FSIZE): writes past 2 MB fail with EFBIG.
+    path = str(tmp_path / "full.db")
+    setup = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))")
+    out = subprocess.run([sys.executable, "-c", WRITER.format(repo=REPO, path=path,
+                                                              setup=setup)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    refused = next(line for line in lines if line.startswith("refused"))
+    assert "cannot record" in refused and lines[-1] == "still coaching"
+    stored = int(refused.split()[1])
+    assert stored > 50  # about 2 MB of reps, WAL included, before the limit
+    conn = connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM reps").fetchone()[0] == stored
+
+
+def test_sessions_past_the_retention_are_deleted_with_their_reps(tmp_path):
+    now = [1_800_000_000.0]
+    rec = Recorder(tmp_path / "r.db", clock=lambda: now[0])
+    events, _ = coach_events(reps=2, tail_s=1.0)
+    now[0] -= 40 * 86400  # a session 40 days ago
+    rec.on_events(events)
+    now[0] += 39 * 86400  # and one yesterday
+    rec.on_events(events)
+    now[0] += 86400
+    assert rec.conn.execute("SELECT COUNT(*) FROM reps").fetchone()[0] == 4
+    assert rec.prune(days=30) == 1
+    assert rec.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+    assert rec.conn.execute("SELECT COUNT(*) FROM reps").fetchone()[0] == 2  # its reps went too
+    assert rec.prune(days=30) == 0  # its twin: nothing younger goes
+
+
+def test_sessions_left_open_are_closed_at_stop_and_after_a_crash(tmp_path):
+    rec = Recorder(tmp_path / "o.db", clock=lambda: 100.0)
+    rec.on_events([{"type": "session_started", "session": 1, "t_s": 0.0},
+                   {"type": "set_started", "set": 1, "session": 1, "t_s": 0.0}])
+    assert rec.close_open("interrupted") == 1
+    assert rec.conn.execute("SELECT end_reason FROM sessions").fetchall() == [("interrupted",)]
+    assert rec.conn.execute("SELECT end_reason FROM sets").fetchall() == [("interrupted",)]
+    assert rec.close_open("stopped") == 0  # its twin: nothing open, nothing changed
