@@ -36,10 +36,7 @@ COM_SEAT_FOOT = -0.5
 # this far from it (hips about level with the knees), where a seat holds a person.
 SEATED_TRUNK_DEG = 30.0
 SEATED_THIGH_DEG = 60.0
-FACING_KNOWN = 0.5
-# The joints whose displacement tells another person: shoulders, hips, knees, ankles.
-IDENTITY_JOINTS = np.array([L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE,
-                            R_ANKLE])  # |averaged facing| from which the direction is trusted
+FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
 
 
 def classify_view(ratio: float, asym: float) -> str:
