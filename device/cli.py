@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
                        "the installed file.")
     m.add_argument("action", choices=("fetch", "verify"))
     m.add_argument("--quiet", action="store_true")
+
+    s = sub.add_parser("staff", help="staff accounts for the staff pages",
+                       description="add: create (or reset) a staff account; the password is "
+                       "asked twice on the terminal, never taken from the command line.")
+    s.add_argument("action", choices=("add",))
+    s.add_argument("user")
+    s.add_argument("--role", choices=("admin", "viewer"), required=True)
+    s.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     return p
 
 
@@ -167,8 +175,30 @@ def _cmd_run(args) -> int:
                       loop=args.loop, load_pose=_load_pose)
 
 
+def _cmd_staff(args) -> int:
+    import getpass
+
+    from device.config import load_config
+    from device.store import accounts, connect
+
+    config = load_config(args.config)
+    first = getpass.getpass(f"password for {args.user}: ")
+    if getpass.getpass("again: ") != first:
+        raise HingeMirrorError("staff add: the two passwords differ; nothing was changed, "
+                               "run it again")
+    conn = connect(config.store.path)
+    try:
+        accounts.add(conn, args.user, args.role, first)
+    except ValueError as exc:
+        raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
+    finally:
+        conn.close()
+    print(f"staff account {args.user} ({args.role}) saved in {config.store.path}")
+    return 0
+
+
 COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval": _cmd_eval,
-            "bench": _cmd_bench, "models": _cmd_models}
+            "bench": _cmd_bench, "models": _cmd_models, "staff": _cmd_staff}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,11 +24,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 2
+    assert version(conn) == VERSION == 3
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "sets", "reps", "events"} <= tables
+    assert {"sessions", "sets", "reps", "events", "accounts"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert (tmp_path / "new.db").stat().st_mode & 0o077 == 0  # health data: owner only
 
 
 def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
@@ -39,8 +40,9 @@ def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
     old.commit()
     old.close()
     conn = connect(path)
-    assert version(conn) == 2
+    assert version(conn) == VERSION
     assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(7, None)]
+    assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone() == (0,)
 
 
 def test_a_file_from_a_newer_program_is_refused(tmp_path):

@@ -35,6 +35,10 @@ def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
         "metrics": metrics or Metrics(), "streams_open": [0]}
     ext = app.extensions["hinge_mirror"]
     ext["metrics"].streams_from(lambda: ext["streams_open"][0])
+    if app.config.get("STORE_PATH"):  # the staff console needs the store's accounts
+        from web_ui.staff import install
+
+        install(app)
     from web_ui.mirror import bp as mirror_bp
 
     app.register_blueprint(mirror_bp)

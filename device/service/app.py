@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
+import secrets
 import threading
 from pathlib import Path
 
@@ -87,7 +89,9 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
     app = create_app({"DEMO": demo, "SSE_SLOTS": max(1, config.server.threads - 3),
-                      "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech},
+                      "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
+                      "STORE_PATH": config.store.path,
+                      "SECRET_KEY": secret_key(Path(config.store.path).parent / "secret_key")},
                      hub=hub, health=health, metrics=metrics)
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     try:
@@ -111,6 +115,25 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         recorder.device_event("stop", None)
         recorder.close()
     return 0
+
+
+def secret_key(path: Path) -> str:
+    """The key that signs staff sessions, made once and kept beside the store
+    (mode 0600), so that a restart does not log everyone out."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise HingeMirrorError(f"secret key {path}: cannot be written ({exc.strerror}); "
+                               "check the [store] path's folder") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
 
 
 class _Retention:

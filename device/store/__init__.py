@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -31,6 +32,8 @@ def connect(path: Path | str) -> sqlite3.Connection:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # health data: for the device's own user only
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(path, timeout=5.0, isolation_level=None,
                                check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:

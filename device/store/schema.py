@@ -59,6 +59,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reps_session ON reps(session_id);
     CREATE INDEX sets_session ON sets(session_id);
     """,
+    # 3: staff accounts (a salted slow hash, never the password).
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 VERSION = len(MIGRATIONS)

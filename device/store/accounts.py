@@ -1,0 +1,51 @@
+"""Staff accounts: a name, a role (admin or viewer) and werkzeug's scrypt hash.
+
+Passwords are never stored or logged; `hinge-mirror staff add` asks for one
+twice on the terminal. There is no default account and no default password.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+ROLES = ("admin", "viewer")
+MIN_PASSWORD = 10  # characters
+
+
+def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
+    """Create or replace the account `name`; returns its id. ValueError says why not."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    if not name.strip() or not name.isprintable() or len(name) > 64:
+        raise ValueError("the name must be 1-64 printable characters")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    digest = generate_password_hash(password, method="scrypt")
+    with conn:
+        conn.execute("INSERT INTO accounts (name, role, password_hash, created_at) "
+                     "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = "
+                     "excluded.role, password_hash = excluded.password_hash",
+                     (name, role, digest, time.time()))
+    return conn.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()[0]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+
+
+def get(conn: sqlite3.Connection, account_id: int) -> tuple[int, str, str] | None:
+    """(id, name, role) or None."""
+    return conn.execute("SELECT id, name, role FROM accounts WHERE id = ?",
+                        (account_id,)).fetchone()
+
+
+def check(conn: sqlite3.Connection, name: str, password: str) -> tuple[int, str, str] | None:
+    """The account when the password is right, else None (same work either way)."""
+    row = conn.execute("SELECT id, name, role, password_hash FROM accounts WHERE name = ?",
+                       (name,)).fetchone()
+    digest = row[3] if row else generate_password_hash("x" * MIN_PASSWORD, method="scrypt")
+    ok = check_password_hash(digest, password)
+    return (row[0], row[1], row[2]) if row and ok else None

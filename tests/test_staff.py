@@ -1,0 +1,91 @@
+"""The staff console's door: no default account, login, CSRF, rate limit, logout."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from device.cli import main
+from device.service.hub import StateHub
+from device.store import accounts, connect
+from web_ui import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "staff.db"
+
+
+def app_for(store, **config):
+    return create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store),
+                       **config}, hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1})
+
+
+def token(client, path="/staff/login") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"',
+                     client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_until_an_account_exists_the_page_says_which_command_makes_one(store):
+    client = app_for(store).test_client()
+    page = client.get("/staff/login")
+    assert page.status_code == 503
+    assert "hinge-mirror staff add NAME --role admin" in page.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302  # and nothing behind it opens
+    assert client.get("/api/staff/health").status_code == 401
+
+
+def test_staff_add_asks_twice_and_stores_a_slow_hash(store, tmp_path, monkeypatch, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n')
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 2
+    assert "differ" in capsys.readouterr().err
+    answers = iter([PASSWORD, PASSWORD])
+    assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 0
+    conn = connect(store)
+    (digest,) = conn.execute("SELECT password_hash FROM accounts").fetchone()
+    assert digest.startswith("scrypt:") and PASSWORD not in digest
+
+
+def test_login_logout_and_what_each_needs(store):
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    client = app_for(store).test_client()
+    assert client.get("/staff/").status_code == 302
+    # Without a CSRF token the form is refused.
+    assert client.post("/staff/login", data={"name": "ana", "password": PASSWORD}
+                       ).status_code == 400
+    ok = client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                           "csrf_token": token(client)})
+    assert ok.status_code == 302
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/staff/").status_code == 200
+    assert client.get("/api/staff/health").get_json()["ok"] is True
+    assert client.post("/staff/logout", data={"csrf_token": token(client, "/staff/")}
+                       ).status_code == 302
+    assert client.get("/staff/").status_code == 302  # logged out
+
+
+def test_wrong_passwords_are_refused_then_rate_limited(store):
+    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    client = app_for(store, LOGIN_LIMIT="3 per minute").test_client()
+    codes = [client.post("/staff/login", data={"name": "ana", "password": "wrong password",
+                                               "csrf_token": token(client)}).status_code
+             for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    # Even the right password waits now: the limit is per client, not per guess.
+    assert client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                             "csrf_token": token(client)}).status_code == 429
+
+
+def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    client = app_for(store).test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/api/state").status_code == 200
+    assert "ana" not in client.get("/").get_data(as_text=True)

@@ -1,0 +1,133 @@
+"""The staff console's door: login, logout, and the pages behind it.
+
+Flask-Login keeps who is logged in, Flask-WTF's CSRFProtect guards every
+state-changing request, Flask-Limiter slows guessing at the login. Accounts
+live in the store (device/store/accounts.py); until one exists, every staff
+page says which command makes it. Viewers read; admins also change things.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
+from flask_wtf.csrf import CSRFProtect
+
+from device.store import accounts, connect
+
+bp = Blueprint("staff", __name__)
+ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
+
+
+class Staff(UserMixin):
+    def __init__(self, row: tuple[int, str, str]) -> None:
+        self.id, self.name, self.role = row
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def _db() -> sqlite3.Connection:
+    return connect(current_app.config["STORE_PATH"])
+
+
+def install(app) -> None:
+    """Login, CSRF and the login rate limit on `app`, and the staff blueprint."""
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    login = LoginManager(app)
+    login.login_view = "staff.login"
+
+    @login.user_loader
+    def load(user_id: str) -> Staff | None:
+        conn = _db()
+        try:
+            row = accounts.get(conn, int(user_id))
+        finally:
+            conn.close()
+        return Staff(row) if row else None
+
+    @login.unauthorized_handler
+    def unauthorized():
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "log in at /staff/login"}), 401
+        return redirect("/staff/login")
+
+    CSRFProtect(app)
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                      default_limits=[])
+    app.register_blueprint(bp)
+    # Failed logins, per client address: a few tries, then wait.
+    app.view_functions["staff.login"] = limiter.limit(
+        app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
+
+
+def admin_only(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if current_user.role != "admin":
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _no_accounts() -> bool:
+    conn = _db()
+    try:
+        return accounts.count(conn) == 0
+    finally:
+        conn.close()
+
+
+def login_view():
+    if _no_accounts():
+        return render_template("staff/setup.html", command=ADD_COMMAND), 503
+    error = None
+    if request.method == "POST":
+        conn = _db()
+        try:
+            row = accounts.check(conn, request.form.get("name", ""),
+                                 request.form.get("password", ""))
+        finally:
+            conn.close()
+        if row:
+            login_user(Staff(row))
+            return redirect("/staff/")
+        error = "Wrong name or password."
+    return render_template("staff/login.html", error=error), 401 if error else 200
+
+
+bp.add_url_rule("/staff/login", "login", login_view, methods=["GET", "POST"])
+
+
+@bp.post("/staff/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect("/staff/login")
+
+
+@bp.get("/staff/")
+@login_required
+def dashboard():
+    health = current_app.extensions["hinge_mirror"]["health"]()
+    return render_template("staff/dashboard.html", health=health, user=current_user)
+
+
+@bp.get("/api/staff/health")
+@login_required
+def api_health():
+    return jsonify(current_app.extensions["hinge_mirror"]["health"]())
