@@ -89,3 +89,20 @@ def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
     assert client.get("/").status_code == 200
     assert client.get("/api/state").status_code == 200
     assert "ana" not in client.get("/").get_data(as_text=True)
+
+
+def test_the_dashboard_says_when_the_device_cannot_record(store):
+    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    health = {"ok": True, "uptime_s": 5, "camera": {"ok": True}, "pipeline": {"fps": 29.8},
+              "model": {"runtime": "ai_edge_litert"},
+              "store": {"recording": False, "problem": "cannot record: database or disk is full"}}
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store)},
+                     hub=StateHub(), health=lambda: health)
+    client = app.test_client()
+    client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                      "csrf_token": token(client)})
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "cannot record: database or disk is full" in page
+    health["store"] = {"recording": True, "problem": None}  # its twin: recording says yes
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "cannot record" not in page and "29.8" in page
