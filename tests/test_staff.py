@@ -106,3 +106,19 @@ def test_the_dashboard_says_when_the_device_cannot_record(store):
     health["store"] = {"recording": True, "problem": None}  # its twin: recording says yes
     page = client.get("/staff/").get_data(as_text=True)
     assert "cannot record" not in page and "29.8" in page
+
+
+def test_every_staff_route_is_refused_without_a_login(store):
+    # Walks the app's own routes, so a staff page added later is covered too.
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    app = app_for(store)
+    client = app.test_client()
+    staff = [r for r in app.url_map.iter_rules()
+             if r.rule.startswith(("/staff", "/api/staff")) and r.endpoint != "staff.login"]
+    assert len(staff) >= 3
+    for rule in staff:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            resp = client.open(rule.rule, method=method)
+            assert resp.status_code in (302, 400, 401), (rule.rule, method, resp.status_code)
+            if resp.status_code == 302:
+                assert resp.headers["Location"].endswith("/staff/login")
