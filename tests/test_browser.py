@@ -287,3 +287,34 @@ def test_framing_sleep_and_spoken_cues(chromium):
         chromium.get("about:blank")
         time.sleep(0.3)
         server.close()
+
+
+def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_path):
+    # Log in as staff would, open a stored session, keep a screenshot.
+    from device.store import accounts, connect
+    from tests.test_staff import PASSWORD, stored_session
+
+    store = tmp_path / "s.db"
+    stored_session(store)
+    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    port = free_port()
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
+                     health=lambda: {"ok": True, "uptime_s": 1})
+    server = make_server(app, "127.0.0.1", port, 8)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        chromium.set_window_size(1280, 1600)
+        chromium.get(f"http://127.0.0.1:{port}/staff/login")
+        chromium.find_element("name", "name").send_keys("ana")
+        chromium.find_element("name", "password").send_keys(PASSWORD)
+        chromium.find_element("css selector", "button[type=submit]").click()
+        wait_for(chromium, lambda: "Logged in as ana" in chromium.page_source, 5, "login")
+        chromium.get(f"http://127.0.0.1:{port}/staff/sessions/1")
+        charts = chromium.find_elements("css selector", "svg.chart")
+        assert len(charts) == 3 and all(c.size["width"] > 300 for c in charts)
+        assert len(chromium.find_elements("css selector", '[data-testid="reps"] tr')) == 4
+        chromium.save_screenshot(str(artifacts / "staff-session.png"))
+    finally:
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        server.close()

@@ -116,9 +116,54 @@ def test_every_staff_route_is_refused_without_a_login(store):
     staff = [r for r in app.url_map.iter_rules()
              if r.rule.startswith(("/staff", "/api/staff")) and r.endpoint != "staff.login"]
     assert len(staff) >= 3
+    urls = app.url_map.bind("localhost")
     for rule in staff:
+        values = {arg: "csv" if arg == "fmt" else 1 for arg in rule.arguments}
+        path = urls.build(rule.endpoint, values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            resp = client.open(rule.rule, method=method)
-            assert resp.status_code in (302, 400, 401), (rule.rule, method, resp.status_code)
+            resp = client.open(path, method=method)
+            assert resp.status_code in (302, 400, 401), (path, method, resp.status_code)
             if resp.status_code == 302:
                 assert resp.headers["Location"].endswith("/staff/login")
+
+
+def logged_in(store, role="viewer"):
+    accounts.add(connect(store), "ana", role, PASSWORD)
+    client = app_for(store).test_client()
+    client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                      "csrf_token": token(client)})
+    return client
+
+
+def stored_session(store) -> None:
+    """A synthetic squat-then-hinge session through the coach into the store."""
+    from device.store import Recorder
+    from tests.test_store import coach_events
+
+    rec = Recorder(store)
+    rec.on_events(coach_events(reps=3, style="squat", tail_s=1.0)[0])
+    rec.close()
+
+
+def test_a_session_page_has_its_reps_and_charts_and_exports_match_the_store(store):
+    stored_session(store)
+    client = logged_in(store)
+    listing = client.get("/staff/sessions").get_data(as_text=True)
+    assert "/staff/sessions/1" in listing and "Squatting, not hinging" in listing
+    page = client.get("/staff/sessions/1").get_data(as_text=True)
+    assert page.count("<svg") == 3 and page.count("<circle") == 3 * 2 * 2  # 3 reps, 2 lines
+    assert page.count("Squatting, not hinging") >= 3
+    csv_text = client.get("/api/staff/sessions/1.csv").get_data(as_text=True)
+    lines = csv_text.strip().splitlines()
+    conn = connect(store)
+    db = conn.execute("SELECT hip_deg, score FROM reps ORDER BY id").fetchall()
+    assert len(lines) == 1 + len(db) == 4
+    header = lines[0].split(",")
+    for line, (hip, score) in zip(lines[1:], db, strict=True):
+        cells = dict(zip(header, line.split(","), strict=True))
+        assert float(cells["hip_deg"]) == hip and int(cells["score"]) == score
+    exported = client.get("/api/staff/sessions/1.json").get_json()
+    assert [r["hip_deg"] for r in exported["reps_detail"]] == [h for h, _ in db]
+    assert client.get("/api/staff/reps.csv?from=2000-01-01").get_data(as_text=True) == csv_text
+    assert client.get("/staff/sessions?from=not-a-date").status_code == 400
+    assert client.get("/staff/sessions/99").status_code == 404

@@ -8,6 +8,7 @@ page says which command makes it. Viewers read; admins also change things.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from functools import wraps
 
@@ -22,7 +23,9 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFProtect
 
-from device.store import accounts, connect
+from device.store import accounts, connect, queries
+from device.words import fault_words
+from web_ui.charts import bar_chart, line_chart
 
 bp = Blueprint("staff", __name__)
 ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
@@ -62,6 +65,11 @@ def install(app) -> None:
             return jsonify({"error": "log in at /staff/login"}), 401
         return redirect("/staff/login")
 
+    import datetime as dt
+
+    app.add_template_filter(
+        lambda t: dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M"), "timestamp")
+    app.add_template_filter(fault_words, "fault_words")
     CSRFProtect(app)
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
@@ -131,3 +139,93 @@ def dashboard():
 @login_required
 def api_health():
     return jsonify(current_app.extensions["hinge_mirror"]["health"]())
+
+
+def _day(value: str | None) -> float | None:
+    """A YYYY-MM-DD filter as Unix time (local midnight), or None."""
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%d").timestamp()
+    except ValueError:
+        abort(400, f"dates are YYYY-MM-DD, not {value!r}")
+
+
+def _range() -> tuple[float | None, float | None]:
+    until = _day(request.args.get("to"))
+    return _day(request.args.get("from")), None if until is None else until + 86400
+
+
+@bp.get("/staff/sessions")
+@login_required
+def sessions_page():
+    conn = _db()
+    try:
+        rows = queries.sessions(conn, *_range())
+    finally:
+        conn.close()
+    return render_template("staff/sessions.html", sessions=rows, words=fault_words,
+                           args=request.args)
+
+
+@bp.get("/staff/sessions/<int:session_id>")
+@login_required
+def session_page(session_id: int):
+    conn = _db()
+    try:
+        s = queries.session(conn, session_id)
+    finally:
+        conn.close()
+    if s is None:
+        abort(404)
+    reps = s["reps_detail"]
+    depth = line_chart("Depth per rep", {"hip flexion": [r["hip_deg"] for r in reps],
+                                         "knee": [r["knee_deg"] for r in reps]}, "degrees")
+    tempo = line_chart("Tempo per rep", {"down": [r["down_s"] for r in reps],
+                                         "up": [r["up_s"] for r in reps]}, "seconds")
+    per_set = {}
+    for r in reps:
+        key = f"set {r['set_number']}"
+        per_set[key] = per_set.get(key, 0) + (1 if r["faults"] else 0)
+    faults = bar_chart("Reps with a fault, per set", per_set)
+    return render_template("staff/session.html", s=s, reps=reps, words=fault_words,
+                           charts=[depth, tempo, faults])
+
+
+def _export(rows: list[dict], name: str, fmt: str):
+    from flask import Response
+
+    if fmt == "csv":
+        return Response(queries.reps_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(json.dumps(rows, indent=1), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+
+
+@bp.get("/api/staff/sessions/<int:session_id>.<any(csv, json):fmt>")
+@login_required
+def export_session(session_id: int, fmt: str):
+    conn = _db()
+    try:
+        s = queries.session(conn, session_id)
+    finally:
+        conn.close()
+    if s is None:
+        abort(404)
+    if fmt == "json":
+        return _export(s, f"session-{session_id}", fmt)
+    return _export(s["reps_detail"], f"session-{session_id}", fmt)
+
+
+@bp.get("/api/staff/reps.<any(csv, json):fmt>")
+@login_required
+def export_range(fmt: str):
+    conn = _db()
+    try:
+        ids = [s["id"] for s in queries.sessions(conn, *_range())]
+        rows = queries.reps(conn, ids)
+    finally:
+        conn.close()
+    return _export(rows, "reps", fmt)
