@@ -170,9 +170,7 @@ def sessions_page():
                            args=request.args)
 
 
-@bp.get("/staff/sessions/<int:session_id>")
-@login_required
-def session_page(session_id: int):
+def _session_or_404(session_id: int) -> dict:
     conn = _db()
     try:
         s = queries.session(conn, session_id)
@@ -180,6 +178,13 @@ def session_page(session_id: int):
         conn.close()
     if s is None:
         abort(404)
+    return s
+
+
+@bp.get("/staff/sessions/<int:session_id>")
+@login_required
+def session_page(session_id: int):
+    s = _session_or_404(session_id)
     reps = s["reps_detail"]
     depth = line_chart("Depth per rep", {"hip flexion": [r["hip_deg"] for r in reps],
                                          "knee": [r["knee_deg"] for r in reps]}, "degrees")
@@ -207,13 +212,7 @@ def _export(rows: list[dict], name: str, fmt: str):
 @bp.get("/api/staff/sessions/<int:session_id>.<any(csv, json):fmt>")
 @login_required
 def export_session(session_id: int, fmt: str):
-    conn = _db()
-    try:
-        s = queries.session(conn, session_id)
-    finally:
-        conn.close()
-    if s is None:
-        abort(404)
+    s = _session_or_404(session_id)
     if fmt == "json":
         return _export(s, f"session-{session_id}", fmt)
     return _export(s["reps_detail"], f"session-{session_id}", fmt)
