@@ -2,8 +2,10 @@
 
 Flask-Login keeps who is logged in, Flask-WTF's CSRFProtect guards every
 state-changing request, Flask-Limiter slows guessing at the login. Accounts
-live in the store (device/store/accounts.py); until one exists, every staff
-page says which command makes it. Viewers read; admins also change things.
+live in the store (device/store/accounts.py); until one exists, the login
+page (where every staff page sends you) says which command makes it.
+Viewers read; admins will also change things (`admin_only`, for the settings
+and account pages to come).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def install(app) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[])
     app.register_blueprint(bp)
-    # Failed logins, per client address: a few tries, then wait.
+    # Login attempts (POSTs, right or wrong), per client address: a few, then wait.
     app.view_functions["staff.login"] = limiter.limit(
         app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
 
