@@ -167,10 +167,13 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from device.config import load_config
+    from device.config import load_config, settings_path
+    from device.service import logs
     from device.service.app import run_device
 
     config = load_config(args.config)
+    config = load_config(args.config, settings_path(config))  # the staff's settings win
+    logs.install(config.log)
     return run_device(config, source=args.source, host=args.host, port=args.port,
                       loop=args.loop, load_pose=_load_pose)
 

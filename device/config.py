@@ -34,10 +34,31 @@ A config file is TOML with these sections (all keys optional)::
     rest_s = 90.0      # the rest shown between sets, seconds
     session_idle_s = 10.0  # nobody in view this long ends a session
     guide = true       # set-up prompts before the first rep (never holds counting back)
+    sensitivity = "standard"   # faults called: relaxed | standard | strict
+
+    [log]
+    dir = "var/log"    # on a device: /var/log/hinge-mirror ("" = no log files)
+    max_kb = 1024      # one file's size before it rotates
+    files = 5          # rotated files kept: the folder holds at most (files + 1) * max_kb
+
+    [mqtt]             # optional: rep, set and session events to a broker (no personal data)
+    enabled = false
+    host = "localhost"
+    port = 1883
+    topic = "hinge-mirror"     # events go to TOPIC/DEVICE/EVENT
+    device = ""                # "" = this machine's host name
+    username = ""
+    password = ""
+    outbox = 1000              # events kept while the broker is away; the oldest go first
+
+Staff change some of these from the settings page (`SETTINGS`): they are
+written to `settings.toml` beside the store, checked by this same schema, and
+read over the config file at start (a setting made by staff wins over the file).
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -91,6 +112,7 @@ class CoachConfig:
     rest_s: float = 90.0
     session_idle_s: float = 10.0
     guide: bool = True
+    sensitivity: str = "standard"
 
     def params(self):
         """The coach's parameters with these settings."""
@@ -98,7 +120,31 @@ class CoachConfig:
 
         return CoachParams(set_target_reps=self.set_reps, set_target_sets=self.sets,
                            rest_s=self.rest_s, session_idle_s=self.session_idle_s,
-                           guide=self.guide)
+                           guide=self.guide,
+                           fault_tolerance=SENSITIVITY[self.sensitivity])
+
+
+# Sensitivity -> the factor on every fault threshold (device/core/faults.py).
+SENSITIVITY = {"relaxed": 1.25, "standard": 1.0, "strict": 0.8}
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    dir: str = "var/log"
+    max_kb: int = 1024
+    files: int = 5
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 1883
+    topic: str = "hinge-mirror"
+    device: str = ""
+    username: str = ""
+    password: str = ""
+    outbox: int = 1000
 
 
 @dataclass(frozen=True)
@@ -109,6 +155,14 @@ class Config:
     display: DisplayConfig = DisplayConfig()
     store: StoreConfig = StoreConfig()
     coach: CoachConfig = CoachConfig()
+    log: LogConfig = LogConfig()
+    mqtt: MqttConfig = MqttConfig()
+
+
+# What staff may change from the settings page, in its order.
+SETTINGS: tuple[tuple[str, str], ...] = (
+    ("coach", "set_reps"), ("coach", "sets"), ("coach", "guide"), ("coach", "sensitivity"),
+    ("display", "chime"), ("display", "speech"), ("display", "sleep_s"))
 
 
 _CHECKS = {
@@ -127,47 +181,118 @@ _CHECKS = {
     ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
     ("coach", "rest_s"): (lambda v: 5 <= v <= 900, "must be 5..900 seconds"),
     ("coach", "session_idle_s"): (lambda v: 2 <= v <= 600, "must be 2..600 seconds"),
+    ("coach", "sensitivity"): (lambda v: v in SENSITIVITY,
+                               f"must be one of {', '.join(SENSITIVITY)}"),
+    ("log", "max_kb"): (lambda v: 16 <= v <= 102400, "must be 16..102400 KiB"),
+    ("log", "files"): (lambda v: 1 <= v <= 50, "must be 1..50"),
+    ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
+    ("mqtt", "host"): (lambda v: bool(v.strip()), "must name the broker"),
+    ("mqtt", "topic"): (lambda v: bool(v.strip("/ ")) and not set(v) & set("#+"),
+                        "must be a topic without wildcards (# or +)"),
+    ("mqtt", "device"): (lambda v: not set(v) & set("#+/"), "must not hold #, + or /"),
+    ("mqtt", "outbox"): (lambda v: 1 <= v <= 100000, "must be 1..100000 events"),
 }
+SECTIONS = tuple(f.name for f in fields(Config))
 
 
-def _bad(path: Path, key: str, value: Any, why: str) -> HingeMirrorError:
-    return HingeMirrorError(f"config {path}: {key} = {value!r} {why}; fix it or remove the key")
+class ConfigValueError(HingeMirrorError):
+    """One bad key: `key` ("section.key") and `why`, for a form to show beside it."""
+
+    def __init__(self, where: Path | str, key: str, value: Any, why: str) -> None:
+        self.key, self.value, self.why = key, value, why
+        super().__init__(f"config {where}: {key} = {value!r} {why}; fix it or remove the key")
 
 
-def load_config(path: Path | None) -> Config:
-    """Read a TOML config over the defaults; any unknown key or bad value is an error."""
+_bad = ConfigValueError
+
+
+def load_config(path: Path | None, settings: Path | None = None) -> Config:
+    """Read a TOML config over the defaults, then the staff's settings file over
+    it (if it exists); any unknown key or bad value is an error."""
     config = Config()
-    if path is None:
-        return config
-    path = Path(path)
+    if path is not None:
+        config = merge(config, _read(Path(path), "config"), Path(path))
+    if settings is not None and Path(settings).exists():
+        config = merge(config, _read(Path(settings), "settings"), Path(settings), only=SETTINGS)
+    return config
+
+
+def _read(path: Path, what: str) -> dict:
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise HingeMirrorError(f"config {path}: no such file; check the --config path") from None
+        raise HingeMirrorError(f"{what} {path}: no such file; check the --config path") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise HingeMirrorError(f"config {path}: not valid TOML ({exc}); fix the syntax") from None
+        raise HingeMirrorError(f"{what} {path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def merge(config: Config, raw: dict, where: Path | str,
+          only: tuple[tuple[str, str], ...] | None = None) -> Config:
+    """`raw` (sections of keys, as TOML reads) over `config`, each key checked."""
     for section, values in raw.items():
-        if section not in {f.name for f in fields(Config)}:
-            raise _bad(path, section, "...",
-                       "is not a known section (server, camera, pose, display, store, "
-                       "coach)")
+        if section not in SECTIONS:
+            raise _bad(where, section, "...",
+                       f"is not a known section ({', '.join(SECTIONS)})")
         if not isinstance(values, dict):
-            raise _bad(path, section, values, "must be a [section] table")
+            raise _bad(where, section, values, "must be a [section] table")
         current = getattr(config, section)
         known = {f.name: f for f in fields(current)}
         updates = {}
         for key, value in values.items():
             name = f"{section}.{key}"
-            if key not in known:
-                raise _bad(path, name, value, f"is not a known key (known: {', '.join(known)})")
+            if key not in known or (only is not None and (section, key) not in only):
+                allowed = known if only is None else [k for s, k in only if s == section]
+                raise _bad(where, name, value,
+                           f"is not a known key (known: {', '.join(allowed) or 'none'})")
             want = type(getattr(current, key))
             if want is float and type(value) is int:
                 value = float(value)  # 90 means 90.0 seconds
             if type(value) is not want:
-                raise _bad(path, name, value, f"must be a {want.__name__}")
+                raise _bad(where, name, value, f"must be a {want.__name__}")
             check = _CHECKS.get((section, key))
             if check and not check[0](value):
-                raise _bad(path, name, value, check[1])
+                raise _bad(where, name, value, check[1])
             updates[key] = value
         config = replace(config, **{section: replace(current, **updates)})
     return config
+
+
+def settings_path(config: Config) -> Path:
+    """Where the staff's settings live: beside the store (writable by the service)."""
+    return Path(config.store.path).parent / "settings.toml"
+
+
+def settings_of(config: Config) -> dict[str, dict[str, Any]]:
+    """The staff-changeable keys of `config`, as TOML sections."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, key in SETTINGS:
+        out.setdefault(section, {})[key] = getattr(getattr(config, section), key)
+    return out
+
+
+def save_settings(path: Path, config: Config) -> None:
+    """Write the settings of `config` to `path` atomically: a reader (or a power
+    cut) finds the old file or the new one, never half of one."""
+    import tomli_w
+
+    path = Path(path)
+    text = "# Written by the staff settings page; checked like the config file.\n"
+    text += tomli_w.dumps(settings_of(config))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HingeMirrorError(f"settings {path}: cannot be written ({exc.strerror}); "
+                               "the previous settings are kept; free some space or "
+                               "check the folder's permissions") from None

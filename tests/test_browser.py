@@ -290,30 +290,54 @@ def test_framing_sleep_and_spoken_cues(chromium):
 
 
 def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_path):
-    # Log in as staff would, open a stored session, keep a screenshot.
+    # Log in as staff would, tag a stored session, look at every page; keep screenshots.
+    from device.config import Config, settings_path
+    from device.service.settings import LiveSettings
     from device.store import accounts, connect
     from tests.test_staff import PASSWORD, stored_session
 
     store = tmp_path / "s.db"
     stored_session(store)
-    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    stored_session(store)
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
     port = free_port()
+    from device.service.system import machine
+
     app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
-                     health=lambda: {"ok": True, "uptime_s": 1})
+                     health=lambda: {"ok": True, "uptime_s": 7300, "machine": machine(tmp_path),
+                                     "camera": {"ok": True, "source": "demo (synthetic)"}})
+    app.extensions["hinge_mirror"]["settings"] = LiveSettings(Config(), settings_path(Config()))
     server = make_server(app, "127.0.0.1", port, 8)
     threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
     try:
         chromium.set_window_size(1280, 1600)
-        chromium.get(f"http://127.0.0.1:{port}/staff/login")
+        chromium.get(f"{base}/staff/login")
         chromium.find_element("name", "name").send_keys("ana")
         chromium.find_element("name", "password").send_keys(PASSWORD)
         chromium.find_element("css selector", "button[type=submit]").click()
-        wait_for(chromium, lambda: "Logged in as ana" in chromium.page_source, 5, "login")
-        chromium.get(f"http://127.0.0.1:{port}/staff/sessions/1")
+        wait_for(chromium, lambda: "ana (admin)" in chromium.page_source, 5, "login")
+        chromium.save_screenshot(str(artifacts / "staff-dashboard.png"))
+        for sid in (1, 2):  # the tag form, as an admin uses it
+            chromium.get(f"{base}/staff/sessions/{sid}")
+            chromium.find_element("name", "client_code").send_keys("K-017")
+            chromium.find_element("css selector", '[data-testid="tag"] button').click()
+            wait_for(chromium, lambda: "/staff/clients/K-017" in chromium.page_source, 5,
+                     "the tag")
         charts = chromium.find_elements("css selector", "svg.chart")
         assert len(charts) == 3 and all(c.size["width"] > 300 for c in charts)
         assert len(chromium.find_elements("css selector", '[data-testid="reps"] tr')) == 4
         chromium.save_screenshot(str(artifacts / "staff-session.png"))
+        chromium.get(f"{base}/staff/clients/K-017")
+        assert len(chromium.find_elements("css selector", "svg.chart")) == 2
+        chromium.save_screenshot(str(artifacts / "staff-client.png"))
+        chromium.get(f"{base}/staff/settings")
+        chromium.save_screenshot(str(artifacts / "staff-settings.png"))
+        chromium.set_window_size(768, 1024)  # a tablet, upright: nothing wider than the page
+        chromium.get(f"{base}/staff/sessions/1")
+        width = chromium.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 768, width
+        chromium.save_screenshot(str(artifacts / "staff-session-tablet.png"))
     finally:
         chromium.get("about:blank")
         time.sleep(0.3)

@@ -7,13 +7,16 @@ from markupsafe import Markup, escape
 W, H, PAD = 640, 220, 36
 
 
-def line_chart(title: str, series: dict[str, list[float | None]], unit: str) -> Markup:
-    """Lines over rep number (1..n); None leaves a gap. Black and grey, for print."""
+def line_chart(title: str, series: dict[str, list[float | None]], unit: str,
+               labels: list[str] | None = None, top: float | None = None) -> Markup:
+    """Lines over rep number (1..n), or over `labels`; None leaves a gap. The
+    axis runs from 0 to `top` (default: a little over the largest value). Black
+    and grey, for print."""
     values = [v for vs in series.values() for v in vs if v is not None]
     n = max((len(vs) for vs in series.values()), default=0)
     if not values or n == 0:
         return Markup(f'<p class="chart-empty">{escape(title)}: no reps</p>')
-    top = max(values) * 1.1 or 1.0
+    top = (top or max(values)) * 1.1 or 1.0
     x = (lambda i: PAD + (W - 2 * PAD) * (i / max(n - 1, 1)))  # noqa: E731
     y = (lambda v: H - PAD - (H - 2 * PAD) * (v / top))  # noqa: E731
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
@@ -21,7 +24,8 @@ def line_chart(title: str, series: dict[str, list[float | None]], unit: str) -> 
              f'<text x="{PAD}" y="18" font-size="14">{escape(title)} ({escape(unit)})</text>',
              f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#000"/>',
              f'<text x="{PAD - 4}" y="{y(top / 1.1) + 4:.0f}" font-size="11" '
-             f'text-anchor="end">{top / 1.1:.0f}</text>']
+             f'text-anchor="end">{top / 1.1:.0f}</text>',
+             f'<text x="{PAD - 4}" y="{H - PAD + 4}" font-size="11" text-anchor="end">0</text>']
     for k, (name, vs) in enumerate(series.items()):
         color, dash = ("#000", "") if k == 0 else ("#777", ' stroke-dasharray="6 4"')
         pts = [(x(i), y(v)) for i, v in enumerate(vs) if v is not None]
@@ -31,9 +35,11 @@ def line_chart(title: str, series: dict[str, list[float | None]], unit: str) -> 
         parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>' for px, py in pts]
         parts.append(f'<text x="{W - PAD}" y="{18 + 16 * k}" font-size="12" fill="{color}" '
                      f'text-anchor="end">{escape(name)}</text>')
-    for i in range(n):
+    step = max(1, n // 12)  # at most a dozen labels under the axis
+    for i in range(0, n, step):
+        label = labels[i] if labels else str(i + 1)
         parts.append(f'<text x="{x(i):.1f}" y="{H - PAD + 16}" font-size="11" '
-                     f'text-anchor="middle">{i + 1}</text>')
+                     f'text-anchor="middle">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

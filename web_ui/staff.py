@@ -4,17 +4,41 @@ Flask-Login keeps who is logged in, Flask-WTF's CSRFProtect guards every
 state-changing request, Flask-Limiter slows guessing at the login. Accounts
 live in the store (device/store/accounts.py); until one exists, the login
 page (where every staff page sends you) says which command makes it.
-Viewers read; admins will also change things (`admin_only`, for the settings
-and account pages to come).
+Viewers read; admins also change the settings, manage accounts and tag
+sessions with client codes (`admin_only`).
+
+Routes, and who may use them (every one needs a login but the login page):
+  /staff/login (GET, POST)              anyone: the form; POSTs rate limited
+  /staff/logout (POST)                  staff
+  /staff/                               staff: the dashboard
+  /staff/sessions, /staff/sessions/ID   staff
+  /staff/sessions/ID/client (POST)      admin: tag a session with a client code
+  /staff/clients, /staff/clients/CODE   staff: clients and their trends
+  /staff/logs, /staff/logs/NAME         staff: log files, a tail, ?download=1
+  /staff/settings (GET, POST)           staff read, admin change
+  /staff/accounts (GET, POST), /staff/accounts/ID/{role,delete} (POST)   admin
+  /api/staff/health                     staff
+  /api/staff/sessions/ID.{csv,json}, /api/staff/reps.{csv,json}   staff: exports
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -25,11 +49,15 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFProtect
 
+from device.config import SENSITIVITY, SETTINGS, ConfigValueError
+from device.errors import HingeMirrorError
+from device.service import logs
 from device.store import accounts, connect, queries
 from device.words import fault_words
 from web_ui.charts import bar_chart, line_chart
 
 bp = Blueprint("staff", __name__)
+log = logging.getLogger(__name__)
 ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
 
 
@@ -130,11 +158,24 @@ def logout():
     return redirect("/staff/login")
 
 
+def _midnight() -> float:
+    import datetime as dt
+
+    return dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
+
+
 @bp.get("/staff/")
 @login_required
 def dashboard():
     health = current_app.extensions["hinge_mirror"]["health"]()
-    return render_template("staff/dashboard.html", health=health, user=current_user)
+    conn = _db()
+    try:
+        today = queries.today(conn, _midnight())
+        events = queries.events(conn, 10)
+    finally:
+        conn.close()
+    return render_template("staff/dashboard.html", health=health, user=current_user,
+                           today=today, events=events)
 
 
 @bp.get("/api/staff/health")
@@ -165,7 +206,7 @@ def _range() -> tuple[float | None, float | None]:
 def sessions_page():
     conn = _db()
     try:
-        rows = queries.sessions(conn, *_range())
+        rows = queries.sessions(conn, *_range(), client=request.args.get("client") or None)
     finally:
         conn.close()
     return render_template("staff/sessions.html", sessions=rows, words=fault_words,
@@ -198,12 +239,66 @@ def session_page(session_id: int):
         per_set[key] = per_set.get(key, 0) + (1 if r["faults"] else 0)
     faults = bar_chart("Reps with a fault, per set", per_set)
     return render_template("staff/session.html", s=s, reps=reps, words=fault_words,
-                           charts=[depth, tempo, faults])
+                           charts=[depth, tempo, faults], user=current_user,
+                           error=request.args.get("error"))
+
+
+@bp.post("/staff/sessions/<int:session_id>/client")
+@admin_only
+def tag_session(session_id: int):
+    """Tag a session with a pseudonymous client code ("" removes the tag)."""
+    conn = _db()
+    try:
+        found = queries.set_client(conn, session_id, request.form.get("client_code", ""))
+    except ValueError as exc:
+        return redirect(f"/staff/sessions/{session_id}?" + _query(error=str(exc)))
+    finally:
+        conn.close()
+    if not found:
+        abort(404)
+    return redirect(f"/staff/sessions/{session_id}")
+
+
+def _query(**args) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(args)
+
+
+@bp.get("/staff/clients")
+@login_required
+def clients_page():
+    conn = _db()
+    try:
+        rows = queries.clients(conn)
+    finally:
+        conn.close()
+    return render_template("staff/clients.html", clients=rows)
+
+
+@bp.get("/staff/clients/<code>")
+@login_required
+def client_page(code: str):
+    conn = _db()
+    try:
+        trend = queries.trend(conn, code)
+        rows = queries.sessions(conn, client=code)
+    finally:
+        conn.close()
+    if not trend:
+        abort(404)
+    import datetime as dt
+
+    days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b") for t in trend]
+    charts = [line_chart("Mean depth per session", {"depth": [t["depth_deg"] for t in trend]},
+                         "degrees of hip flexion", days),
+              line_chart("Clean reps per session", {"clean": [t["clean_pct"] for t in trend]},
+                         "% of reps", days, top=100)]
+    return render_template("staff/client.html", code=code, trend=trend, sessions=rows,
+                           charts=charts, words=fault_words)
 
 
 def _export(rows: list[dict], name: str, fmt: str):
-    from flask import Response
-
     if fmt == "csv":
         return Response(queries.reps_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -225,8 +320,143 @@ def export_session(session_id: int, fmt: str):
 def export_range(fmt: str):
     conn = _db()
     try:
-        ids = [s["id"] for s in queries.sessions(conn, *_range())]
+        ids = [s["id"] for s in queries.sessions(conn, *_range(),
+                                                 client=request.args.get("client") or None)]
         rows = queries.reps(conn, ids)
     finally:
         conn.close()
     return _export(rows, "reps", fmt)
+
+
+def _log_dir() -> str:
+    return current_app.config.get("LOG_DIR") or ""
+
+
+@bp.get("/staff/logs")
+@login_required
+def logs_page():
+    folder = _log_dir()
+    return render_template("staff/logs.html", folder=folder,
+                           files=logs.listing(folder) if folder else [])
+
+
+@bp.get("/staff/logs/<name>")
+@login_required
+def log_file(name: str):
+    """One log file by its name: a tail, or the whole file with ?download=1.
+    Any name that is not one of the folder's log files is a 404."""
+    folder = _log_dir()
+    path = logs.find(folder, name) if folder else None
+    if path is None:
+        abort(404)
+    if request.args.get("download"):
+        return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
+    return render_template("staff/log.html", name=name, text=logs.tail(path, 300))
+
+
+# The settings page: each setting's label, its kind, and its choices.
+SETTING_FORM = {
+    "coach.set_reps": ("Target reps per set (0: no target)", "int", None),
+    "coach.sets": ("Target sets per session (0: no target)", "int", None),
+    "coach.guide": ("Guided set-up before the first rep", "bool", None),
+    "coach.sensitivity": ("How strictly faults are called", "choice", tuple(SENSITIVITY)),
+    "display.chime": ("A chime on each counted rep", "bool", None),
+    "display.speech": ("Cues spoken aloud", "bool", None),
+    "display.sleep_s": ("Nobody in view this long: the glass goes dark (seconds, 0: never)",
+                        "float", None),
+}
+assert list(SETTING_FORM) == [f"{s}.{k}" for s, k in SETTINGS]
+
+
+def _form_values() -> dict:
+    """The form's fields typed as the config file types them; a field that is
+    not a number becomes a ConfigValueError naming it."""
+    out = {}
+    for name, (_, kind, _) in SETTING_FORM.items():
+        raw = request.form.get(name)
+        if kind == "bool":
+            out[name] = raw == "on"
+            continue
+        if raw is None:
+            continue  # not sent: unchanged
+        try:
+            out[name] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+        except ValueError:
+            raise ConfigValueError("settings page", name, raw, f"must be a {kind} number"
+                                   ) from None
+    return out
+
+
+@bp.route("/staff/settings", methods=["GET", "POST"])
+@login_required
+def settings_page():
+    live = current_app.extensions["hinge_mirror"].get("settings")
+    if live is None:
+        abort(503, "settings are changed on a running device (hinge-mirror run)")
+    errors, saved, status = {}, False, 200
+    values = live.values()
+    if request.method == "POST":
+        if current_user.role != "admin":
+            abort(403)
+        try:
+            before = values
+            live.change(dict(values, **_form_values()))
+            values, saved = live.values(), True
+            changed = [f"{k} {before[k]!r} -> {v!r}" for k, v in values.items()
+                       if before[k] != v]
+            log.info("settings changed by %s: %s", current_user.name,
+                     "; ".join(changed) or "nothing")
+        except ConfigValueError as exc:
+            errors[exc.key] = exc.why
+            status = 400
+        except HingeMirrorError as exc:
+            errors["_"] = str(exc)
+            status = 507
+    return render_template("staff/settings.html", form=SETTING_FORM, values=values,
+                           errors=errors, saved=saved, user=current_user,
+                           path=live.path), status
+
+
+@bp.route("/staff/accounts", methods=["GET", "POST"])
+@admin_only
+def accounts_page():
+    error, status = request.args.get("error"), 200
+    conn = _db()
+    try:
+        if request.method == "POST":
+            f = request.form
+            if f.get("password", "") != f.get("again", ""):
+                error, status = "the two passwords differ; nothing was changed", 400
+            else:
+                try:
+                    accounts.add(conn, f.get("name", ""), f.get("role", ""),
+                                 f.get("password", ""))
+                    return redirect("/staff/accounts")
+                except ValueError as exc:
+                    error, status = f"{exc}; nothing was changed", 400
+        rows = accounts.all_accounts(conn)
+    finally:
+        conn.close()
+    return render_template("staff/accounts.html", accounts=rows, error=error,
+                           user=current_user, roles=accounts.ROLES), status
+
+
+@bp.post("/staff/accounts/<int:account_id>/<any(role, delete):action>")
+@admin_only
+def account_change(account_id: int, action: str):
+    conn = _db()
+    try:
+        if accounts.get(conn, account_id) is None:
+            abort(404)
+        if action == "delete":
+            if account_id == current_user.id:
+                return redirect("/staff/accounts?" + _query(
+                    error="you cannot delete your own account while logged in to it"))
+            accounts.delete(conn, account_id)
+        else:
+            accounts.set_role(conn, account_id, request.form.get("role", ""))
+    except ValueError as exc:
+        return redirect("/staff/accounts?" + _query(error=str(exc)))
+    finally:
+        conn.close()
+    return redirect("/staff/accounts")

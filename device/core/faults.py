@@ -99,12 +99,18 @@ HEEL_RISE_SHIN = 0.25
 MIN_DOWN_S = 0.4
 
 
-def judge(rep, ref, view: str, *, calibrated: bool) -> tuple[list[str], list[str]]:
+def judge(rep, ref, view: str, *, calibrated: bool,
+          tolerance: float = 1.0) -> tuple[list[str], list[str]]:
     """Faults found on a rep and faults that could not be judged, both in priority order.
 
     `rep` is the coach's RepTrack, `ref` its standing Reference; `calibrated`
     says whether the reference is from at least a second of still standing.
+    `tolerance` is the staff's sensitivity setting: every threshold above is
+    widened by this factor (above 1: fewer faults called) or narrowed (below 1).
+    The thresholds' sources are for 1.0; the other settings are a clinician's
+    choice, not a measured cut-off.
     """
+    k = tolerance
     judged = set(JUDGED_IN.get(view, JUDGED_IN["unknown"]))
     if not calibrated:
         judged -= {"knees_caving", "hips_shifting", "weight_on_toes", "weight_on_heels"}
@@ -119,20 +125,22 @@ def judge(rep, ref, view: str, *, calibrated: bool) -> tuple[list[str], list[str
 
     check("knees_bent_too_much", rep.peak_knee > 0,
           lambda: rep.peak_knee >= KNEE_MIN_DEG
-          and rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG)
+          and rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG * k)
     check("knees_caving", math.isfinite(rep.knee_ratio_min) and ref.ankle_w > 0,
-          lambda: rep.knee_ratio_min < KNEE_ANKLE_RATIO_MIN
-          and rep.knee_ratio_min < KNEE_RATIO_DROP * ref.knee_w / ref.ankle_w)
-    check("hips_shifting", ref.hip_w > 0, lambda: rep.shift_max > HIP_SHIFT_FRAC)
-    check("back_rounding", math.isfinite(rep.neck_max), lambda: rep.neck_max > NECK_FLEX_DEG)
-    check("back_overarching", math.isfinite(rep.top_lean), lambda: rep.top_lean < -LEAN_BACK_DEG)
-    check("incomplete_lockout", True, lambda: rep.top_hip > LOCKOUT_MAX_DEG)
+          lambda: rep.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
+          and rep.knee_ratio_min < KNEE_RATIO_DROP / k * ref.knee_w / ref.ankle_w)
+    check("hips_shifting", ref.hip_w > 0, lambda: rep.shift_max > HIP_SHIFT_FRAC * k)
+    check("back_rounding", math.isfinite(rep.neck_max),
+          lambda: rep.neck_max > NECK_FLEX_DEG * k)
+    check("back_overarching", math.isfinite(rep.top_lean),
+          lambda: rep.top_lean < -LEAN_BACK_DEG * k)
+    check("incomplete_lockout", True, lambda: rep.top_hip > LOCKOUT_MAX_DEG * k)
     com_seen = math.isfinite(rep.com_max)
-    check("weight_on_toes", com_seen, lambda: rep.com_max > COM_TOES_FOOT
-          or rep.heel_rise_max > HEEL_RISE_SHIN)
-    check("weight_on_heels", com_seen, lambda: rep.com_min < COM_HEELS_FOOT)
+    check("weight_on_toes", com_seen, lambda: rep.com_max > COM_TOES_FOOT * k
+          or rep.heel_rise_max > HEEL_RISE_SHIN * k)
+    check("weight_on_heels", com_seen, lambda: rep.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
-          lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S)
+          lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k)
     return [x for x in FAULTS if x in found], [x for x in FAULTS if x not in measured]
 
 

@@ -369,7 +369,8 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
         return _partial(s, events, back_to=Phase.STANDING)
     view = rep.view if rep.view != "unknown" else window_view(s)
-    found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s)
+    found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s,
+                                       tolerance=p.fault_tolerance)
     count = s.rep_count + 1
     summary = {
         "index": count,

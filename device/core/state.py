@@ -215,6 +215,9 @@ class CoachParams:
     # "hinge when ready". Only words: it never holds counting back.
     guide: bool = True
     brace_s: float = 3.0
+    # The staff's sensitivity: fault thresholds (faults.py) times this factor;
+    # 1.0 is the thresholds as sourced, 1.25 relaxed, 0.8 strict.
+    fault_tolerance: float = 1.0
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
     upright_leg_frac: float = 0.35  # hips must be this far above the ankles, in leg lengths
     max_hinge_deg: float = 120.0  # a trunk tilted further (shoulders far below hips) is lying

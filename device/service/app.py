@@ -9,7 +9,7 @@ import secrets
 import threading
 from pathlib import Path
 
-from device.config import Config
+from device.config import Config, settings_path
 from device.core.coach import Coach
 from device.core.synth import demo_session
 from device.errors import HingeMirrorError
@@ -17,6 +17,8 @@ from device.service.hub import StateHub
 from device.service.metrics import Metrics
 from device.service.pipeline import Pipeline, Processor
 from device.service.server import make_server
+from device.service.settings import LiveSettings, display_of
+from device.service.system import machine
 from device.store import Recorder
 from device.vision.sources import OpenCVSource, Picamera2Source, ReplaySource
 from device.vision.tracks import Track
@@ -74,25 +76,40 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                           extra={"source": frame_source.name, "demo": demo},
                           skeleton=config.display.skeleton, metrics=metrics)
     recorder: Recorder | None = None
-    pipeline = Pipeline(frame_source, processor,
-                        on_events=lambda events: recorder.on_events(events),
+    publisher = None
+    if config.mqtt.enabled:
+        from device.service.mqtt import Publisher
+
+        publisher = Publisher(config.mqtt)
+
+    def on_events(events: list[dict]) -> None:
+        recorder.on_events(events)
+        if publisher is not None:
+            publisher.on_events(events)
+
+    pipeline = Pipeline(frame_source, processor, on_events=on_events,
                         on_device_event=lambda kind, detail: (
                             recorder.device_event(kind, detail),
                             metrics.device_event(kind, detail)))
+    store_dir = Path(config.store.path).parent
 
     def health() -> dict:
         report = pipeline.health()
         report["store"] = {"recording": recorder.recording, "problem": recorder.problem,
                            "path": str(recorder.path)}
+        report["machine"] = machine(store_dir)
+        report["mqtt"] = publisher.status() if publisher else None
         return report
 
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
     app = create_app({"DEMO": demo, "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
-                      "STORE_PATH": config.store.path,
-                      "SECRET_KEY": secret_key(Path(config.store.path).parent / "secret_key")},
+                      "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
+                      "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics)
+    app.extensions["hinge_mirror"]["settings"] = LiveSettings(
+        config, settings_path(config), settings_applier(processor, app))
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     try:
         recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
@@ -110,11 +127,29 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     finally:
         server.close()
         pipeline.stop()
+        if publisher is not None:
+            publisher.close()
         retention.stop()
         recorder.close_open("stopped")
         recorder.device_event("stop", None)
         recorder.close()
     return 0
+
+
+def settings_applier(processor: Processor, app):
+    """What a settings change does on a running device: the coach's parameters
+    change at the next frame, and every open mirror page reads the display's
+    from the next snapshot."""
+    speaker = app.extensions["hinge_mirror"]["speaker"]
+
+    def apply(new: Config) -> None:
+        processor.coach.params = new.coach.params()
+        shown = display_of(new, speaker.available)
+        processor.extra["display"] = shown
+        app.config.update(SLEEP_S=shown["sleep_s"], CHIME=shown["chime"],
+                          SPEECH=new.display.speech)
+
+    return apply
 
 
 def secret_key(path: Path) -> str:

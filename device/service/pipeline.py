@@ -9,6 +9,7 @@ whatever the frame rate.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -54,6 +55,15 @@ class Mailbox:
             return frame
 
 
+def _latency_ms(times_s) -> dict[str, float] | None:
+    """Median and 95th percentile of the recent pose invokes, in ms."""
+    recent = sorted(list(times_s))
+    if not recent:
+        return None
+    return {"median": round(1000 * recent[len(recent) // 2], 1),
+            "p95": round(1000 * recent[min(len(recent) - 1, int(0.95 * len(recent)))], 1)}
+
+
 class Processor:
     """One frame through pose and coach into a published snapshot.
 
@@ -75,6 +85,7 @@ class Processor:
         self.extra = extra or {}
         self.frames = 0
         self.rejected: dict[str, int] = {}  # frames the coach refused, by reason
+        self.invoke_s: collections.deque[float] = collections.deque(maxlen=120)
 
     def camera_lost(self) -> list[dict]:
         """No frames for a while: clear the person and say so on the glass."""
@@ -106,8 +117,10 @@ class Processor:
                 raise RuntimeError("a frame without keypoints needs a pose estimator")
             t0 = time.perf_counter()
             keypoints = self.pose.estimate(frame.image)
+            took = time.perf_counter() - t0
+            self.invoke_s.append(took)
             if self.metrics:
-                self.metrics.invoke.observe(time.perf_counter() - t0)
+                self.metrics.invoke.observe(took)
         h, w = frame.size
         self.aspect = w / h
         events = self.coach.update(keypoints, frame.t_s, w / h)
@@ -252,7 +265,8 @@ class Pipeline:
                       "threads": getattr(pose, "threads", None),
                       "mode": getattr(pose, "mode", None)},
             "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
-                         "frames": self.processor.frames, "dropped": self.mailbox.dropped},
+                         "frames": self.processor.frames, "dropped": self.mailbox.dropped,
+                         "invoke_ms": _latency_ms(self.processor.invoke_s)},
             "error": self.error,
             "uptime_s": round(now - self.started_s, 1),
         }

@@ -49,3 +49,34 @@ def check(conn: sqlite3.Connection, name: str, password: str) -> tuple[int, str,
     digest = row[3] if row else generate_password_hash("x" * MIN_PASSWORD, method="scrypt")
     ok = check_password_hash(digest, password)
     return (row[0], row[1], row[2]) if row and ok else None
+
+
+def all_accounts(conn: sqlite3.Connection) -> list[dict]:
+    return [{"id": i, "name": n, "role": r, "created_at": t} for i, n, r, t in conn.execute(
+        "SELECT id, name, role, created_at FROM accounts ORDER BY name")]
+
+
+def _admins_left_without(conn: sqlite3.Connection, account_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM accounts WHERE role = 'admin' AND id != ?",
+                        (account_id,)).fetchone()[0]
+
+
+def set_role(conn: sqlite3.Connection, account_id: int, role: str) -> None:
+    """Change a role; ValueError if it is unknown or would leave no admin."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    with conn:  # the check and the change in one transaction
+        conn.execute("BEGIN IMMEDIATE")
+        if role != "admin" and not _admins_left_without(conn, account_id):
+            raise ValueError("that is the last admin: make another admin first")
+        conn.execute("UPDATE accounts SET role = ? WHERE id = ?", (role, account_id))
+
+
+def delete(conn: sqlite3.Connection, account_id: int) -> None:
+    """Delete an account; ValueError if it is the last admin."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        row = get(conn, account_id)
+        if row and row[2] == "admin" and not _admins_left_without(conn, account_id):
+            raise ValueError("that is the last admin: make another admin first")
+        conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from collections import Counter
 
@@ -16,14 +17,21 @@ REP_COLUMNS = ("session_id", "set_number", "number", "at", "start_s", "bottom_s"
                "score", "faults", "unjudged")
 
 
+# A client code is a pseudonym (the clinic keeps the key to it), never a name:
+# letters, digits, '-' and '_', up to 24.
+CLIENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
+
+
 def sessions(conn: sqlite3.Connection, since: float | None = None,
-             until: float | None = None) -> list[dict]:
-    """Sessions started in [since, until), newest first, with their main fault."""
+             until: float | None = None, client: str | None = None) -> list[dict]:
+    """Sessions started in [since, until) (of one client, if given), newest
+    first, with their main fault."""
     rows = conn.execute(
         "SELECT id, started_at, ended_at, end_reason, reps, sets, client_code FROM sessions "
-        "WHERE started_at >= ? AND started_at < ? ORDER BY started_at DESC",
+        "WHERE started_at >= ? AND started_at < ? AND (? IS NULL OR client_code = ?) "
+        "ORDER BY started_at DESC",
         (since if since is not None else float("-inf"),
-         until if until is not None else float("inf"))).fetchall()
+         until if until is not None else float("inf"), client, client)).fetchall()
     out = []
     for sid, start, end, reason, reps, sets, client in rows:
         faults = Counter(f for (fs,) in conn.execute(
@@ -37,10 +45,10 @@ def sessions(conn: sqlite3.Connection, since: float | None = None,
 
 def session(conn: sqlite3.Connection, session_id: int) -> dict | None:
     """One session with its sets and reps (every stored figure), or None."""
-    found = [s for s in sessions(conn) if s["id"] == session_id]
-    if not found:
+    row = conn.execute("SELECT started_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
         return None
-    s = found[0]
+    s = next(s for s in sessions(conn, row[0], row[0] + 1e-3) if s["id"] == session_id)
     s["sets_detail"] = [
         {"id": i, "number": n, "reps": r, "end_reason": why,
          "summary": json.loads(summary) if summary else None}
@@ -77,3 +85,55 @@ def reps_csv(rep_rows: list[dict]) -> str:
         w.writerow([";".join(r[c]) if c in ("faults", "unjudged") else r[c]
                     for c in REP_COLUMNS])
     return buf.getvalue()
+
+
+def today(conn: sqlite3.Connection, since: float) -> dict[str, int]:
+    """Sessions and reps since `since` (the dashboard passes local midnight)."""
+    n, reps_ = conn.execute("SELECT COUNT(*), COALESCE(SUM(reps), 0) FROM sessions "
+                            "WHERE started_at >= ?", (since,)).fetchone()
+    return {"sessions": n, "reps": reps_}
+
+
+def events(conn: sqlite3.Connection, limit: int = 10) -> list[dict]:
+    """The last device events, newest first."""
+    return [{"at": at, "kind": kind, "detail": detail} for at, kind, detail in conn.execute(
+        "SELECT at, kind, detail FROM events ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def set_client(conn: sqlite3.Connection, session_id: int, code: str) -> bool:
+    """Tag a session with a client code ("" removes it). False if no such
+    session; ValueError if the code is not a pseudonym's shape."""
+    code = code.strip()
+    if code and not CLIENT_CODE.match(code):
+        raise ValueError("a client code is 1-24 letters, digits, '-' or '_' (a pseudonym, "
+                         "never a name)")
+    with conn:
+        cur = conn.execute("UPDATE sessions SET client_code = ? WHERE id = ?",
+                           (code or None, session_id))
+    return cur.rowcount == 1
+
+
+def clients(conn: sqlite3.Connection) -> list[dict]:
+    """Every client code with its number of sessions and reps, last seen first."""
+    return [{"code": c, "sessions": n, "reps": r, "first": a, "last": b}
+            for c, n, r, a, b in conn.execute(
+                "SELECT client_code, COUNT(*), SUM(reps), MIN(started_at), MAX(started_at) "
+                "FROM sessions WHERE client_code IS NOT NULL GROUP BY client_code "
+                "ORDER BY MAX(started_at) DESC")]
+
+
+def trend(conn: sqlite3.Connection, code: str) -> list[dict]:
+    """A client's sessions, oldest first: reps, the mean depth (hip flexion at
+    the bottom) and the share of clean reps (no fault found), in percent."""
+    out = []
+    for sid, start, n in conn.execute(
+            "SELECT id, started_at, reps FROM sessions WHERE client_code = ? "
+            "ORDER BY started_at", (code,)).fetchall():
+        rows = conn.execute("SELECT hip_deg, faults FROM reps WHERE session_id = ?",
+                            (sid,)).fetchall()
+        depths = [h for h, _ in rows if h is not None]
+        clean = sum(1 for _, f in rows if not json.loads(f))
+        out.append({"session_id": sid, "started_at": start, "reps": n,
+                    "depth_deg": round(sum(depths) / len(depths), 1) if depths else None,
+                    "clean_pct": round(100 * clean / len(rows)) if rows else None})
+    return out

@@ -9,7 +9,7 @@
                    descending: "Hips back", bottom: "", ascending: "Drive up",
                    lockout: "Stand tall", seated: "Seated: stand up when ready" };
   let last = null;
-  const sleepMs = 1000 * Number(main.dataset.sleepS || 0);
+  let sleepMs = 1000 * Number(main.dataset.sleepS || 0);
   let seenAt = Date.now();
   const FRAMING = {
     move_back: "Move back<small>whole body, head to feet</small>",
@@ -50,9 +50,19 @@
     n.innerHTML = html || "";
   }
 
+  // Settings staff change while the page is open arrive with each snapshot.
+  function settle(d) {
+    if (!d) return;
+    sleepMs = 1000 * Number(d.sleep_s || 0);
+    main.dataset.sleepS = String(d.sleep_s || 0);
+    main.dataset.chime = d.chime ? "1" : "0";
+    main.dataset.speech = d.speech ? "1" : "0";
+  }
+
   function show(s) {
     if (!s) return;
     last = s;
+    settle(s.display);
     let state = "training";
     if (s.present) seenAt = Date.now();
     document.body.classList.toggle("asleep",

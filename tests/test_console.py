@@ -1,0 +1,330 @@
+"""The staff console's pages: dashboard, clients and trends, logs, settings, accounts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from device.config import SETTINGS, Config, load_config, settings_path
+from device.core.coach import Coach
+from device.service import logs
+from device.service.app import settings_applier
+from device.service.hub import StateHub
+from device.service.pipeline import Processor
+from device.service.settings import LiveSettings
+from device.store import Recorder, accounts, connect
+from tests.test_staff import PASSWORD, app_for, stored_session, token
+from tests.test_store import coach_events
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "data" / "hinge-mirror.db"
+
+
+def login(app, name="ana", role="admin", store=None):
+    if store is not None:
+        accounts.add(connect(store), name, role, PASSWORD)
+    client = app.test_client()
+    resp = client.post("/staff/login", data={"name": name, "password": PASSWORD,
+                                             "csrf_token": token(client)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return client
+
+
+def post(client, path, data, page=None):
+    return client.post(path, data={**data, "csrf_token": token(client, page or path)})
+
+
+# The dashboard -------------------------------------------------------------
+
+def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_path, monkeypatch):
+    stored_session(store)
+    rec = Recorder(store)
+    rec.device_event("camera_lost", "no frame for 2.0 s")
+    rec.close()
+    sensor = tmp_path / "temp"
+    sensor.write_text("47234\n")  # what a Pi's /sys/class/thermal/thermal_zone0/temp holds
+    monkeypatch.setattr("device.service.system.THERMAL", sensor)
+    from device.service.system import machine
+
+    health = {"ok": True, "uptime_s": 3725.0, "camera": {"ok": True, "source": "picamera"},
+              "pipeline": {"fps": 14.8, "frames": 900, "dropped": 0,
+                           "invoke_ms": {"median": 61.2, "p95": 70.4}},
+              "model": {"loaded": True, "runtime": "ai_edge_litert", "threads": 4,
+                        "mode": "crop"},
+              "machine": machine(store.parent), "store": {"recording": True}}
+    client = login(create(store, health=lambda: health), store=store)
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "61.2 ms median, 70.4 ms 95th percentile" in page
+    assert "47.2 °C" in page
+    assert "GiB free of" in page
+    assert "1 h 2 min" in page
+    assert "<strong>1</strong> session," in page and "<strong>3</strong> reps" in page
+    assert "camera lost" in page and "no frame for 2.0 s" in page
+    # Without the sensor (not a Pi) it says so rather than showing a number.
+    monkeypatch.setattr("device.service.system.THERMAL", tmp_path / "none")
+    health["machine"] = machine(store.parent)
+    assert "no sensor on this machine" in client.get("/staff/").get_data(as_text=True)
+
+
+def create(store, **kw):
+    from web_ui import create_app
+
+    return create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store),
+                       **kw.pop("config", {})}, hub=kw.pop("hub", StateHub()),
+                      health=kw.pop("health", lambda: {"ok": True, "uptime_s": 1}), **kw)
+
+
+# Clients ---------------------------------------------------------------------
+
+def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
+    for reps, style in ((3, "squat"), (4, "hinge")):  # a squatter who learns to hinge
+        rec = Recorder(store)
+        rec.on_events(coach_events(reps=reps, style=style, tail_s=1.0)[0])
+        rec.close()
+    app = app_for(store)
+    admin = login(app, store=store)
+    for sid in (1, 2):
+        assert post(admin, f"/staff/sessions/{sid}/client", {"client_code": "K-017"},
+                    f"/staff/sessions/{sid}").status_code == 302
+    # A name is not a pseudonym: refused, and the tag stays as it was.
+    resp = post(admin, "/staff/sessions/1/client", {"client_code": "Jane Doe"},
+                "/staff/sessions/1")
+    assert "never a name" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    codes = [c for (c,) in connect(store).execute("SELECT client_code FROM sessions")]
+    assert codes == ["K-017", "K-017"]
+    listing = admin.get("/staff/clients").get_data(as_text=True)
+    assert "/staff/clients/K-017" in listing and "<td>7</td>" in listing  # 3 + 4 reps
+    trend = admin.get("/staff/clients/K-017").get_data(as_text=True)
+    assert trend.count("<svg") == 2
+    conn = connect(store)
+    clean = [sum(1 for (f,) in conn.execute(
+        "SELECT faults FROM reps WHERE session_id = ?", (sid,)) if f == "[]") for sid in (1, 2)]
+    assert clean[0] == 0 and clean[1] > 0  # the squats were flagged, the hinges less so
+    assert f"{round(100 * clean[1] / 4)}%" in trend and "0%" in trend
+    assert admin.get("/staff/sessions?client=K-017").get_data(as_text=True).count(
+        "/staff/sessions/") == 2
+    assert len(admin.get("/api/staff/reps.json?client=K-017").get_json()) == 7
+    assert admin.get("/staff/clients/nobody").status_code == 404
+    # A viewer reads but does not tag.
+    accounts.add(connect(store), "vic", "viewer", PASSWORD)
+    viewer = login(app, "vic")
+    assert "K-017" in viewer.get("/staff/sessions/1").get_data(as_text=True)
+    assert post(viewer, "/staff/sessions/1/client", {"client_code": "X-1"},
+                "/staff/sessions").status_code == 403
+
+
+def test_the_mirror_shows_no_history_client_code_or_staff(store):
+    """The mirror page, its state and its stream: nothing of any stored session."""
+    stored_session(store)
+    connect(store).execute("UPDATE sessions SET client_code = 'K-9Z7Q'")
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    hub = StateHub()
+    coach = Coach()
+    processor = Processor(None, coach, hub, extra={"source": "test", "demo": False})
+    app = create(store, hub=hub)
+    app.config["SSE_MAX_S"] = 0.5
+    app.extensions["hinge_mirror"]["settings"] = LiveSettings(
+        Config(), settings_path(Config()), settings_applier(processor, app))
+    processor.publish()
+    client = app.test_client()
+    state = client.get("/api/state").get_data(as_text=True)
+    stream = client.get("/api/stream").get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert "data:" in stream
+    for text in (state, stream, page):
+        assert "K-9Z7Q" not in text and "client" not in text
+        assert "ana" not in text and "session_id" not in text and "sessions" not in text
+    snapshot = client.get("/api/state").get_json()["state"]
+    assert not any(isinstance(v, list) and v and isinstance(v[0], dict)
+                   for v in snapshot.values())  # no table of past reps or sessions
+
+
+# Logs ------------------------------------------------------------------------
+
+@pytest.fixture
+def log_dir(tmp_path):
+    from device.config import LogConfig
+
+    folder = tmp_path / "log"
+    handler = logs.install(LogConfig(dir=str(folder), max_kb=16, files=2))
+    yield folder, handler
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+
+
+def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(store, log_dir):
+    folder, handler = log_dir
+    lg = logging.getLogger("hinge_mirror.test")
+    lg.setLevel(logging.INFO)
+    for i in range(2000):
+        lg.info("line %04d of a long morning", i)
+    handler.flush()
+    files = logs.listing(folder)
+    assert {f["name"] for f in files} == {"hinge-mirror.log", "hinge-mirror.log.1",
+                                         "hinge-mirror.log.2"}
+    assert sum(f["bytes"] for f in files) <= 3 * 16 * 1024  # (files + 1) * max_kb
+    client = login(app_for(store, LOG_DIR=str(folder)), store=store)
+    listing = client.get("/staff/logs").get_data(as_text=True)
+    assert "/staff/logs/hinge-mirror.log.1" in listing
+    tail = client.get("/staff/logs/hinge-mirror.log").get_data(as_text=True)
+    assert "line 1999 of a long morning" in tail
+    with client.get("/staff/logs/hinge-mirror.log?download=1") as got:
+        assert got.headers["Content-Disposition"].startswith("attachment")
+        assert got.get_data() == (folder / "hinge-mirror.log").read_bytes()
+
+
+def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
+    folder, handler = log_dir
+    logging.getLogger("hinge_mirror.test").warning("inside the folder")
+    handler.flush()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-OUTSIDE-THE-LOG-FOLDER")
+    (folder / "hinge-mirror.log.7").symlink_to(secret)  # a log name, but a link out
+    (folder / "notes.txt").write_text("SECRET-OUTSIDE-THE-LOG-FOLDER")  # not a log name
+    client = login(app_for(store, LOG_DIR=str(folder)), store=store)
+    for name in ("../secret.txt", "..%2Fsecret.txt", "%2e%2e%2fsecret.txt",
+                 "..%252Fsecret.txt", "%2Ftmp%2Fsecret.txt", "/etc/passwd", "..\\secret.txt",
+                 "hinge-mirror.log%00", "hinge-mirror.log.7", "notes.txt", ".",
+                 "hinge-mirror.log/../../secret.txt", f"{secret}"):
+        for suffix in ("", "?download=1"):
+            resp = client.get(f"/staff/logs/{name}{suffix}")
+            assert resp.status_code == 404, (name, resp.status_code)
+            assert b"SECRET-OUTSIDE" not in resp.get_data()
+    assert b"SECRET-OUTSIDE" not in client.get("/staff/logs").get_data()
+    assert "hinge-mirror.log.7" not in client.get("/staff/logs").get_data(as_text=True)
+
+
+# Settings --------------------------------------------------------------------
+
+def running(store, tmp_path):
+    """An app with live settings wired to a processor, as `run_device` wires them."""
+    config = load_config(None)
+    from dataclasses import replace
+
+    config = replace(config, store=replace(config.store, path=str(store)))
+    hub = StateHub()
+    processor = Processor(None, Coach(config.coach.params()), hub, extra={})
+    app = create(store, hub=hub)
+    live = LiveSettings(config, settings_path(config), settings_applier(processor, app))
+    app.extensions["hinge_mirror"]["settings"] = live
+    return app, processor, hub, live
+
+
+FORM = {"coach.set_reps": "8", "coach.sets": "3", "coach.sensitivity": "strict",
+        "coach.guide": "on", "display.sleep_s": "120", "display.speech": "on"}  # no chime
+
+
+def test_an_admin_changes_settings_applied_at_once_and_kept_for_the_next_start(store, tmp_path):
+    app, processor, hub, live = running(store, tmp_path)
+    admin = login(app, store=store)
+    resp = post(admin, "/staff/settings", FORM)
+    assert resp.status_code == 200 and "Saved and applied" in resp.get_data(as_text=True)
+    # Applied: the coach's next frame uses them, the mirror page's next snapshot says them.
+    p = processor.coach.params
+    assert (p.set_target_reps, p.set_target_sets, p.fault_tolerance) == (8, 3, 0.8)
+    processor.publish()
+    display = hub.latest()[1]["display"]
+    assert display["chime"] is False and display["sleep_s"] == 120.0
+    # Kept: the next start reads them over the config file, with the same schema.
+    again = load_config(None, live.path)
+    assert (again.coach.set_reps, again.coach.sensitivity, again.display.chime) == (
+        8, "strict", False)
+    assert not [f for f in live.path.parent.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_a_bad_setting_is_refused_by_the_config_schema_and_nothing_changes(store, tmp_path):
+    app, processor, hub, live = running(store, tmp_path)
+    admin = login(app, store=store)
+    post(admin, "/staff/settings", FORM)
+    before = live.path.read_bytes()
+    for field, value, says in (("coach.sets", "30", "must be 0..20"),
+                               ("coach.set_reps", "lots", "must be a int number"),
+                               ("display.sleep_s", "3", "must be 0 or 10..86400 s"),
+                               ("coach.sensitivity", "paranoid", "must be one of")):
+        resp = post(admin, "/staff/settings", dict(FORM, **{field: value}))
+        assert resp.status_code == 400 and says in resp.get_data(as_text=True), field
+    assert live.path.read_bytes() == before and processor.coach.params.set_target_sets == 3
+    # The file's own schema refuses a key that is not a setting.
+    live.path.write_text('[server]\nport = 9\n')
+    with pytest.raises(Exception, match="server.port.*not a known key"):
+        load_config(None, live.path)
+
+
+def test_a_viewer_reads_the_settings_but_cannot_change_them(store, tmp_path):
+    app, processor, hub, live = running(store, tmp_path)
+    accounts.add(connect(store), "vic", "viewer", PASSWORD)
+    viewer = login(app, "vic")
+    page = viewer.get("/staff/settings").get_data(as_text=True)
+    assert "Only an admin can change them" in page and "<fieldset disabled>" in page
+    assert post(viewer, "/staff/settings", FORM).status_code == 403
+    assert not live.path.exists() and processor.coach.params.set_target_reps == 0
+
+
+def test_settings_that_cannot_be_written_keep_the_old_file_and_are_not_applied(tmp_path):
+    """A full disk, as RLIMIT_FSIZE makes one: the write fails, nothing half-written."""
+    path = tmp_path / "settings.toml"
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from dataclasses import replace
+        from device.config import Config, save_settings
+        from device.errors import HingeMirrorError
+        from device.service.settings import LiveSettings
+        path = {str(path)!r}
+        c = Config()
+        save_settings(path, replace(c, coach=replace(c.coach, set_reps=5)))
+        applied = []
+        live = LiveSettings(load := __import__("device.config").config.load_config(None, path),
+                            path, applied.append)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+        try:
+            live.change({{"coach.set_reps": 9}})
+        except HingeMirrorError as exc:
+            print(exc)
+            sys.exit(3 if len(applied) == 1 and live.config.coach.set_reps == 5 else 4)
+        sys.exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=os.getcwd())
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "cannot be written" in done.stdout and "previous settings are kept" in done.stdout
+    assert load_config(None, path).coach.set_reps == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
+
+
+def test_every_setting_of_the_page_is_a_key_of_the_config_schema():
+    config = Config()
+    for section, key in SETTINGS:
+        assert hasattr(getattr(config, section), key)
+
+
+# Accounts --------------------------------------------------------------------
+
+def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
+    app = app_for(store)
+    admin = login(app, store=store)
+    new = {"name": "vic", "role": "viewer", "password": PASSWORD, "again": PASSWORD}
+    assert post(admin, "/staff/accounts", dict(new, again="other password")).status_code == 400
+    assert post(admin, "/staff/accounts", new).status_code == 302
+    rows = dict(connect(store).execute("SELECT name, role FROM accounts"))
+    assert rows == {"ana": "admin", "vic": "viewer"}
+    viewer = login(app, "vic")
+    assert viewer.get("/staff/accounts").status_code == 403
+    assert post(viewer, "/staff/accounts/1/role", {"role": "viewer"},
+                "/staff/").status_code == 403
+    # The only admin cannot be demoted or delete themself.
+    resp = post(admin, "/staff/accounts/1/role", {"role": "viewer"}, "/staff/accounts")
+    assert "last admin" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    resp = post(admin, "/staff/accounts/1/delete", {}, "/staff/accounts")
+    assert "your own account" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    # A deleted account is logged out at its next request.
+    assert post(admin, "/staff/accounts/2/delete", {}, "/staff/accounts").status_code == 302
+    assert viewer.get("/staff/").status_code == 302
+    assert [n for (n,) in connect(store).execute("SELECT name FROM accounts")] == ["ana"]
