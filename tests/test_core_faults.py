@@ -83,6 +83,21 @@ def test_milder_than_threshold_is_not_a_fault():
     assert run(view="side", reps=3, lockout_depth=0.3)["faults"].get("incomplete_lockout") == 3
 
 
+def test_the_sensitivity_setting_moves_every_threshold_both_ways():
+    # The head 25, 33 and 40 deg forward; back_rounding is called past 30 deg
+    # (standard), 24 (strict, x0.8) and 37.5 (relaxed, x1.25).
+    from device.config import SENSITIVITY
+    from device.core.coach import CoachParams
+
+    called = {}
+    for neck in (25, 33, 40):
+        kp, t, size = session_track(Session(view="side", reps=3, neck_deg=neck))
+        called[neck] = [analyze(kp, t, size, CoachParams(fault_tolerance=SENSITIVITY[name]))
+                        ["faults"].get("back_rounding", 0)
+                        for name in ("strict", "standard", "relaxed")]
+    assert called == {25: [3, 0, 0], 33: [3, 3, 0], 40: [3, 3, 3]}
+
+
 def test_front_only_faults_are_unjudged_from_the_side():
     side, front = run(view="side", reps=2), run(view="front", reps=2)
     assert side["rep_count"] == front["rep_count"] == 2

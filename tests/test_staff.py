@@ -169,3 +169,18 @@ def test_a_session_page_has_its_reps_and_charts_and_exports_match_the_store(stor
     assert client.get("/api/staff/reps.csv?from=2000-01-01").get_data(as_text=True) == csv_text
     assert client.get("/staff/sessions?from=not-a-date").status_code == 400
     assert client.get("/staff/sessions/99").status_code == 404
+
+
+def test_every_state_changing_request_needs_a_csrf_token_even_when_logged_in(store):
+    # Walks the app's own POST routes, logged in as an admin, without a token.
+    client = logged_in(store, role="admin")
+    app = client.application
+    urls = app.url_map.bind("localhost")
+    posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    assert len(posts) >= 5
+    for rule in posts:
+        values = {arg: sorted(getattr(rule._converters[arg], "items", None) or [1])[0]
+                  for arg in rule.arguments}
+        resp = client.post(urls.build(rule.endpoint, values), data={"client_code": "X"})
+        assert resp.status_code == 400 and b"CSRF" in resp.get_data(), rule.rule
+    assert client.get("/staff/").status_code == 200  # and the login itself still holds
