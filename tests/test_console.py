@@ -131,7 +131,7 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
     app = create(store, hub=hub)
     app.config["SSE_MAX_S"] = 0.5
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(
-        Config(), settings_path(Config()), settings_applier(processor, app))
+        Config(), settings_path(Config()), applier(app, processor))
     processor.publish()
     client = app.test_client()
     state = client.get("/api/state").get_data(as_text=True)
@@ -144,6 +144,12 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
     snapshot = client.get("/api/state").get_json()["state"]
     assert not any(isinstance(v, list) and v and isinstance(v[0], dict)
                    for v in snapshot.values())  # no table of past reps or sessions
+
+
+def applier(app, processor):
+    """Settings applied to an in-process Processor, as the supervisor applies them."""
+    return settings_applier(app, lambda params: setattr(processor.coach, "params", params),
+                            processor.extra)
 
 
 # Logs ------------------------------------------------------------------------
@@ -212,7 +218,7 @@ def running(store, tmp_path):
     hub = StateHub()
     processor = Processor(None, Coach(config.coach.params()), hub, extra={})
     app = create(store, hub=hub)
-    live = LiveSettings(config, settings_path(config), settings_applier(processor, app))
+    live = LiveSettings(config, settings_path(config), applier(app, processor))
     app.extensions["hinge_mirror"]["settings"] = live
     return app, processor, hub, live
 

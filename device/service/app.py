@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
@@ -10,15 +11,17 @@ import threading
 from pathlib import Path
 
 from device.config import Config, settings_path
-from device.core.coach import Coach
 from device.core.synth import demo_session
 from device.errors import HingeMirrorError
+from device.service import systemd
+from device.service.child import Job
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
-from device.service.pipeline import Pipeline, Processor
 from device.service.server import make_server
 from device.service.settings import LiveSettings, display_of
+from device.service.supervisor import Supervisor
 from device.service.system import machine
+from device.service.systemd import Watchdog
 from device.store import Recorder
 from device.vision.sources import OpenCVSource, Picamera2Source, ReplaySource
 from device.vision.tracks import Track
@@ -62,19 +65,24 @@ def open_source(spec: str, config: Config, *, loop: bool):
 
 def run_device(config: Config, *, source: str | None, host: str | None, port: int | None,
                loop: bool, load_pose) -> int:
+    """Serve the mirror and the staff console; the pipeline in its own process.
+
+    `source` is the command line's `--source`: a camera or file named there that
+    cannot be opened at start is a one-line error (someone is at a keyboard);
+    the configured source (the appliance) is retried with backoff instead.
+    """
     from web_ui import create_app
 
     host = host or config.server.host
     port = port if port is not None else config.server.port
-    frame_source, demo = open_source(source or config.camera.source, config, loop=loop)
-    pose = None
-    if not isinstance(frame_source, ReplaySource):
-        pose = load_pose(config.pose.mode, config.pose.threads, config.pose.runtime)
+    p = config.pose
+    job = Job(open_source=functools.partial(open_source, source or config.camera.source,
+                                            config, loop=loop),
+              load_pose=functools.partial(load_pose, p.mode, p.threads, p.runtime),
+              params=config.coach.params(), skeleton=config.display.skeleton,
+              fail_fast=source is not None)
     hub = StateHub()
     metrics = Metrics()
-    processor = Processor(pose, Coach(config.coach.params()), hub,
-                          extra={"source": frame_source.name, "demo": demo},
-                          skeleton=config.display.skeleton, metrics=metrics)
     recorder: Recorder | None = None
     publisher = None
     if config.mqtt.enabled:
@@ -87,14 +95,15 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         if publisher is not None:
             publisher.on_events(events)
 
-    pipeline = Pipeline(frame_source, processor, on_events=on_events,
-                        on_device_event=lambda kind, detail: (
-                            recorder.device_event(kind, detail),
-                            metrics.device_event(kind, detail)))
+    supervisor = Supervisor(job, hub, on_events=on_events,
+                            on_device_event=lambda kind, detail: recorder.device_event(
+                                kind, detail),
+                            on_restart=lambda why: recorder.close_open("interrupted"),
+                            metrics=metrics)
     store_dir = Path(config.store.path).parent
 
     def health() -> dict:
-        report = pipeline.health()
+        report = supervisor.health()
         report["store"] = {"recording": recorder.recording, "problem": recorder.problem,
                            "path": str(recorder.path)}
         report["machine"] = machine(store_dir)
@@ -103,13 +112,14 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
 
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
-    app = create_app({"DEMO": demo, "SSE_SLOTS": max(1, config.server.threads - 3),
+    app = create_app({"DEMO": False, "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics)
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(
-        config, settings_path(config), settings_applier(processor, app))
+        config, settings_path(config),
+        settings_applier(app, supervisor.set_params, supervisor.shown))
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     try:
         recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
@@ -117,16 +127,27 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         server.close()
         raise
     recorder.close_open("interrupted")  # what a crash or a power cut left open
+    try:
+        supervisor.start()  # the camera open and the model loaded, or a one-line error
+    except BaseException:
+        server.close()
+        recorder.close()
+        raise
+    info = supervisor.ready_info or {}
+    app.config["DEMO"] = bool(info.get("demo"))
     retention = _Retention(recorder, config.store.retention_days)
-    recorder.device_event("start", frame_source.name)
-    pipeline.start()
-    log.info("mirror on http://%s:%d/ (source: %s; store %s)", host, port, frame_source.name,
-             recorder.path)
+    recorder.device_event("start", info.get("source"))
+    watchdog = Watchdog(supervisor.watchdog_ok)
+    systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
+    log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
+             info.get("source"), recorder.path, info.get("pid"))
     try:
         server.run()
     finally:
+        systemd.notify("STOPPING=1")
+        watchdog.stop()
         server.close()
-        pipeline.stop()
+        supervisor.stop()
         if publisher is not None:
             publisher.close()
         retention.stop()
@@ -136,17 +157,16 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     return 0
 
 
-def settings_applier(processor: Processor, app):
+def settings_applier(app, set_params, shown: dict):
     """What a settings change does on a running device: the coach's parameters
-    change at the next frame, and every open mirror page reads the display's
-    from the next snapshot."""
+    change at the pipeline's next frame (`set_params`), and every open mirror
+    page reads the display's from the next snapshot (`shown` is merged into it)."""
     speaker = app.extensions["hinge_mirror"]["speaker"]
 
     def apply(new: Config) -> None:
-        processor.coach.params = new.coach.params()
-        shown = display_of(new, speaker.available)
-        processor.extra["display"] = shown
-        app.config.update(SLEEP_S=shown["sleep_s"], CHIME=shown["chime"],
+        set_params(new.coach.params())
+        display = shown["display"] = display_of(new, speaker.available)
+        app.config.update(SLEEP_S=display["sleep_s"], CHIME=display["chime"],
                           SPEECH=new.display.speech)
 
     return apply

@@ -86,6 +86,7 @@ class Processor:
         self.frames = 0
         self.rejected: dict[str, int] = {}  # frames the coach refused, by reason
         self.invoke_s: collections.deque[float] = collections.deque(maxlen=120)
+        self.invoke_log: list[float] | None = None  # the child's, for the parent's histogram
 
     def camera_lost(self) -> list[dict]:
         """No frames for a while: clear the person and say so on the glass."""
@@ -119,6 +120,8 @@ class Processor:
             keypoints = self.pose.estimate(frame.image)
             took = time.perf_counter() - t0
             self.invoke_s.append(took)
+            if self.invoke_log is not None:
+                self.invoke_log.append(took)
             if self.metrics:
                 self.metrics.invoke.observe(took)
         h, w = frame.size
@@ -153,9 +156,12 @@ class Pipeline:
         self._stop = threading.Event()
         self.started_s = time.monotonic()
         self.last_frame_s: float | None = None
+        self.first_frame_s: float | None = None
         self.last_processed_s: float | None = None
         self.source_ended = False
         self.error: str | None = None
+        self.failing = 0  # frames in a row that processing failed on
+        self.failing_since: float | None = None
         self._fps_t: list[float] = []
         self._capture = threading.Thread(target=self._capture_loop, name="capture", daemon=True)
         self._process = threading.Thread(target=self._process_loop, name="process", daemon=True)
@@ -168,11 +174,14 @@ class Pipeline:
         self._stop.set()
         self.mailbox.close()
         self._process.join(timeout_s)
-        self._capture.join(timeout_s)
+        self._capture.join(min(timeout_s, 0.5))
+        # A capture still waiting for a frame (a stalled camera) is freed by
+        # closing the source under it; then it gets the rest of the time.
         try:
             self.source.close()
         except Exception:  # closing a broken camera must not hide the real error
             log.exception("closing %s failed", self.source.name)
+        self._capture.join(timeout_s)
 
     def _capture_loop(self) -> None:
         try:
@@ -180,6 +189,8 @@ class Pipeline:
                 if self._stop.is_set():
                     break
                 self.last_frame_s = time.monotonic()
+                if self.first_frame_s is None:
+                    self.first_frame_s = self.last_frame_s
                 self.mailbox.put(frame)
         except Exception as exc:  # a camera failing mid-run is reported, not fatal
             self.error = f"{self.source.name}: {exc}"
@@ -214,10 +225,19 @@ class Pipeline:
             try:
                 events = self.processor.process(frame)
             except Exception as exc:
-                self.error = f"processing: {exc}"
-                log.exception("processing a frame failed")
-                self._device_event("error", self.error)
+                # One line and one event for a run of failures, not one per frame.
+                self.failing += 1
+                self.failing_since = self.failing_since or time.monotonic()
+                if self.failing == 1:
+                    self.error = f"processing: {exc}"
+                    log.exception("processing a frame failed")
+                    self._device_event("error", self.error)
+                elif self.failing % 1000 == 0:
+                    log.error("processing: %d frames in a row failed (%s)", self.failing, exc)
                 continue
+            if self.failing:
+                log.info("processing: frames go through again after %d failed", self.failing)
+                self.failing, self.failing_since, self.error = 0, None, None
             now = time.monotonic()
             self.last_processed_s = now
             self._fps_t.append(now)
@@ -253,6 +273,8 @@ class Pipeline:
             self.source_ended and not self.source.live and self.error is None)
         pipeline_ok = self._process.is_alive() or (self.source_ended and self.error is None)
         pose = self.processor.pose
+        busy_since = self.last_processed_s if self.last_processed_s is not None else (
+            self.first_frame_s)
         return {
             "ok": bool(camera_ok and pipeline_ok and self.error is None),
             "camera": {"ok": bool(camera_ok), "source": self.source.name,
@@ -266,7 +288,11 @@ class Pipeline:
                       "mode": getattr(pose, "mode", None)},
             "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
                          "frames": self.processor.frames, "dropped": self.mailbox.dropped,
-                         "invoke_ms": _latency_ms(self.processor.invoke_s)},
+                         "invoke_ms": _latency_ms(self.processor.invoke_s),
+                         # Since the last frame processed (or the first that came):
+                         # growing while frames arrive, processing is stuck.
+                         "last_processed_age_s": None if busy_since is None
+                         else round(now - busy_since, 2)},
             "error": self.error,
             "uptime_s": round(now - self.started_s, 1),
         }

@@ -70,6 +70,12 @@
     if (s.camera === "unavailable") {
       state = "camera";
       notice("Camera unavailable<small>retrying…</small>");
+    } else if (s.camera === "restarting") {
+      state = "camera";
+      notice("Restarting…<small>one moment</small>");
+    } else if (s.camera === "failed") {
+      state = "camera";
+      notice("The mirror has stopped<small>staff: see the dashboard</small>");
     } else if (!s.present) {
       state = s.framing ? "framing" : "away";
       notice(FRAMING[s.framing] || "Step into view<small>whole body, head to feet</small>");

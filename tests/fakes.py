@@ -1,0 +1,134 @@
+"""Frame sources and pose runtimes that fail on purpose, for the fault-injection
+tests. Module-level callables: the pipeline's child process (spawn) imports
+them by name, as it imports the real ones."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from device.core.synth import Session, session_track
+from device.errors import HingeMirrorError
+from device.vision.sources import Frame, Pacer
+
+
+class LiveFake:
+    """A "camera" replaying a synthetic session of hinges in real time, forever,
+    with one way of failing after `after` frames:
+
+    - "raise": frames() raises (a driver error)
+    - "end": frames() returns (a USB camera unplugged)
+    - "stall": frames() blocks until close() (picamera2's "frontend timed out")
+    - "stuck": frames() blocks and close() does not free it (a wedged driver)
+    - "garbage": NaN, infinite and out-of-range keypoints, and time going back
+    - "pixels": frames with an image and no keypoints (the model must run)
+    """
+
+    live = True
+
+    def __init__(self, mode: str = "", after: int = 60, name: str = "fake camera") -> None:
+        kp, t, size = session_track(Session(view="side", reps=40, seed=3))
+        self.kp, self.t, self.size = kp, t, size
+        self.mode, self.after, self.name = mode, after, name
+        self._closed = threading.Event()
+
+    def frames(self):
+        pacer = Pacer()
+        rng = np.random.default_rng(0)
+        for i, (k, ts) in enumerate(zip(self.kp, self.t, strict=True)):
+            if self._closed.is_set():
+                return
+            pacer.wait(float(ts))
+            if i >= self.after:
+                if self.mode == "raise":
+                    raise RuntimeError("fake driver error")
+                if self.mode == "end":
+                    return
+                if self.mode == "stall":
+                    self._closed.wait()
+                    return
+                if self.mode == "stuck":
+                    threading.Event().wait()
+                if self.mode == "garbage":
+                    bad = k.copy()
+                    bad[rng.integers(0, 17, 5)] = rng.choice([np.nan, np.inf, -1e9, 7.0])
+                    yield Frame(t_s=float(ts) - (5.0 if i % 7 == 0 else 0.0),
+                                keypoints=bad.astype(np.float32), size=self.size)
+                    continue
+            if self.mode == "pixels":
+                yield Frame(t_s=float(ts), image=np.zeros((*self.size, 3), np.uint8),
+                            size=self.size)
+            else:
+                yield Frame(t_s=float(ts), keypoints=k, size=self.size)
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def open_fake(mode: str = "", after: int = 60, fail_first: int = 0, marker: str = ""):
+    """`open_source` for the child: fails the first `fail_first` opens of this
+    process (a camera that is not there yet), then a LiveFake. With `marker`, a
+    file that holds how many times a camera was opened across processes; the
+    mode applies to the first opening only, so a restarted pipeline is healthy."""
+    open_fake.calls = getattr(open_fake, "calls", 0) + 1
+    if open_fake.calls <= fail_first:
+        raise HingeMirrorError(f"camera fake: cannot be opened (try {open_fake.calls})")
+    if _seen_before(marker):
+        mode = ""
+    return LiveFake(mode, after), False
+
+
+def _seen_before(marker: str) -> bool:
+    """Count a call in the file `marker` (across processes); True after the first."""
+    if not marker:
+        return False
+    path = Path(marker)
+    n = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(n + 1))
+    return n > 0
+
+
+class RaisingPose:
+    runtime, threads, mode = "fake", 1, "crop"
+
+    def estimate(self, image):
+        raise RuntimeError("fake runtime error")
+
+
+class HangingPose:
+    """An invoke that never returns (a native hang): the thread sleeps forever."""
+
+    runtime, threads, mode = "fake", 1, "crop"
+
+    def estimate(self, image):
+        threading.Event().wait()
+
+
+def pose(kind: str, marker: str = ""):
+    """`load_pose` for the child: a pose that raises or hangs (on the first
+    process only, with `marker`), else one that returns a still standing figure."""
+    if _seen_before(marker):
+        kind = "still"
+    if kind == "raise":
+        return RaisingPose()
+    if kind == "hang":
+        return HangingPose()
+    kp, _, _ = session_track(Session(view="side", reps=1, seed=4))
+
+    class Still:
+        runtime, threads, mode = "fake", 1, "crop"
+
+        def estimate(self, image):
+            return kp[0]
+
+    return Still()
+
+
+def exit_now(code: int = 5):
+    """An `open_source` that takes the whole process down (a native crash)."""
+    time.sleep(0.2)
+    os._exit(code)

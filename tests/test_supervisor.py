@@ -1,0 +1,206 @@
+"""Fault injection: the pipeline in its own process, killed, hung, crashed, fed
+garbage, its camera failing; the parent (web server, store) answers throughout,
+restarts it, and keeps every stored session."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import time
+
+import pytest
+
+from device.core.coach import CoachParams
+from device.errors import HingeMirrorError
+from device.service.child import Job
+from device.service.hub import StateHub
+from device.service.supervisor import Supervisor
+from device.store import Recorder, connect
+from tests import fakes
+
+
+class Rig:
+    """A supervisor wired as `run_device` wires it, to a real store."""
+
+    def __init__(self, tmp_path, job: Job, **kw) -> None:
+        self.store = tmp_path / "s.db"
+        self.recorder = Recorder(self.store)
+        self.hub = StateHub()
+        self.device_events: list[tuple[str, str | None]] = []
+        self.snaps: list[dict] = []
+        publish = self.hub.publish
+
+        def record(snap):
+            self.snaps.append(snap)
+            return publish(snap)
+
+        self.hub.publish = record
+        kw.setdefault("hang_s", 2.0)
+        kw.setdefault("backoff_s", (0.2, 0.5))
+        self.sup = Supervisor(job, self.hub, on_events=self.recorder.on_events,
+                              on_device_event=self._device,
+                              on_restart=lambda why: self.recorder.close_open("interrupted"),
+                              **kw)
+
+    def _device(self, kind, detail):
+        self.device_events.append((kind, detail))
+        self.recorder.device_event(kind, detail)
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.device_events]
+
+    def reps(self) -> int:
+        return connect(self.store).execute("SELECT COUNT(*) FROM reps").fetchone()[0]
+
+    def wait(self, what, timeout_s: float = 30.0, why: str = ""):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = what()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {why or what}; device events: "
+                             f"{self.device_events}; health: {self.sup.health()}")
+
+    def close(self):
+        self.sup.stop()
+        self.recorder.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    made = []
+
+    def make(job, **kw):
+        r = Rig(tmp_path, job, **kw)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def job(**kw) -> Job:
+    kw.setdefault("open_source", functools.partial(fakes.open_fake))
+    kw.setdefault("load_pose", None)
+    kw.setdefault("params", CoachParams(set_idle_s=3.0))
+    return Job(**kw)
+
+
+def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
+    r = rig(job())
+    r.sup.start()
+    r.wait(lambda: r.reps() >= 2, 40, "two reps stored")
+    first_pid, before = r.sup.health()["supervisor"]["pid"], r.reps()
+    os.kill(first_pid, signal.SIGKILL)
+    r.wait(lambda: "pipeline_restart" in r.kinds(), 10, "the restart event")
+    assert ("pipeline_restart", "killed by signal SIGKILL") in r.device_events
+    assert any(s.get("camera") == "restarting" for s in r.snaps)  # the mirror said so
+    r.wait(lambda: r.sup.health()["ok"], 20, "healthy again")
+    assert r.sup.health()["supervisor"]["pid"] != first_pid
+    # Everything stored before the kill is there; the open session was closed.
+    assert r.reps() >= before
+    conn = connect(r.store)
+    assert conn.execute("SELECT end_reason FROM sessions ORDER BY id").fetchone()[0] == (
+        "interrupted")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    r.wait(lambda: r.reps() > before, 40, "coaching to go on after the restart")
+
+
+def test_a_pipeline_that_crashes_at_every_start_gives_up_within_its_limit(rig):
+    r = rig(job(open_source=functools.partial(fakes.exit_now, 5)), max_restarts=2)
+    with pytest.raises(HingeMirrorError, match="exited with code 5"):
+        r.sup.start()
+    assert r.kinds().count("pipeline_restart") == 2 and r.kinds()[-1] == "pipeline_failed"
+    assert r.sup.state == "failed" and not r.sup.watchdog_ok()
+
+
+def test_a_hung_pose_runtime_is_killed_and_the_next_process_coaches(rig, tmp_path):
+    marker = str(tmp_path / "pose-loads")
+    r = rig(job(open_source=functools.partial(fakes.open_fake, "pixels"),
+                load_pose=functools.partial(fakes.pose, "hang", marker)))
+    r.sup.start()
+    r.wait(lambda: "pipeline_restart" in r.kinds(), 20, "the hang to be seen")
+    why = dict(r.device_events)["pipeline_restart"]
+    assert "none processed" in why or "no heartbeat" in why, why
+    r.wait(lambda: r.sup.health()["ok"] and r.sup.health()["pipeline"]["frames"] > 30, 20,
+           "frames processed by the second process")
+
+
+def test_a_pose_runtime_that_raises_is_reported_once_then_the_process_restarts(rig, tmp_path):
+    marker = str(tmp_path / "pose-loads")
+    r = rig(job(open_source=functools.partial(fakes.open_fake, "pixels"),
+                load_pose=functools.partial(fakes.pose, "raise", marker), failing_s=2.0))
+    r.sup.start()
+    r.wait(lambda: "pipeline_restart" in r.kinds(), 20, "the restart")
+    errors = [d for k, d in r.device_events if k == "error"]
+    assert errors == ["processing: fake runtime error"]  # one event, not one per frame
+    assert dict(r.device_events)["pipeline_restart"] == "exited with code 4"
+    r.wait(lambda: r.sup.health()["ok"] and r.sup.health()["pipeline"]["frames"] > 30, 20,
+           "frames processed by the second process")
+
+
+def test_a_camera_that_is_not_there_yet_is_retried_until_it_opens(rig):
+    r = rig(job(open_source=functools.partial(fakes.open_fake, fail_first=2)))
+    r.sup.start()  # waits: two failed opens, 1 s and 2 s apart
+    assert r.kinds()[0] == "camera_retry" and "cannot be opened" in r.device_events[0][1]
+    assert r.snaps[0]["camera"] == "unavailable"
+    r.wait(lambda: r.sup.health()["ok"], 10, "the camera")
+
+
+def test_an_explicit_source_that_cannot_be_opened_is_one_line_at_start(rig):
+    r = rig(job(open_source=functools.partial(fakes.open_fake, fail_first=1),
+                fail_fast=True))
+    with pytest.raises(HingeMirrorError, match="camera fake: cannot be opened"):
+        r.sup.start()
+    assert "pipeline_restart" not in r.kinds()
+
+
+@pytest.mark.parametrize("mode", ["end", "raise", "stall"])
+def test_a_camera_that_fails_mid_run_is_reopened_and_coaching_resumes(rig, tmp_path, mode):
+    # end: a USB camera unplugged; raise: a driver error; stall: no frame comes
+    # (picamera2's "frontend timed out"). The child closes and reopens it.
+    marker = str(tmp_path / "opens")
+    r = rig(job(open_source=functools.partial(fakes.open_fake, mode, 90, marker=marker),
+                camera_stale_s=1.0, reopen_after_s=1.0))
+    r.sup.start()
+    r.wait(lambda: "camera_back" in r.kinds(), 30, "the camera back")
+    assert "camera_lost" in r.kinds()
+    assert any(s.get("camera") == "unavailable" for s in r.snaps)
+    assert "pipeline_restart" not in r.kinds()  # the process itself was fine
+    frames = r.sup.health()["pipeline"]["frames"]
+    r.wait(lambda: r.sup.health()["pipeline"]["frames"] > frames + 30 and r.sup.health()["ok"],
+           20, "frames flowing again")
+
+
+def test_a_camera_stuck_in_its_driver_restarts_the_pipeline_process(rig, tmp_path):
+    marker = str(tmp_path / "opens")
+    r = rig(job(open_source=functools.partial(fakes.open_fake, "stuck", 60, marker=marker),
+                camera_stale_s=1.0, reopen_after_s=1.0))
+    r.sup.start()
+    r.wait(lambda: "pipeline_restart" in r.kinds(), 30, "the restart")
+    assert dict(r.device_events)["pipeline_restart"] == "exited with code 3"
+    r.wait(lambda: r.sup.health()["ok"], 20, "a healthy second process")
+
+
+def test_garbage_frames_are_refused_by_the_coach_and_nothing_breaks(rig):
+    r = rig(job(open_source=functools.partial(fakes.open_fake, "garbage", 30)))
+    r.sup.start()
+    time.sleep(4.0)
+    h = r.sup.health()
+    assert h["supervisor"]["restarts"] == 0 and h["pipeline"]["frames"] > 60
+    assert not [k for k in r.kinds() if k in ("error", "pipeline_restart")]
+
+
+def test_new_coach_settings_reach_the_running_process_and_the_next_one(rig):
+    r = rig(job())
+    r.sup.start()
+    r.sup.set_params(CoachParams(set_idle_s=3.0, set_target_reps=7))
+    r.wait(lambda: (r.hub.latest()[1] or {}).get("set_target_reps") == 7, 10, "the target")
+    os.kill(r.sup.health()["supervisor"]["pid"], signal.SIGKILL)
+    r.wait(lambda: "pipeline_restart" in r.kinds() and r.sup.health()["ok"], 20, "restart")
+    r.snaps.clear()
+    r.wait(lambda: r.snaps and r.snaps[-1].get("set_target_reps") == 7, 10,
+           "the target kept by the new process")
