@@ -42,9 +42,37 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0: any free one)")
+    return int(text)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hinge-mirror")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install .)"
+
+
+SYSTEM_CONFIG = Path("/etc/hinge-mirror/config.toml")
+
+
+def _config_path(given: Path | None) -> Path | None:
+    """--config, else $HINGE_MIRROR_CONFIG, else the appliance's /etc file if present."""
+    if given is not None:
+        return given
+    if os.environ.get("HINGE_MIRROR_CONFIG"):
+        return Path(os.environ["HINGE_MIRROR_CONFIG"])
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hinge-mirror", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"hinge-mirror {_version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -56,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
                    "demo, a webcam INDEX, a video file or a track .npz")
     r.add_argument("--config", type=Path, help="TOML config file (see device/config.py)")
     r.add_argument("--host", help="address to listen on (default 0.0.0.0)")
-    r.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    r.add_argument("--port", type=_port, help="port to listen on (default 8000)")
     r.add_argument("--loop", action="store_true", help="replay a video or track forever")
 
     a = sub.add_parser("analyze", help="count reps and faults in a video or track",
@@ -97,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
                        "the installed file.")
     m.add_argument("action", choices=("fetch", "verify"))
     m.add_argument("--quiet", action="store_true")
+
+    c = sub.add_parser("config", help="check a config file against the schema",
+                       description="Check a config file: every key known, every value in "
+                       "range. Prints the settings in effect, or one line that names the "
+                       "key, the value and why.")
+    c.add_argument("action", choices=("check",))
+    c.add_argument("file", type=Path)
 
     s = sub.add_parser("staff", help="staff accounts for the staff pages",
                        description="add: create (or reset) a staff account; the password is "
@@ -166,13 +201,30 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_config(args) -> int:
+    import dataclasses
+
+    import tomli_w
+
+    from device.config import load_config
+
+    config = load_config(args.file)
+    shown = dataclasses.asdict(config)
+    if shown["mqtt"]["password"]:
+        shown["mqtt"]["password"] = "(set)"  # never echoed
+    print(f"# config {args.file}: ok; the settings in effect (defaults where not given):")
+    print(tomli_w.dumps(shown), end="")
+    return 0
+
+
 def _cmd_run(args) -> int:
     from device.config import load_config, settings_path
     from device.service import logs
     from device.service.app import run_device
 
-    config = load_config(args.config)
-    config = load_config(args.config, settings_path(config))  # the staff's settings win
+    path = _config_path(args.config)
+    config = load_config(path)
+    config = load_config(path, settings_path(config))  # the staff's settings win
     logs.install(config.log)
     return run_device(config, source=args.source, host=args.host, port=args.port,
                       loop=args.loop, load_pose=_load_pose)
@@ -184,7 +236,7 @@ def _cmd_staff(args) -> int:
     from device.config import load_config
     from device.store import accounts, connect
 
-    config = load_config(args.config)
+    config = load_config(_config_path(args.config))
     first = getpass.getpass(f"password for {args.user}: ")
     if getpass.getpass("again: ") != first:
         raise HingeMirrorError("staff add: the two passwords differ; nothing was changed, "
@@ -201,7 +253,8 @@ def _cmd_staff(args) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval": _cmd_eval,
-            "bench": _cmd_bench, "models": _cmd_models, "staff": _cmd_staff}
+            "bench": _cmd_bench, "models": _cmd_models, "staff": _cmd_staff,
+            "config": _cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,3 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

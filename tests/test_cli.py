@@ -171,3 +171,30 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_port_out_of_range_is_refused_before_anything_starts(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--port", "80000"])
+    assert exit_.value.code == 2
+    assert "'80000' is not a port" in capsys.readouterr().err
+
+
+def test_config_check_prints_the_settings_in_effect_or_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[server]\nport = 8080\n[mqtt]\npassword = "s3cret"\n')
+    assert main(["config", "check", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "port = 8080" in out and "set_reps = 0" in out and "s3cret" not in out
+    cfg.write_text("[server]\nport = 80000\n")
+    assert main(["config", "check", str(cfg)]) == 2
+    assert "server.port = 80000 must be 1..65535" in err_line(capsys)
+    assert main(["config", "check", str(tmp_path / "none.toml")]) == 2
+    assert "no such file" in err_line(capsys)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("hinge-mirror ")

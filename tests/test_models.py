@@ -54,3 +54,5 @@ def test_fetch_installs_the_real_model(model_path, dirs):  # model_path first: b
     shutil.copyfile(model_path, mirror / SPEC.file)
     assert modelfiles.fetch() == install / SPEC.file
     assert modelfiles.verify() == install / SPEC.file
+    # Readable by the service user, who did not install it (root did).
+    assert (install / SPEC.file).stat().st_mode & 0o777 == 0o644

@@ -1,4 +1,11 @@
-"""The model manifest (`models/manifest.json`): fetch, verify and locate model files.
+"""The model manifest (`device/vision/manifest.json`, package data): fetch,
+verify and locate model files.
+
+Where models are installed: $HINGE_MIRROR_MODELS; else `models/` of the
+source checkout this runs from; else `/var/lib/hinge-mirror/models` (the
+installer's) when it exists; else `~/.local/share/hinge-mirror/models`.
+Installed files are readable by every user (0644): the service user reads
+what root installed.
 
 Files are installed atomically: written to a temporary file in the target
 folder, checked against the manifest's sha256, then renamed into place, so a
@@ -21,11 +28,13 @@ from device.errors import HingeMirrorError
 
 log = logging.getLogger(__name__)
 
-REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MANIFEST_PATH = REPO_MODELS_DIR / "manifest.json"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+REPO_MODELS_DIR = _CHECKOUT / "models"
+SYSTEM_MODELS_DIR = Path("/var/lib/hinge-mirror/models")
+MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.json"
 DEFAULT_MODEL = "movenet_singlepose_lightning_int8"
 MIRROR_ENV = "HINGE_MIRROR_MODEL_DIR"  # a local folder holding official copies
-INSTALL_ENV = "HINGE_MIRROR_MODELS"  # where installed models live (default: models/)
+INSTALL_ENV = "HINGE_MIRROR_MODELS"  # where installed models live (see install_dir)
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelSpec]:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise HingeMirrorError(
-            f"model manifest {path}: cannot be read ({exc}); restore it from git"
+            f"model manifest {path}: cannot be read ({exc}); reinstall hinge-mirror"
         ) from None
     specs = {}
     for m in raw["models"]:
@@ -57,7 +66,13 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelSpec]:
 
 
 def install_dir() -> Path:
-    return Path(os.environ.get(INSTALL_ENV) or REPO_MODELS_DIR)
+    if os.environ.get(INSTALL_ENV):
+        return Path(os.environ[INSTALL_ENV])
+    if (_CHECKOUT / "pyproject.toml").is_file():  # running from a source checkout
+        return REPO_MODELS_DIR
+    if SYSTEM_MODELS_DIR.is_dir():
+        return SYSTEM_MODELS_DIR
+    return Path.home() / ".local" / "share" / "hinge-mirror" / "models"
 
 
 def sha256_of(path: Path) -> str:
@@ -131,6 +146,7 @@ def fetch(name: str = DEFAULT_MODEL) -> Path:
                 f"manifest's {spec.sha256} ({tmp.stat().st_size} of {spec.size_bytes} bytes); "
                 "refusing to install it: fetch an unmodified copy"
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the service user must read it
         os.replace(tmp, target)
     except OSError as exc:
         raise HingeMirrorError(
