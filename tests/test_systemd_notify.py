@@ -1,0 +1,89 @@
+"""systemd's notify protocol, as `Type=notify` and `WatchdogSec=` see it: a real
+`hinge-mirror run` with $NOTIFY_SOCKET pointing at a socket of this test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from device.service import systemd
+from tests.test_mqtt import free_port
+
+
+def listen(path) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(path))
+    s.settimeout(0.5)
+    return s
+
+
+def messages(s: socket.socket, until: float) -> list[str]:
+    out = []
+    while time.monotonic() < until:
+        try:
+            out.append(s.recv(4096).decode())
+        except TimeoutError:
+            continue
+    return out
+
+
+def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_path):
+    sock = listen(tmp_path / "notify")
+    port = free_port()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n')
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1000000")
+    env.pop("WATCHDOG_PID", None)
+    out = open(tmp_path / "run.out", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--source", "demo",
+                             "--host", "127.0.0.1", "--port", str(port), "--config", str(cfg)],
+                            env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        got: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(m.startswith("READY=1") for m in got):
+            got += messages(sock, time.monotonic() + 0.5)
+        ready = next((m for m in got if m.startswith("READY=1")), None)
+        assert ready, (tmp_path / "run.out").read_text()
+        assert "STATUS=mirror on port" in ready and "demo" in ready
+        # READY means the page answers and the pipeline is running.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.status == 200
+        pings = [m for m in messages(sock, time.monotonic() + 2.5) if m == "WATCHDOG=1"]
+        assert len(pings) >= 3  # every 0.5 s with WatchdogSec=1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert "STOPPING=1" in messages(sock, time.monotonic() + 1.0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        out.close()
+        sock.close()
+
+
+def test_the_watchdog_is_fed_only_while_healthy(tmp_path, monkeypatch):
+    sock = listen(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    healthy = [True]
+    dog = systemd.Watchdog(lambda: healthy[0])
+    try:
+        assert len(messages(sock, time.monotonic() + 1.0)) >= 5
+        healthy[0] = False
+        time.sleep(0.3)
+        messages(sock, time.monotonic() + 0.2)  # what was in flight
+        assert messages(sock, time.monotonic() + 1.0) == []
+    finally:
+        dog.stop()
+        sock.close()
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog: not ours to feed
+    assert systemd.watchdog_interval_s() is None
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert systemd.notify("READY=1") is False  # outside systemd: nothing, no error
