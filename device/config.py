@@ -12,6 +12,9 @@ A config file is TOML with these sections (all keys optional)::
     width = 640
     height = 480
     fps = 30
+    rotation = 0       # 0 | 90 | 180 | 270: clockwise, to turn the picture upright
+    hflip = false      # mirrored left-right (before the rotation)
+    vflip = false      # upside down (before the rotation)
 
     [pose]
     mode = "crop"      # crop | letterbox
@@ -82,6 +85,14 @@ class CameraConfig:
     width: int = 640
     height: int = 480
     fps: int = 30
+    rotation: int = 0
+    hflip: bool = False
+    vflip: bool = False
+
+    def mount(self):
+        from device.vision.mount import Mount
+
+        return Mount(self.rotation, self.hflip, self.vflip)
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,7 @@ _CHECKS = {
     ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
+    ("camera", "rotation"): (lambda v: v in (0, 90, 180, 270), "must be 0, 90, 180 or 270"),
     ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
     ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),

@@ -334,3 +334,21 @@ def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
     assert post(admin, "/staff/accounts/2/delete", {}, "/staff/accounts").status_code == 302
     assert viewer.get("/staff/").status_code == 302
     assert [n for (n,) in connect(store).execute("SELECT name FROM accounts")] == ["ana"]
+
+
+def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
+    from device.core.synth import Session, session_track
+
+    kp, _, size = session_track(Session(view="side", reps=1))
+    points = [[float(x) * size[0] / size[1], float(y)] for x, y, _ in kp[0]]
+    framing = {"skeleton": points, "aspect": size[1] / size[0], "hint": None}
+    app = app_for(store)
+    app.extensions["hinge_mirror"]["framing"] = lambda: framing
+    client = login(app, store=store)
+    page = client.get("/staff/framing").get_data(as_text=True)
+    assert page.count("<line") == 14 and page.count("<circle") == 17
+    assert "Whole body in view" in page and 'http-equiv="refresh"' in page
+    framing["hint"] = "move_back"
+    assert "too close" in client.get("/staff/framing").get_data(as_text=True)
+    framing["skeleton"] = None
+    assert "Nobody in view" in client.get("/staff/framing").get_data(as_text=True)

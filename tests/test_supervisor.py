@@ -204,3 +204,14 @@ def test_new_coach_settings_reach_the_running_process_and_the_next_one(rig):
     r.snaps.clear()
     r.wait(lambda: r.snaps and r.snaps[-1].get("set_target_reps") == 7, 10,
            "the target kept by the new process")
+
+
+def test_the_live_skeleton_reaches_the_staff_framing_check_but_not_healthz(rig):
+    r = rig(job())
+    r.sup.start()
+    framing = r.wait(lambda: (r.sup.framing or {}).get("skeleton") and r.sup.framing, 20,
+                     "a skeleton")
+    points = [p for p in framing["skeleton"] if p is not None]
+    assert len(framing["skeleton"]) == 17 and len(points) >= 12
+    assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in points)  # within the frame
+    assert "skeleton" not in str(r.sup.health()) and "framing" not in r.sup.health()

@@ -62,3 +62,29 @@ def bar_chart(title: str, bars: dict[str, int]) -> Markup:
                   f'<text x="{214 + width:.1f}" y="{yy + 14}" font-size="12">{v}</text>']
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def skeleton_svg(framing: dict | None, width: int = 480) -> Markup:
+    """The camera's frame as a blank box with the live skeleton drawn in it (no
+    picture), so that whoever mounts the camera can aim it."""
+    from device.core.skeleton import BONES
+
+    aspect = float((framing or {}).get("aspect") or 4 / 3)
+    w, h = width, round(width / aspect)
+    points = (framing or {}).get("skeleton")
+    parts = [f'<svg class="framing" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>Framing check</title>',
+             f'<rect x="1" y="1" width="{w - 2}" height="{h - 2}" fill="#f4f4f4" stroke="#000"/>']
+    if points:
+        xy = [None if p is None else (p[0] * w, p[1] * h) for p in points]
+        for a, b in BONES:
+            if xy[a] and xy[b]:
+                parts.append(f'<line x1="{xy[a][0]:.0f}" y1="{xy[a][1]:.0f}" x2="{xy[b][0]:.0f}" '
+                             f'y2="{xy[b][1]:.0f}" stroke="#000" stroke-width="4"/>')
+        parts += [f'<circle cx="{p[0]:.0f}" cy="{p[1]:.0f}" r="5" fill="#000"/>'
+                  for p in xy if p]
+    else:
+        parts.append(f'<text x="{w / 2:.0f}" y="{h / 2:.0f}" font-size="20" '
+                     'text-anchor="middle">Nobody in view</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

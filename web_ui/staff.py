@@ -16,6 +16,7 @@ Routes, and who may use them (every one needs a login but the login page):
   /staff/clients, /staff/clients/CODE   staff: clients and their trends
   /staff/logs, /staff/logs/NAME         staff: log files, a tail, ?download=1
   /staff/settings (GET, POST)           staff read, admin change
+  /staff/framing                        staff: the live skeleton, for aiming the camera
   /staff/accounts (GET, POST), /staff/accounts/ID/{role,delete} (POST)   admin
   /api/staff/health                     staff
   /api/staff/sessions/ID.{csv,json}, /api/staff/reps.{csv,json}   staff: exports
@@ -54,7 +55,7 @@ from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, connect, queries
 from device.words import fault_words
-from web_ui.charts import bar_chart, line_chart
+from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
 bp = Blueprint("staff", __name__)
 log = logging.getLogger(__name__)
@@ -176,6 +177,23 @@ def dashboard():
         conn.close()
     return render_template("staff/dashboard.html", health=health, user=current_user,
                            today=today, events=events)
+
+
+FRAMING_HINTS = {"move_back": "The person is too close: the whole body, head to feet, "
+                              "must be in the frame.",
+                 "step_left": "The person is off to one side: aim the camera, or step left.",
+                 "step_right": "The person is off to one side: aim the camera, or step right."}
+
+
+@bp.get("/staff/framing")
+@login_required
+def framing_page():
+    """The framing check: the live skeleton on a blank frame (no video), refreshed
+    every second, for aiming the camera at install time."""
+    framing = current_app.extensions["hinge_mirror"].get("framing", lambda: None)()
+    hint = FRAMING_HINTS.get((framing or {}).get("hint") or "")
+    return render_template("staff/framing.html", svg=skeleton_svg(framing), hint=hint,
+                           seen=bool((framing or {}).get("skeleton")))
 
 
 @bp.get("/api/staff/health")

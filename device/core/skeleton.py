@@ -5,6 +5,10 @@ NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 1, 2, 3, 4
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
 
+# The lines a skeleton is drawn with (the mirror's overlay, the framing check).
+BONES = ((5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
+         (11, 13), (13, 15), (12, 14), (14, 16), (0, 5), (0, 6))
+
 # Fault ids, most important first: the order the cue is chosen in. Safety of
 # the spine first, then the movement pattern, then balance, then tempo.
 FAULTS = (

@@ -39,12 +39,13 @@ def open_source(spec: str, config: Config, *, loop: bool):
     """A frame source from `--source` (or the config). Returns (source, is_demo)."""
     cam = config.camera
     size = (cam.height, cam.width)
+    mount = cam.mount()
     if spec == "auto":
         if _picamera_available():
-            return Picamera2Source(size, cam.fps), False
+            return Picamera2Source(size, cam.fps, mount), False
         if glob.glob("/dev/video*"):
             try:
-                return OpenCVSource(0, size=size), False
+                return OpenCVSource(0, size=size, mount=mount), False
             except HingeMirrorError as exc:
                 log.warning("%s", exc)
         log.warning("no camera found: starting the built-in demo (a synthetic session "
@@ -55,9 +56,9 @@ def open_source(spec: str, config: Config, *, loop: bool):
         return ReplaySource(Track(kp, t, frame_size), realtime=True, loop=True,
                             name="demo (synthetic)"), True
     if spec == "picamera":
-        return Picamera2Source(size, cam.fps), False
+        return Picamera2Source(size, cam.fps, mount), False
     if spec.isdigit():
-        return OpenCVSource(int(spec), size=size), False
+        return OpenCVSource(int(spec), size=size, mount=mount), False
     if spec.lower().endswith(".npz"):
         return ReplaySource(Path(spec), realtime=True, loop=loop), False
     return OpenCVSource(spec, realtime=True, loop=loop), False
@@ -120,6 +121,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(
         config, settings_path(config),
         settings_applier(app, supervisor.set_params, supervisor.shown))
+    app.extensions["hinge_mirror"]["framing"] = lambda: supervisor.framing
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     try:
         recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened

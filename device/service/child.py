@@ -128,9 +128,13 @@ def main(conn, job: Job) -> int:
             if pipeline is None:
                 send("health", {"ok": False, "camera": {"ok": False}, "invokes": []})
                 continue
-            log_ = pipeline.processor.invoke_log
-            pipeline.processor.invoke_log = []
-            send("health", dict(pipeline.health(), invokes=log_ or []))
+            proc = pipeline.processor
+            log_, proc.invoke_log = proc.invoke_log, []
+            # The framing check's skeleton (points only, never a picture): to the
+            # supervisor, which keeps it for the staff page, off /healthz.
+            framing = {"skeleton": proc._skeleton(), "aspect": proc.aspect,
+                       "hint": proc.coach.snapshot().get("framing")}
+            send("health", dict(pipeline.health(), invokes=log_ or [], framing=framing))
 
     threading.Thread(target=control, name="control", daemon=True).start()
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()

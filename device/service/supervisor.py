@@ -53,6 +53,7 @@ class Supervisor:
         self.restart_count = 0
         self.last_restart: str | None = None
         self.child_health: dict[str, Any] | None = None
+        self.framing: dict[str, Any] | None = None  # the live skeleton, for the staff
         self.ready_info: dict[str, Any] | None = None
         self.started_s = time.monotonic()
         self._ctx = multiprocessing.get_context("spawn")
@@ -196,6 +197,7 @@ class Supervisor:
             self._beat_s = time.monotonic()
             report = msg[1]
             invokes = report.pop("invokes", [])
+            self.framing = report.pop("framing", None)
             if self.metrics:
                 frames = (report.get("pipeline") or {}).get("frames", 0)
                 if frames > self._frames_seen:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from device.errors import HingeMirrorError
+from device.vision.mount import Mount, apply
 from device.vision.tracks import Track, load_track
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,12 @@ class OpenCVSource:
     """A video file, webcam index or stream URL through OpenCV, as RGB frames."""
 
     def __init__(self, spec: str | int, *, realtime: bool = False, loop: bool = False,
-                 size: tuple[int, int] | None = None) -> None:
+                 size: tuple[int, int] | None = None, mount: Mount | None = None) -> None:
         import cv2
 
         self._cv2 = cv2
+        m = mount or Mount()
+        self._turn = (m.hflip, m.vflip, m.rotation)  # a webcam has no transform: all software
         self.spec = spec
         self.live = isinstance(spec, int) or "://" in str(spec)
         self.name = f"camera {spec}" if isinstance(spec, int) else str(spec)
@@ -125,7 +128,7 @@ class OpenCVSource:
             index += 1
             if self.realtime:
                 pacer.wait(t_s)
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rgb = apply(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), *self._turn)
             bgr = None
             yield Frame(t_s=t_s, image=rgb, size=rgb.shape[:2])
 
@@ -143,10 +146,13 @@ class Picamera2Source:
 
     live = True
 
-    def __init__(self, size: tuple[int, int] = (480, 640), fps: float = 30.0) -> None:
+    def __init__(self, size: tuple[int, int] = (480, 640), fps: float = 30.0,
+                 mount: Mount | None = None) -> None:
         self.name = "picamera2"
+        hflip, vflip, self._rotation = (mount or Mount()).hardware()
         try:
-            from picamera2 import Picamera2  # only exists on a Pi: imported here, lazily
+            from libcamera import Transform  # both only exist on a Pi: imported lazily
+            from picamera2 import Picamera2
         except ImportError:
             raise HingeMirrorError(
                 "camera picamera2: the picamera2 module is not installed (it comes from apt "
@@ -158,6 +164,7 @@ class Picamera2Source:
             config = self._cam.create_video_configuration(
                 main={"size": (size[1], size[0]), "format": "BGR888"},
                 controls={"FrameRate": fps}, buffer_count=4,
+                transform=Transform(hflip=int(hflip), vflip=int(vflip)),
             )
             self._cam.configure(config)
             self._cam.start()
@@ -171,7 +178,7 @@ class Picamera2Source:
         while True:
             request = self._cam.capture_request()
             try:
-                rgb = request.make_array("main")
+                rgb = apply(request.make_array("main"), False, False, self._rotation)
                 t_ns = request.get_metadata().get("SensorTimestamp", time.monotonic_ns())
             finally:
                 request.release()
