@@ -33,6 +33,15 @@ venv: $(STAMP)
 model: $(STAMP)
 	@$(BIN)/hinge-mirror models verify --quiet 2>/dev/null || $(BIN)/hinge-mirror models fetch
 
+# Ten minutes of the whole device on a looping clip (the model on every frame)
+# with live-stream clients; fails on memory growth over 5% or leaked threads or
+# descriptors. Not part of `make test`. SOAK_CLIP=FILE, SOAK_MINUTES=N.
+SOAK_CLIP ?= $(firstword $(wildcard ../shared/clips/bbdl_side_bad_1.mp4 ../shared/clips/*.mp4))
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	@$(MAKE) --no-print-directory model
+	$(BIN)/python -m device.offline.soak --minutes $(SOAK_MINUTES) $(if $(SOAK_CLIP),--clip $(SOAK_CLIP))
+
 lint: $(STAMP)
 	$(BIN)/ruff check device web_ui tests
 

@@ -1,0 +1,31 @@
+"""The soak's verdict (the soak itself is `make soak`, ten minutes, not in `make test`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from device.offline.soak import _verdict
+
+
+def samples(rss_end: int, threads_end: int = 10, fds_end: int = 12) -> list[dict]:
+    def at(t, rss, threads, fds):
+        proc = {"rss_kib": rss, "threads": threads, "fds": fds}
+        return {"t_s": t, "server": dict(proc), "pipeline": dict(proc), "frames": t * 30,
+                "restarts": 0, "snapshots_received": t * 40}
+
+    return [at(0, 50_000, 14, 30), at(120, 100_000, 10, 12), at(600, rss_end, threads_end,
+                                                                  fds_end)]
+
+
+def test_steady_memory_threads_and_descriptors_pass():
+    report = _verdict(samples(104_000), 120, 60, 60, None, 3, Path("/tmp"))
+    assert report["failures"] == [] and report["server"]["rss_growth_pct"] == 4.0
+
+
+def test_growth_past_five_percent_or_a_leaked_thread_or_descriptor_fails():
+    assert "grew 6.0%" in _verdict(samples(106_000), 120, 60, 60, None, 3,
+                                   Path("/tmp"))["failures"][0]
+    failures = _verdict(samples(100_000, threads_end=11, fds_end=13), 120, 60, 60, None, 3,
+                        Path("/tmp"))["failures"]
+    assert any("threads 10 -> 11" in f for f in failures)
+    assert any("file descriptors 12 -> 13" in f for f in failures)
