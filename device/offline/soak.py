@@ -76,7 +76,7 @@ def soak(minutes: float, clip: Path | None, clients: int, every_s: float,
             break  # it answers (503 while warming up is an answer)
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"soak: the device did not start; see {tmp}/run.out")
+                raise SystemExit(f"soak: the device did not start; see {tmp}/run.out") from None
             time.sleep(0.5)
     stop = threading.Event()
     received = [0]
