@@ -128,8 +128,12 @@ have=$("$ROOT$VENV/bin/python" -c 'from importlib.metadata import version; print
 stamp="$want $(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo -)"
 if [ "$have" != "$want" ] || [ "$(cat "$ROOT$PREFIX/.installed" 2>/dev/null)" != "$stamp" ]; then
     say "pip: installing hinge-mirror $want (was: ${have:-none})"
+    # LiteRT has wheels for aarch64 (and x86_64); a 32-bit Raspberry Pi OS
+    # falls back to tflite-runtime (Python 3.11 at most).
+    target="$SRC"
+    case "$(uname -m)" in aarch64|x86_64) ;; *) target="$SRC[tflite]" ;; esac
     "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        -c "$ROOT$PREFIX/constraints.txt" "${PIP_ARGS[@]}" "$SRC"
+        -c "$ROOT$PREFIX/constraints.txt" "${PIP_ARGS[@]}" "$target"
     echo "$stamp" > "$ROOT$PREFIX/.installed"
     restart=1
 fi

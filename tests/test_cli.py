@@ -84,6 +84,15 @@ def test_invalid_config(capsys, tmp_path):
     assert "pose.mode" in err_line(capsys)
 
 
+def test_a_corrupt_config_is_one_line_and_left_as_it_was(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    garbage = b"\x00\xff[server\nport = = 8\n" * 20
+    cfg.write_bytes(garbage)
+    assert main(["run", "--config", str(cfg)]) == 2
+    assert "not valid TOML" in err_line(capsys)
+    assert cfg.read_bytes() == garbage
+
+
 def test_port_in_use(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
