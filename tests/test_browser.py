@@ -163,6 +163,22 @@ def test_the_states_have_their_own_screens(chromium):
         device.close(chromium)
 
 
+def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifacts):
+    # The supervisor publishes these while it restarts the pipeline, or after it gave up.
+    device = Device()
+    try:
+        chromium.set_window_size(1080, 1920)
+        chromium.get(device.url)
+        device.hub.publish({"camera": "restarting", "present": False, "phase": "absent"})
+        wait_for(chromium, lambda: "Restarting" in text(chromium, "notice"), 5, "restarting")
+        chromium.save_screenshot(str(artifacts / "mirror-restarting.png"))
+        device.hub.publish({"camera": "failed", "present": False, "phase": "absent"})
+        wait_for(chromium, lambda: "The mirror has stopped" in text(chromium, "notice"), 5,
+                 "stopped")
+    finally:
+        device.close(chromium)
+
+
 MID_SET = {
     "present": True, "phase": "ascending", "calibrated": True, "camera": "ok",
     "rep_count": 14, "set_reps": 6, "set_number": 2, "set_target_reps": 8,
