@@ -178,10 +178,14 @@ def _cmd_track(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from device.offline.evaluate import evaluate_dir, format_table, summary
+    from device.offline.evaluate import MissingClips, evaluate_dir, format_table, summary
 
-    rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
-                        args.max_fps)
+    missing = None
+    try:
+        rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
+                            args.max_fps)
+    except MissingClips as exc:  # report what was there, then fail on what was not
+        rows, missing = exc.rows, exc
     result = {"clips": rows, "summary": summary(rows)}
     text = format_table(rows)
     if args.margins:
@@ -190,6 +194,8 @@ def _cmd_eval(args) -> int:
         result["margins"] = margins(rows)
         text += "\n\n" + format_margins(result["margins"])
     print(json.dumps(result, indent=1) if args.json else text)
+    if missing is not None:
+        raise missing
     return 0
 
 

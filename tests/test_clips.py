@@ -6,7 +6,7 @@ import pytest
 
 from device.core.coach import analyze
 from device.core.skeleton import L_EAR, L_EYE, L_SHOULDER, R_ANKLE
-from device.offline.evaluate import evaluate_dir, summary
+from device.offline.evaluate import evaluate_dir, miss, summary
 from device.vision.pose import MoveNet
 from device.vision.tracks import load_track
 
@@ -33,7 +33,7 @@ def test_exact_count_rate(rows):
 
 
 def test_no_clip_is_off_by_more_than_one(rows):
-    assert [r["clip"] for r in rows.values() if abs(r["counted"] - r["labelled"]) > 1] == []
+    assert [r["clip"] for r in rows.values() if miss(r) > 1] == []
 
 
 def test_nothing_is_counted_where_no_hinge_happens(rows):
@@ -78,3 +78,14 @@ def test_a_mirrored_recording_gives_the_same_reps_and_faults(rows, tracks):
         a = analyze(tr.keypoints, tr.t, tr.frame_size)
         b = analyze(mirrored, tr.t, tr.frame_size)
         assert (a["rep_count"], a["faults"]) == (b["rep_count"], b["faults"]), path.name
+
+
+def test_squatting_is_caught_from_every_view_and_hinges_are_not_called_squats(rows):
+    # Issue 11's targets, per view as the coach saw each rep: at least 90% of
+    # squat and knee-dominant reps flagged, at most 10% of the other hinge reps.
+    by_view = summary(list(rows.values()))["knee_by_view"]
+    for view in ("front", "oblique", "side"):
+        found, squats = by_view[view]["recall"]
+        alarms, hinges = by_view[view]["false_alarms"]
+        assert squats and found >= 0.9 * squats, (view, by_view[view])
+        assert alarms <= 0.1 * hinges, (view, by_view[view])

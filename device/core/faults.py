@@ -39,6 +39,18 @@ JUDGED_IN = {
 # degrees and is deep in itself.
 KNEE_OVER_HINGE_DEG = 60.0
 KNEE_MIN_DEG = 90.0
+# From the front and at an angle the trunk's lean is read by foreshortening,
+# which a squat's forward lean also shows, so the gap above cannot tell them
+# apart (a front squat reads trunk 60-67 deg, knee 117-129). What every view
+# measures alike is how far the hips come down: the hip joint's height above
+# the ankle against the standing leg length (vertical extents, no angle). Thigh
+# and shank are of equal length (Winter, table 4.1: 0.245 and 0.246 of height),
+# so hips level with the knees, a thigh parallel to the floor, is a drop of
+# 0.5 leg lengths: a squat to parallel. A hinge keeps the hips above the knees
+# ("knees bend only a little", COACHING.md). Not used from the side, where the
+# knee angle itself is seen and a deadlift from the floor starts with the hips
+# nearly that low.
+HIP_DROP_SQUAT = 0.5
 # knees_caving: knee separation over ankle separation below 0.6 at the bottom,
 # the screening cut-off of Noyes et al., Am J Sports Med 2005;33:197 (normalized
 # knee separation distance in the drop-jump video test), and narrower than the
@@ -125,7 +137,8 @@ def judge(rep, ref, view: str, *, calibrated: bool,
 
     check("knees_bent_too_much", rep.peak_knee > 0,
           lambda: rep.peak_knee >= KNEE_MIN_DEG
-          and rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG * k)
+          and (rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG * k
+               or (view != "side" and rep.drop_max >= HIP_DROP_SQUAT * k)))
     check("knees_caving", math.isfinite(rep.knee_ratio_min) and ref.ankle_w > 0,
           lambda: rep.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
           and rep.knee_ratio_min < KNEE_RATIO_DROP / k * ref.knee_w / ref.ankle_w)

@@ -184,6 +184,7 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     changes = {}
     if f.legs:
         changes["ext_low"] = min(rep.ext_low, f.shoulder_height)
+        changes["drop_max"] = max(rep.drop_max, s.hip_drop)
     shin = s.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
     sign = facing_sign(s.facing)
@@ -388,6 +389,12 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "rise": round(rep.ext_top / rep.ext_low, 3),
         "depth_by": "rise" if rep.depth_by_rise else "angle",
         "heel_rise": round(rep.heel_rise_max, 3),
+        "hip_drop": round(rep.drop_max, 3),
+        "knee_ratio": round(rep.knee_ratio_min, 3) if math.isfinite(rep.knee_ratio_min)
+        else None,
+        "knee_ratio_standing": round(s.ref.knee_w / s.ref.ankle_w, 3) if s.ref.ankle_w > 0
+        else None,
+        "hip_shift": round(rep.shift_max, 3),
     }
     if not s.session_active:  # a first rep before the standing calibration
         s = start_session(s, t_s, events)

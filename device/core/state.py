@@ -276,6 +276,7 @@ class RepTrack:
     com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
     com_min: float = math.inf
     heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
+    drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
     lockout_s: float = 0.0  # when standing was reached
     top_s: float = 0.0  # the straightest moment of the top
     top_hip: float = 180.0

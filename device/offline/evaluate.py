@@ -78,16 +78,69 @@ def thin(t: np.ndarray, max_fps: float) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
-                 max_fps: float | None = None) -> list[dict]:
-    """One row per labelled clip. max_fps: the coach sees only the frames a device
-    running that fast would (the pose model still tracks every frame)."""
+class MissingClips(HingeMirrorError):
+    """Labelled clips that are not in the folder; `rows` holds what was evaluated."""
+
+    def __init__(self, names: list[str], rows: list[dict], folder: Path) -> None:
+        self.rows = rows
+        super().__init__(f"eval {folder}: {len(names)} labelled clip(s) missing: "
+                         f"{', '.join(names)}; add them or remove their labels")
+
+
+def _count_label(name: str, label, where: Path) -> tuple[int, int]:
+    """(fewest, most) reps a label allows: `reps`, or `reps_min`/`reps_max` (a clip
+    cut mid-rep). A malformed label is one line that names the clip and the key."""
+    def bad(why: str) -> HingeMirrorError:
+        return HingeMirrorError(f"labels {where}: {name!r} {why}; fix the label")
+
+    if not isinstance(label, dict):
+        raise bad(f"must be an object with \"reps\", not {type(label).__name__}")
+    if "reps" in label:
+        lo = hi = label["reps"]
+    elif "reps_min" in label and "reps_max" in label:
+        lo, hi = label["reps_min"], label["reps_max"]
+    else:
+        raise bad("has neither \"reps\" nor \"reps_min\" and \"reps_max\"")
+    if not all(type(v) is int and v >= 0 for v in (lo, hi)) or lo > hi:
+        raise bad(f"reps {lo!r}..{hi!r} must be whole numbers >= 0, the least first")
+    return lo, hi
+
+
+def miss(row: dict) -> int:
+    """How far the count is outside the labelled range (0: right)."""
+    lo, hi = row["labelled"], row.get("labelled_max", row["labelled"])
+    return max(lo - row["counted"], row["counted"] - hi, 0)
+
+
+def read_labels(folder: Path) -> dict[str, dict]:
+    """DIR/labels.json as {clip: label}, each checked; entries starting with "_" are notes."""
     labels_path = Path(folder) / "labels.json"
     try:
         labels = json.loads(labels_path.read_text())
     except (OSError, ValueError) as exc:
         raise HingeMirrorError(
             f"labels {labels_path}: cannot be read ({exc}); eval needs DIR/labels.json") from None
+    if not isinstance(labels, dict):
+        raise HingeMirrorError(
+            f"labels {labels_path}: must be an object of {{\"clip.mp4\": {{\"reps\": N}}}}, "
+            f"not a {type(labels).__name__}; fix the file")
+    out = {}
+    for name, label in labels.items():
+        if name.startswith("_"):
+            continue
+        _count_label(name, label, labels_path)
+        out[name] = label
+    return out
+
+
+def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
+                 max_fps: float | None = None) -> list[dict]:
+    """One row per labelled clip. max_fps: the coach sees only the frames a device
+    running that fast would (the pose model still tracks every frame). Labelled
+    clips that are missing raise MissingClips after the others are evaluated."""
+    labels = read_labels(folder)
+    labels_path = Path(folder) / "labels.json"
+    missing: list[str] = []
     pose = None
 
     def shared_pose():
@@ -99,8 +152,7 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
 
     rows = []
     for name, label in sorted(labels.items()):
-        if name.startswith("_") or not isinstance(label, dict):
-            continue
+        lo, hi = _count_label(name, label, labels_path)
         clip = Path(folder) / name
         cached = Path(cache) / (clip.stem + ".npz") if cache else None
         if cached is not None and cached.is_file():
@@ -112,6 +164,7 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 save_track(cached, track)
         else:
+            missing.append(name)
             continue
         kp, t = track.keypoints, track.t
         if max_fps is not None:
@@ -126,13 +179,16 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
         rows.append({"clip": name, "view_label": label.get("view", ""), "view": r["view"],
                      "jitter": jit, "mean_score": score, "unjudged": unjudged,
                      "label_clean": label.get("clean", []),
-                     "labelled": int(label["reps"]), "counted": r["rep_count"],
+                     "labelled": lo, "labelled_max": hi, "counted": r["rep_count"],
+                     "rep_faults": label.get("rep_faults", {}),
                      "partial": r["partial_reps"], "faults": r["faults"],
                      "label_faults": label.get("faults", []), "reps": r["reps"],
                      "seat_max_s": r["seat_max_s"], "source_label": label.get("source_label", ""),
                      "exercise": label.get("exercise", ""), "view_ratio": r["view_ratio"],
                      "other_max_s": r["other_max_s"], "person_changes": r["person_changes"],
                      "source": source_of(name, label)})
+    if missing:
+        raise MissingClips(missing, rows, Path(folder))
     return rows
 
 
@@ -159,8 +215,8 @@ def fault_rates(rows: list[dict]) -> dict[str, dict]:
 
 def summary(rows: list[dict]) -> dict:
     n = len(rows)
-    exact = sum(r["counted"] == r["labelled"] for r in rows)
-    off1 = sum(abs(r["counted"] - r["labelled"]) == 1 for r in rows)
+    exact = sum(miss(r) == 0 for r in rows)
+    off1 = sum(miss(r) == 1 for r in rows)
     negatives = [r for r in rows if r["labelled"] == 0]
     return {"clips": n, "exact": exact, "off_by_one": off1,
             "worse": n - exact - off1,
@@ -169,7 +225,26 @@ def summary(rows: list[dict]) -> dict:
             if rows else None,
             "labelled_total": sum(r["labelled"] for r in rows),
             "counted_total": sum(r["counted"] for r in rows),
-            "faults": fault_rates(rows)}
+            "faults": fault_rates(rows), "knee_by_view": knee_by_view(rows)}
+
+
+def knee_by_view(rows: list[dict]) -> dict[str, dict]:
+    """knees_bent_too_much per view the coach saw the rep in: recall on reps of
+    clips labelled with it (or that rep labelled with it), false alarms on every
+    other rep of a hinge clip (not the no-hinge clips)."""
+    fault = "knees_bent_too_much"
+    out: dict[str, dict] = {}
+    for row in rows:
+        if row["labelled_max"] == 0:
+            continue
+        for i, rep in enumerate(row["reps"], 1):
+            positive = fault in row["label_faults"] or fault in row.get(
+                "rep_faults", {}).get(str(i), [])
+            e = out.setdefault(rep["view"], {"recall": [0, 0], "false_alarms": [0, 0]})
+            key = "recall" if positive else "false_alarms"
+            e[key][0] += fault in rep["faults"]
+            e[key][1] += 1
+    return dict(sorted(out.items()))
 
 
 def format_table(rows: list[dict]) -> str:
@@ -177,8 +252,10 @@ def format_table(rows: list[dict]) -> str:
            "| faults found | jitter | score |", "|---|---|---|---:|---:|---:|---|---|---:|---:|"]
     for r in rows:
         faults = ", ".join(f"{k} x{v}" for k, v in sorted(r["faults"].items())) or "-"
-        mark = "" if r["counted"] == r["labelled"] else " ✗"
-        out.append(f"| {r['clip']} | {r['view_label']} | {r['view']} | {r['labelled']} | "
+        mark = "" if miss(r) == 0 else " ✗"
+        want = (f"{r['labelled']}" if r["labelled"] == r.get("labelled_max", r["labelled"])
+                else f"{r['labelled']}–{r['labelled_max']}")
+        out.append(f"| {r['clip']} | {r['view_label']} | {r['view']} | {want} | "
                    f"{r['counted']}{mark} | {r['partial']} | {', '.join(r['label_faults']) or '-'} "
                    f"| {faults} | {r['jitter']} | "
                    f"{r['mean_score']} |")
@@ -200,4 +277,12 @@ def format_table(rows: list[dict]) -> str:
                                      e["false_alarms"][0] / max(e["false_alarms"][1], 1)) \
             if "false_alarms" in e else "-"
         out.append(f"| {fault} | {rec} | {e.get('unjudged_on_labelled', '-')} | {fa} |")
+    out.append("")
+    out.append("| view (as the coach saw it) | squatting flagged / squat reps | "
+               "flagged / other hinge reps |")
+    out.append("|---|---|---|")
+    for view, e in s["knee_by_view"].items():
+        cells = ["{}/{} = {:.0%}".format(a, n, a / n) if n else "-"
+                 for a, n in (e["recall"], e["false_alarms"])]
+        out.append(f"| {view} | {cells[0]} | {cells[1]} |")
     return "\n".join(out)
