@@ -282,7 +282,7 @@ def format_table(rows: list[dict]) -> str:
                "flagged / other hinge reps |")
     out.append("|---|---|---|")
     for view, e in s["knee_by_view"].items():
-        cells = ["{}/{} = {:.0%}".format(a, n, a / n) if n else "-"
+        cells = [f"{a}/{n} = {a / n:.0%}" if n else "-"
                  for a, n in (e["recall"], e["false_alarms"])]
         out.append(f"| {view} | {cells[0]} | {cells[1]} |")
     return "\n".join(out)
