@@ -89,3 +89,18 @@ def test_squatting_is_caught_from_every_view_and_hinges_are_not_called_squats(ro
         alarms, hinges = by_view[view]["false_alarms"]
         assert squats and found >= 0.9 * squats, (view, by_view[view])
         assert alarms <= 0.1 * hinges, (view, by_view[view])
+
+
+def test_every_reported_angle_is_physiological_or_null_with_its_reason(rows):
+    from device.core.features import PHYSIOLOGICAL_MAX
+
+    nulls = 0
+    for r in rows.values():
+        for rep in r["reps"]:
+            for name, top in PHYSIOLOGICAL_MAX.items():
+                if rep[name] is None:
+                    nulls += 1
+                    assert rep["angle_notes"][name], (r["clip"], rep["index"], name)
+                else:
+                    assert 0 <= rep[name] <= top, (r["clip"], rep["index"], name, rep[name])
+    assert nulls < 0.1 * sum(len(r["reps"]) for r in rows.values())  # the exception

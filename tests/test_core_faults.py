@@ -138,3 +138,24 @@ def test_one_cue_most_important_first_and_praise_after_a_fix():
     assert cues[0] == "knees_bent_too_much"
     assert cues.count("knees_bent_too_much") == 1
     assert cues[1] == "praise_fixed"
+
+
+def test_reported_angles_are_in_range_or_null_with_the_reason():
+    from device.core.features import PHYSIOLOGICAL_MAX, reportable
+
+    for view in ("side", "front"):
+        for rep in run(view=view, style="squat", reps=3)["reps"]:
+            for name, top in PHYSIOLOGICAL_MAX.items():
+                note = rep["angle_notes"][name]
+                if rep[name] is None:
+                    assert "past what the body does" in note or "not seen" in note
+                else:
+                    assert 0 <= rep[name] <= top
+                    assert ("measured" in note) == (view == "side"), note
+    # What no knee can do is not reported as a number, and says why.
+    assert reportable("knee_deg", 187.3, "front") == (
+        None, "knee flexion: 187 deg is past what the body does; the front view cannot "
+              "give it here")
+    assert reportable("knee_deg", 95.0, "side", confidence=0.1)[0] is None
+    assert reportable("hip_deg", 101.24, "oblique") == (
+        101.2, "hip flexion: estimated from foreshortening (oblique)")

@@ -7,7 +7,8 @@ from device.offline.margins import margins
 
 def row(source: str, tops: list[float], label_faults=(), label="correct") -> dict:
     reps = [{"top_hip_deg": v, "top_lean_deg": 0.0, "view": "side", "knee_deg": 20.0,
-             "hinge_deg": 60.0, "rise": 1.5, "depth_by": "angle", "heel_rise": 0.0}
+             "hinge_deg": 60.0, "rise": 1.5, "depth_by": "angle", "heel_rise": 0.0,
+             "hip_drop": 0.3}
             for v in tops]
     return {"clip": f"{source}.mp4", "source": source, "source_label": label,
             "label_faults": list(label_faults), "label_clean": [], "labelled": len(reps),

@@ -12,6 +12,26 @@ comes from calibration (`Calibration`), bounded below by anthropometric ratios
 to the shin, which hardly tilts in a hinge (Winter, Biomechanics and Motor
 Control of Human Movement, 4th ed., table 4.1: trunk about 0.29, thigh 0.245
 and shank 0.246 of body height).
+
+What each reported angle is, and how it is estimated per view (the analysis
+report's reps and the snapshot carry these; `reportable` applies the ranges):
+
+- ``hinge_deg``: the trunk's (hip-to-shoulder line's) inclination from
+  vertical. Side: the plain 2-D angle, a measurement. Front and oblique: the
+  larger of the 2-D angle and the foreshortening angle against the calibrated
+  trunk length, an estimate (a 3% length error alone moves it up to 14 deg
+  near vertical, hence FORESHORTENING_SLACK; about +-10 deg at a 45-70 deg lean).
+- ``hip_deg``: hip flexion, the angle between the trunk and the thigh lines
+  (trunk inclination plus thigh inclination; pelvic and lumbar motion are
+  in it, the keypoints have no pelvis). Side: 2-D; front and oblique:
+  foreshortening, an estimate.
+- ``knee_deg``: knee flexion, 180 minus the hip-knee-ankle angle. Side: the
+  2-D angle of the surer leg. Front and oblique: the thigh's plus the
+  shin's inclination by foreshortening, an estimate; a thigh foreshortened to
+  nothing (pointing at the camera) reads 180 or more, which no knee does.
+
+A value past what the body can do (PHYSIOLOGICAL_MAX) or from keypoints seen
+too poorly is reported as null, with the reason, never as a number.
 """
 
 from __future__ import annotations
@@ -58,6 +78,15 @@ FOOT_PER_SHIN = 0.62
 # both thighs, both legs, both feet. They weight the centre-of-mass proxy.
 MASS_HEAD, MASS_TRUNK, MASS_ARMS = 0.081, 0.497, 0.100
 MASS_THIGHS, MASS_LEGS, MASS_FEET = 0.200, 0.093, 0.029
+# The most each reported angle can be, in degrees. Knee flexion: 160, the
+# deepest squats measured (Hemmerich et al., Clin Biomech 2006;21:1002: 157 deg
+# in full squatting; active range 0-135 by the AAOS norms). Hip flexion here
+# includes the pelvis and the lower back (no pelvis keypoints): 150, the AAOS
+# 120 deg of the hip joint plus about 30 of pelvic tilt in a deep squat. Trunk
+# inclination: 120, past which the coach takes the person to be lying down
+# (CoachParams.max_hinge_deg).
+PHYSIOLOGICAL_MAX = {"hinge_deg": 120.0, "hip_deg": 150.0, "knee_deg": 160.0}
+ANGLE_WORDS = {"hinge_deg": "trunk lean", "hip_deg": "hip flexion", "knee_deg": "knee flexion"}
 
 # Left-side keypoints of the limbs and trunk; each right twin is the next index.
 _LEFT = np.array([L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE])
@@ -157,6 +186,21 @@ class Features:
             return hinge, 0.0, 0.0
         return (hinge, _incline(self.thigh_dx, self.thigh_dy, thigh),
                 _incline(self.shin_dx, self.shin_dy, shin))
+
+
+def reportable(name: str, value: float, view: str,
+               confidence: float | None = None) -> tuple[float | None, str]:
+    """(value or None, how it was got or why there is none) for a reported angle."""
+    words = ANGLE_WORDS[name]
+    if not math.isfinite(value):
+        return None, f"{words}: not seen"
+    if confidence is not None and confidence < MIN_SCORE:
+        return None, f"{words}: keypoints seen too poorly (confidence {confidence:.2f})"
+    if not -5.0 <= value <= PHYSIOLOGICAL_MAX[name]:
+        return None, (f"{words}: {value:.0f} deg is past what the body does; the {view} "
+                      "view cannot give it here")
+    how = "measured (2-D)" if view == "side" else f"estimated from foreshortening ({view})"
+    return round(max(value, 0.0), 1), f"{words}: {how}"
 
 
 def _incline(dx: float, dy: float, length: float) -> float:

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from device.core.features import reportable
 from device.core.person import dominant_view, window_view
 from device.core.reps import interrupt, step
 from device.core.sets import end_session, end_set, guide, set_state
@@ -52,9 +53,10 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "clear": not present or s.bridged < 4,
         # The depth gauge: where this hinge is between standing and depth.
         "stand_deg": p.stand_deg, "depth_deg": p.depth_deg,
-        "hinge_deg": num(round(s.hinge_deg, 1)),
-        "hip_deg": num(round(s.hip_deg, 1)),
-        "knee_deg": num(round(s.knee_deg, 1)),
+        # Each angle in its physiological range or None (features.reportable).
+        **{name: reportable(name, value, window_view(s))[0] if present else None
+           for name, value in (("hinge_deg", s.hinge_deg), ("hip_deg", s.hip_deg),
+                               ("knee_deg", s.knee_deg))},
         "lean_deg": num(round(s.lean_deg, 1)),
         "hip_drop": num(s.hip_drop),
         "last_fault": s.last_fault,

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from device.core import faults as faults_mod
-from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure
+from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure, reportable
 from device.core.filters import MIN_SCORE, one_euro_step, seen
 from device.core.person import (
     facing_sign,
@@ -176,6 +176,17 @@ def _reject(state: CoachState, keypoints: np.ndarray, t_s: float,
     if state.t_s is not None and t_s <= state.t_s:
         return "clock_restarted" if state.t_s - t_s > p.absent_s else "time_not_increasing"
     return None
+
+
+def _angles(rep: RepTrack, view: str) -> dict:
+    """The rep's peak angles, each in its physiological range or None, and how
+    each was got (or why there is none): `features.reportable`."""
+    confidence = rep.score_sum / max(rep.frames, 1)
+    out: dict = {"angle_notes": {}}
+    for name, value in (("hinge_deg", rep.peak_hinge), ("knee_deg", rep.peak_knee),
+                        ("hip_deg", rep.peak_hip)):
+        out[name], out["angle_notes"][name] = reportable(name, value, view, confidence)
+    return out
 
 
 def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
@@ -377,8 +388,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "index": count,
         "start_s": None if rep.start_s is None else round(rep.start_s, 3),
         "bottom_s": round(rep.bottom_s, 3), "end_s": round(end_s, 3),
-        "hinge_deg": round(rep.peak_hinge, 1), "knee_deg": round(rep.peak_knee, 1),
-        "hip_deg": round(rep.peak_hip, 1),
+        **_angles(rep, view),
         "down_s": None if rep.start_s is None else round(rep.bottom_s - rep.start_s, 3),
         "up_s": round(end_s - rep.bottom_s, 3),
         "faults": found, "unjudged": unjudged, "view": view,

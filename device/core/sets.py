@@ -30,7 +30,7 @@ def set_summary(index: int, reps: tuple) -> dict:
     """Reps, faults per rep, tempo and depth trend of a set."""
     downs = [r["down_s"] for r in reps if r["down_s"] is not None]
     ends = [r["end_s"] for r in reps]
-    depth = [r["hip_deg"] for r in reps]
+    depth = [r["hip_deg"] for r in reps if r["hip_deg"] is not None]
     trend = float(np.polyfit(np.arange(len(depth)), depth, 1)[0]) if len(depth) >= 2 else 0.0
     return {
         "set": index, "reps": len(reps),

@@ -62,6 +62,22 @@ def _lean_back(rep: dict) -> float | None:
     return None if rep["top_lean_deg"] is None else -rep["top_lean_deg"]
 
 
+def _gap(rep: dict) -> float | None:
+    """Knee flexion minus trunk inclination, where both are reported."""
+    if rep["knee_deg"] is None or rep["hinge_deg"] is None:
+        return None
+    return rep["knee_deg"] - rep["hinge_deg"]
+
+
+def _squat_label(row: dict) -> bool:
+    return "knees_bent_too_much" in row["label_faults"]
+
+
+def _hinge(row: dict) -> bool:
+    """Every hinge clip not labelled as squatting (the rule must stay quiet on them)."""
+    return row["labelled"] > 0 and not _squat_label(row) and not row["clip"].startswith("neg_")
+
+
 def specs() -> list[Spec]:
     p = CoachParams()
     return [
@@ -77,11 +93,16 @@ def specs() -> list[Spec]:
              "backward trunk lean at the top, side-view reps"),
         Spec("faults.KNEE_OVER_HINGE_DEG", faults.KNEE_OVER_HINGE_DEG, "deg", True,
              lambda rows: _reps(rows, lambda row: "knees_bent_too_much" in row["label_clean"],
-                                lambda r: r["knee_deg"] - r["hinge_deg"]),
-             lambda rows: _reps(rows, lambda row: "knees_bent_too_much" in row["label_faults"],
-                                lambda r: r["knee_deg"] - r["hinge_deg"],
-                                lambda r: r["knee_deg"] >= faults.KNEE_MIN_DEG),
+                                _gap),
+             lambda rows: _reps(rows, _squat_label, _gap,
+                                lambda r: (r["knee_deg"] or 0) >= faults.KNEE_MIN_DEG),
              "knee flexion minus trunk inclination at the deepest point"),
+        Spec("faults.HIP_DROP_SQUAT", faults.HIP_DROP_SQUAT, "leg", True,
+             lambda rows: _reps(rows, _hinge, lambda r: r["hip_drop"],
+                                lambda r: r["view"] != "side"),
+             lambda rows: _reps(rows, _squat_label, lambda r: r["hip_drop"],
+                                lambda r: r["view"] != "side"),
+             "the hips' lowest point below standing, leg lengths, front and oblique reps"),
         Spec("CoachParams.rise_frac", 1.0 + p.rise_frac, "x", True,
              lambda rows: [],
              lambda rows: _reps(rows, lambda row: row["labelled"] > 0, lambda r: r["rise"]),
