@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                        "as possible and print the analysis report.")
     a.add_argument("path", type=Path, help="a video file or a track .npz")
     a.add_argument("--json", action="store_true", help="print the report as JSON")
+    a.add_argument("--html", type=Path, metavar="OUT",
+                   help="also write a one-page report (print it to PDF from the browser)")
 
     t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
                        description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
@@ -160,9 +162,16 @@ def _load_pose(mode: str = "crop", threads: int = 1, runtime: str = ""):
 
 
 def _cmd_analyze(args) -> int:
-    from device.offline.analysis import analyze_path, format_report
+    from device.offline.analysis import analyze_path
+    from device.offline.clinical import format_report, html_report
 
-    report = analyze_path(args.path, _load_pose)
+    report = analyze_path(args.path, _load_pose, series=args.html is not None)
+    if args.html is not None:
+        from device.files import atomic_write
+
+        atomic_write(args.html, html_report(report).encode(), what="report")
+        report.pop("series")
+        print(f"report written to {args.html}", file=sys.stderr)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 

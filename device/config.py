@@ -61,7 +61,6 @@ read over the config file at start (a setting made by staff wins over the file).
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -287,24 +286,8 @@ def save_settings(path: Path, config: Config) -> None:
     cut) finds the old file or the new one, never half of one."""
     import tomli_w
 
-    path = Path(path)
+    from device.files import atomic_write
+
     text = "# Written by the staff settings page; checked like the config file.\n"
     text += tomli_w.dumps(settings_of(config))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise HingeMirrorError(f"settings {path}: cannot be written ({exc.strerror}); "
-                               "the previous settings are kept; free some space or "
-                               "check the folder's permissions") from None
+    atomic_write(path, text.encode(), what="settings", keeps="the previous settings are kept")

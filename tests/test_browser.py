@@ -358,3 +358,24 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
         chromium.get("about:blank")
         time.sleep(0.3)
         server.close()
+
+
+def test_the_html_report_in_the_browser(chromium, artifacts, tmp_path):
+    # The page a physiotherapist attaches to a record, as a browser shows it.
+    from device.cli import main
+    from device.core.synth import demo_session
+    from device.vision.tracks import save_track
+
+    kp, t, size = demo_session()
+    save_track(tmp_path / "demo.npz", Track(kp, t, size))
+    out = tmp_path / "report.html"
+    assert main(["analyze", str(tmp_path / "demo.npz"), "--html", str(out)]) == 0
+    chromium.set_window_size(1000, 1400)
+    chromium.get(out.as_uri())
+    chart = chromium.find_element("css selector", "svg.chart")
+    assert chart.size["width"] > 600
+    assert len(chromium.find_elements("css selector", "rect.rep")) == 8
+    assert len(chromium.find_elements("css selector", '[data-testid="reps"] tr')) == 9
+    width = chromium.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 1000
+    chromium.save_screenshot(str(artifacts / "analysis-report.png"))

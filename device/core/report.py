@@ -101,8 +101,10 @@ def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[d
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
-            params: CoachParams | None = None) -> dict:
-    """The batch twin: a whole track -> the analysis report of DESIGN.md (minus `source`)."""
+            params: CoachParams | None = None, series: bool = False) -> dict:
+    """The batch twin: a whole track -> the analysis report of DESIGN.md (minus `source`).
+    `series`: also the hip flexion of every frame (None where nobody was seen), for
+    the HTML report's chart."""
     params = params or CoachParams()
     aspect = frame_size[1] / frame_size[0]
     state = CoachState()
@@ -112,9 +114,14 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     seat_s = 0.0  # the longest the centre of mass stayed behind the heels at depth
     other_s = 0.0  # the longest someone else was seen instead of the person followed
     changes = 0
+    hip_series: list[float | None] = []
     for kp, t_s in zip(keypoints, t, strict=True):
         since = state.other_since_s
         state, events = step(state, kp, float(t_s), aspect, params)
+        if series:
+            seen_now = state.phase != Phase.ABSENT and state.last_seen_s == float(t_s)
+            hip_series.append(round(state.hip_deg, 1) if seen_now and
+                              math.isfinite(state.hip_deg) else None)
         seat_s = max(seat_s, state.behind_s)
         since = state.other_since_s if state.other_since_s is not None else since
         changed = sum(e["type"] == "person_changed" for e in events)
@@ -137,7 +144,9 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     for st in sets:
         st.pop("type", None)
     views = [r["view"] for r in reps if r["view"] != "unknown"]
-    return {
+    extra = {"series": {"t_s": [round(float(x), 3) for x in t], "hip_deg": hip_series}} \
+        if series else {}
+    return {**extra,
         "frames": int(len(t)),
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
         "view": dominant_view(state.view_votes) if sum(state.view_votes) else

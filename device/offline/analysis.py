@@ -45,23 +45,12 @@ def load_or_track(path: Path, load_pose) -> Track:
     return track_video(path, load_pose())
 
 
-def analyze_path(path: Path, load_pose) -> dict:
-    """The analysis report (DESIGN.md) of a video or a track."""
+def analyze_path(path: Path, load_pose, series: bool = False) -> dict:
+    """The analysis report (DESIGN.md) of a video or a track (`series`: with the
+    hip angle of every frame, for the HTML report)."""
     track = load_or_track(path, load_pose)
-    report = coach_analyze(track.keypoints, track.t, track.frame_size)
+    report = coach_analyze(track.keypoints, track.t, track.frame_size, series=series)
     if report["rejected_frames"]:
         log.warning("%s: %d frames skipped (%s)", Path(path).name, report["rejected_frames"],
                     ", ".join(report["rejected_why"]))
     return {"source": Path(path).name, **report}
-
-
-def format_report(r: dict) -> str:
-    lines = [f"{r['source']}: {r['rep_count']} reps ({r['partial_reps']} partial), "
-             f"view {r['view']}, {r['frames']} frames over {r['duration_s']:.1f} s"]
-    for rep in r["reps"]:
-        lines.append(
-            f"  rep {rep['index']}: {rep['start_s'] if rep['start_s'] is not None else 'depth'}"
-            f" -> {rep['end_s']:.2f} s, hinge {rep['hinge_deg']:.0f} deg, knee "
-            f"{rep['knee_deg']:.0f} deg, score {rep['score']}, faults "
-            f"{', '.join(rep['faults']) or 'none'}")
-    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""Writing a file so that a reader, a crash or a full disk finds the old file or
+the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from device.errors import HingeMirrorError
+
+
+def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
+                 keeps: str = "nothing was changed") -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, rename it over
+    `path`, fsync the folder. A failure is one HingeMirrorError naming `what`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HingeMirrorError(f"{what} {path}: cannot be written ({exc.strerror}); {keeps}; "
+                               "free some space or check the folder's permissions") from None
