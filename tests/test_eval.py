@@ -65,3 +65,16 @@ def test_missing_labelled_clips_are_listed_and_fail_after_the_rest_is_reported(f
     out, err = capsys.readouterr()
     assert "| three.mp4 |" in out  # what was there is still reported
     assert "2 labelled clip(s) missing: gone.mp4, lost.mp4" in err
+
+
+def test_front_view_faults_are_counted_by_label(tmp_path):
+    kp, t, size = session_track(Session(view="front", reps=3, knees_in=0.7, seed=1))
+    save_track(tmp_path / "caving.npz", Track(kp, t, size))
+    kp, t, size = session_track(Session(view="front", reps=2, seed=2))
+    save_track(tmp_path / "clean.npz", Track(kp, t, size))
+    write(tmp_path, {"caving.mp4": {"reps": 3, "rep_faults": {"1": ["knees_caving"],
+                                                              "2": ["knees_caving"]}},
+                     "clean.mp4": {"reps": 2, "clean": ["knees_caving"]}})
+    e = summary(evaluate_dir(tmp_path, no_pose))["front_faults"]["knees_caving"]
+    # present: reps 1-2 of the first clip; unlabelled: its rep 3; absent: the clean clip.
+    assert e == {"present": [2, 2, 2], "absent": [2, 2, 0], "unlabelled": [1, 1, 1]}

@@ -181,6 +181,7 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                      "label_clean": label.get("clean", []),
                      "labelled": lo, "labelled_max": hi, "counted": r["rep_count"],
                      "rep_faults": label.get("rep_faults", {}),
+                     "rep_clean": label.get("rep_clean", {}),
                      "partial": r["partial_reps"], "faults": r["faults"],
                      "label_faults": label.get("faults", []), "reps": r["reps"],
                      "seat_max_s": r["seat_max_s"], "source_label": label.get("source_label", ""),
@@ -225,7 +226,30 @@ def summary(rows: list[dict]) -> dict:
             if rows else None,
             "labelled_total": sum(r["labelled"] for r in rows),
             "counted_total": sum(r["counted"] for r in rows),
-            "faults": fault_rates(rows), "knee_by_view": knee_by_view(rows)}
+            "faults": fault_rates(rows), "knee_by_view": knee_by_view(rows),
+            "front_faults": front_faults(rows)}
+
+
+def front_faults(rows: list[dict]) -> dict[str, dict]:
+    """knees_caving and hips_shifting on the reps the coach saw from the front: per
+    label (present, absent, unlabelled) how many reps, how many it could judge
+    (a standing calibration is needed), and how many it flagged."""
+    out: dict[str, dict] = {}
+    for fault in ("knees_caving", "hips_shifting"):
+        e = out.setdefault(fault, {k: [0, 0, 0] for k in ("present", "absent", "unlabelled")})
+        for row in rows:
+            for i, rep in enumerate(row["reps"], 1):
+                if rep["view"] != "front":
+                    continue
+                key = str(i)
+                label = ("present" if fault in row["label_faults"]
+                         or fault in row.get("rep_faults", {}).get(key, []) else
+                         "absent" if fault in row["label_clean"]
+                         or fault in row.get("rep_clean", {}).get(key, []) else "unlabelled")
+                e[label][0] += 1
+                e[label][1] += fault not in rep["unjudged"]
+                e[label][2] += fault in rep["faults"]
+    return out
 
 
 def knee_by_view(rows: list[dict]) -> dict[str, dict]:
@@ -285,4 +309,11 @@ def format_table(rows: list[dict]) -> str:
         cells = [f"{a}/{n} = {a / n:.0%}" if n else "-"
                  for a, n in (e["recall"], e["false_alarms"])]
         out.append(f"| {view} | {cells[0]} | {cells[1]} |")
+    out.append("")
+    out.append("| front-view fault | labelled present: reps, judged, flagged | labelled absent | "
+               "unlabelled |")
+    out.append("|---|---|---|---|")
+    for fault, e in s["front_faults"].items():
+        cells = [" / ".join(map(str, e[k])) for k in ("present", "absent", "unlabelled")]
+        out.append(f"| {fault} | {cells[0]} | {cells[1]} | {cells[2]} |")
     return "\n".join(out)
