@@ -132,7 +132,7 @@ def _verdict(samples: list[dict], warmup_s: float, ok: int, total: int, clip, cl
     third = max(1, len(after) // 3)
     early, late = after[:third], after[-third:]
     for proc in ("server", "pipeline"):
-        def median_rss(samples):
+        def median_rss(samples, proc=proc):
             values = sorted(s[proc]["rss_kib"] for s in samples)
             return values[len(values) // 2]
 
