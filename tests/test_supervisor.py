@@ -90,7 +90,10 @@ def job(**kw) -> Job:
 
 
 def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
-    r = rig(job())
+    from device.service.metrics import Metrics
+
+    metrics = Metrics()
+    r = rig(job(), metrics=metrics)
     r.sup.start()
     r.wait(lambda: r.reps() >= 2, 40, "two reps stored")
     first_pid, before = r.sup.health()["supervisor"]["pid"], r.reps()
@@ -107,6 +110,10 @@ def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
         "interrupted")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     r.wait(lambda: r.reps() > before, 40, "coaching to go on after the restart")
+    # /metrics in the parent counts what the child did, across the restart.
+    assert metrics.restarts._value.get() == 1
+    assert metrics.reps._value.get() == r.reps()
+    assert metrics.frames._value.get() >= r.sup.health()["pipeline"]["frames"] > 0
 
 
 def test_a_pipeline_that_crashes_at_every_start_gives_up_within_its_limit(rig):

@@ -115,6 +115,7 @@ def test_metrics_in_the_prometheus_format_count_frames_reps_and_faults(hub):
     for k, ts in zip(kp, t, strict=True):
         processor.process(Frame(t_s=float(ts), keypoints=k, size=size))
     metrics.device_event("camera_lost")
+    metrics.device_event("pipeline_restart", "killed by signal SIGKILL")
     body = app.test_client().get("/metrics")
     assert body.status_code == 200 and body.mimetype == "text/plain"
     values = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -124,4 +125,5 @@ def test_metrics_in_the_prometheus_format_count_frames_reps_and_faults(hub):
     assert values[("hinge_mirror_reps_total", ())] == 3
     assert values[("hinge_mirror_faults_total", (("fault", "knees_bent_too_much"),))] == 3
     assert values[("hinge_mirror_camera_lost_total", ())] == 1
+    assert values[("hinge_mirror_pipeline_restarts_total", ())] == 1
     assert values[("hinge_mirror_stream_clients", ())] == 0

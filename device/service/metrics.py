@@ -29,6 +29,8 @@ class Metrics:
                                 buckets=INVOKE_BUCKETS, registry=r)
         self.camera_lost = Counter("hinge_mirror_camera_lost", "Times the camera stopped",
                                    registry=r)
+        self.restarts = Counter("hinge_mirror_pipeline_restarts",
+                                "Times the pipeline process was restarted", registry=r)
         self.streams = Gauge("hinge_mirror_stream_clients", "Open /api/stream pages",
                              registry=r)
 
@@ -44,6 +46,8 @@ class Metrics:
     def device_event(self, kind: str, detail: str | None = None) -> None:
         if kind == "camera_lost":
             self.camera_lost.inc()
+        elif kind == "pipeline_restart":
+            self.restarts.inc()
 
     def streams_from(self, count: Callable[[], int]) -> None:
         self.streams.set_function(count)

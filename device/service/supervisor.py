@@ -240,6 +240,8 @@ class Supervisor:
         self.state = "restarting"
         self.on_restart(why)
         self.on_device_event("pipeline_restart", why)
+        if self.metrics:
+            self.metrics.device_event("pipeline_restart", why)
         self._show("restarting")
         # Back off by how many restarts are recent; a long healthy run starts over.
         recent = [t for t in self.restarts if now - t < 120.0]
