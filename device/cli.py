@@ -42,6 +42,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _thread_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(1 <= v <= 16 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of thread counts like 1,2,4")
+    return values
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0: any free one)")
@@ -119,7 +129,12 @@ def _parser() -> argparse.ArgumentParser:
                        "else synthetic frames.")
     b.add_argument("--json", action="store_true")
     b.add_argument("--clip", type=Path, help="a video to measure the pipeline on")
-    b.add_argument("--frames", type=int, default=300, help="frames per measurement")
+    b.add_argument("--frames", type=int, default=300,
+                   help="frames per variant, split over the rounds")
+    b.add_argument("--rounds", type=int, default=10,
+                   help="interleaved rounds (at least 10): ratios are paired per round")
+    b.add_argument("--threads", type=_thread_list, metavar="N,N,...",
+                   help="measure with each of these model thread counts, e.g. 1,2,4")
 
     m = sub.add_parser("models", help="install or check the pose model files",
                        description="fetch: copy from $HINGE_MIRROR_MODEL_DIR or download the "
@@ -211,7 +226,25 @@ def _cmd_eval(args) -> int:
 def _cmd_bench(args) -> int:
     from device.offline.bench import format_bench, run_bench
 
-    result = run_bench(_load_pose, clip=args.clip, frames=args.frames)
+    if args.threads:
+        import functools
+
+        result = {"by_threads": {}}
+        for n in args.threads:
+            r = run_bench(functools.partial(_load_pose, threads=n), clip=args.clip,
+                          frames=args.frames, rounds=args.rounds)
+            result["by_threads"][str(n)] = r
+            if not args.json:
+                print(f"--- {n} thread(s)\n{format_bench(r)}")
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print("threads  invoke-only fps  pipeline fps (decoded)  ratio")
+            for n, r in result["by_threads"].items():
+                print(f"{n:>7}  {r['invoke_only_fps']:>15}  {r['pipeline_fps_decoded']:>22}  "
+                      f"{r['decoded_over_invoke']:.3f}")
+        return 0
+    result = run_bench(_load_pose, clip=args.clip, frames=args.frames, rounds=args.rounds)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 

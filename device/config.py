@@ -18,7 +18,7 @@ A config file is TOML with these sections (all keys optional)::
 
     [pose]
     mode = "crop"      # crop | letterbox
-    threads = 1
+    threads = 0        # the model's threads: 0 = what the machine spares (cores - 1, at least 1)
     runtime = ""       # "" = LiteRT, else tflite_runtime
 
     [display]
@@ -61,6 +61,7 @@ read over the config file at start (a setting made by staff wins over the file).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -97,8 +98,22 @@ class CameraConfig:
 @dataclass(frozen=True)
 class PoseConfig:
     mode: str = "crop"
-    threads: int = 1
+    threads: int = 0
     runtime: str = ""
+
+    def model_threads(self) -> int:
+        """The threads the model gets: as set, or every core but one (the camera,
+        the web server and the coach need one); a warning past the core count."""
+        cores = os.cpu_count() or 1
+        if self.threads == 0:
+            return max(1, cores - 1)
+        if self.threads > cores:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "[pose] threads = %d is more than this machine's %d cores: the model's "
+                "threads will wait on each other", self.threads, cores)
+        return self.threads
 
 
 @dataclass(frozen=True)
@@ -183,7 +198,7 @@ _CHECKS = {
     ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
     ("camera", "rotation"): (lambda v: v in (0, 90, 180, 270), "must be 0, 90, 180 or 270"),
     ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
-    ("pose", "threads"): (lambda v: 1 <= v <= 8, "must be 1..8"),
+    ("pose", "threads"): (lambda v: 0 <= v <= 16, "must be 0..16 (0: cores - 1)"),
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
     ("store", "path"): (lambda v: bool(v.strip()), "must name a file"),
     ("store", "retention_days"): (lambda v: 0 <= v <= 36500, "must be 0..36500 (0: keep all)"),

@@ -207,3 +207,16 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("hinge-mirror ")
+
+
+def test_the_models_threads_default_to_what_the_machine_spares(monkeypatch, caplog):
+    from device.config import PoseConfig
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert PoseConfig().model_threads() == 3  # one core for camera, server and coach
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert PoseConfig().model_threads() == 1
+    assert PoseConfig(threads=2).model_threads() == 2
+    assert "more than this machine's 1 cores" in caplog.text
+    with pytest.raises(SystemExit):
+        main(["bench", "--threads", "1,x"])

@@ -65,63 +65,144 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_bench(load_pose, clip: Path | None = None, frames: int = 300) -> dict:
+def _quartiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=float)
+    return {"median": round(float(np.median(a)), 3), "p25": round(float(np.percentile(a, 25)), 3),
+            "p75": round(float(np.percentile(a, 75)), 3)}
+
+
+class _CountingHub(StateHub):
+    """The hub, counting the snapshots that reach it (the rate that matters)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = 0
+
+    def publish(self, value: dict) -> int:
+        self.received += 1
+        return super().publish(value)
+
+
+def _block(fn, frames: list) -> tuple[float, float]:
+    """(wall s, process CPU s) of fn over frames."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for f in frames:
+        fn(f)
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _alloc_bytes_per_frame(proc: Processor, frames: list[Frame]) -> int:
+    """Median of the most memory one frame's processing holds at once beyond what
+    was held before (tracemalloc): transient allocation per frame."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        peaks = []
+        for i, f in enumerate(frames):
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            proc.process(Frame(t_s=1000.0 + i / 30.0, image=f.image, size=f.size))
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    return int(np.median(peaks))
+
+
+def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
+              rounds: int = 10) -> dict:
+    """Invoke-only, the device's path on decoded frames and the device's path from
+    the file, interleaved in `rounds` rounds of frames // rounds each (the order
+    rotating), so that a drift of the machine's speed hits every variant alike;
+    ratios are paired within a round."""
     from device.core.coach import Coach
 
     if clip is None and DEFAULT_CLIP.is_file():
         clip = DEFAULT_CLIP
+    rounds = max(10, rounds)
+    per_round = max(10, frames // rounds)
     pose = load_pose()
-    # 1. The device path from the file, decoding included; measured first so
-    # that the peak memory is the device's, not the decoded-frame buffer's.
-    fps_file = None
-    if clip is not None:
-        proc = Processor(pose, Coach(), StateHub())
-        src = OpenCVSource(str(clip), loop=True)
-        n = 0
-        t0 = time.perf_counter()
-        try:
-            for f in src.frames():
-                proc.process(f)
-                n += 1
-                if n >= frames:
-                    break
-        finally:
-            src.close()
-        fps_file = round(n / (time.perf_counter() - t0), 1)
+    # The device path from the file, decoding included; its peak memory first,
+    # before the decoded-frame buffer exists.
+    file_src = OpenCVSource(str(clip), loop=True) if clip is not None else None
+    file_frames = file_src.frames() if file_src is not None else None
+    file_hub = _CountingHub()
+    file_proc = Processor(pose, Coach(), file_hub)
+    if file_frames is not None:
+        for _ in range(per_round):  # warm-up, and the device-only peak
+            file_proc.process(next(file_frames))
     rss_device = _peak_rss_mb()
-    # 2. A bounded buffer of decoded frames, cycled to `frames` steps.
+    warm = file_hub.received  # snapshots of the warm-up, not of the rounds
     decoded, clip_name = _frames(clip, DECODED_BUFFER)
-    steps = [decoded[i % len(decoded)] for i in range(frames)]
+    inputs = [pose.preprocess(f.image)[0] for f in decoded]
+    dec_hub = _CountingHub()
+    dec_proc = Processor(pose, Coach(), dec_hub)
+    clock = [0.0]
+
+    def device_decoded(f: Frame) -> None:
+        clock[0] += 1 / 30.0
+        dec_proc.process(Frame(t_s=clock[0], image=f.image, size=f.size))
+
+    def device_file(_) -> None:
+        file_proc.process(next(file_frames))
+
+    variants = {"invoke_only": (pose.infer, inputs), "pipeline_decoded": (device_decoded, decoded)}
+    if file_frames is not None:
+        variants["pipeline_file"] = (device_file, [None])
+    names = list(variants)
+    wall = {n: [] for n in names}
+    cpu = {n: [] for n in names}
+    offered = {n: 0 for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            fn, pool = variants[name]
+            block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
+            w, c = _block(fn, block)
+            wall[name].append(w / per_round)
+            cpu[name].append(c / per_round)
+            offered[name] += per_round
+    # Timed separately, never inside the rounds: preprocessing alone, the coach alone.
     pre, inv = [], []
     pose.reset()
-    for f in steps:
+    for f in decoded:
         t0 = time.perf_counter()
         model_input, _ = pose.preprocess(f.image)
         t1 = time.perf_counter()
         pose.infer(model_input)
         inv.append(time.perf_counter() - t1)
         pre.append(t1 - t0)
-    invoke = _stats(inv, 1e3)
-    # 3. Preprocess + pose + core + publish on the decoded frames.
-    pose.reset()
-    proc = Processor(pose, Coach(), StateHub())
-    t0 = time.perf_counter()
-    for i, f in enumerate(steps):
-        proc.process(Frame(t_s=i / 30.0, image=f.image, size=f.size))
-    fps_decoded = len(steps) / (time.perf_counter() - t0)
-    invoke_fps = 1000.0 / invoke["median"]
+    if file_src is not None:
+        file_src.close()
+    ratio = {f"{n}_over_invoke": _quartiles([wall["invoke_only"][r] / wall[n][r]
+                                             for r in range(rounds)])
+             for n in names if n != "invoke_only"}
+    invoke_fps = 1.0 / float(np.median(wall["invoke_only"]))
+    fps = {n: round(1.0 / float(np.median(wall[n])), 1) for n in names}
+    overhead = [cpu["pipeline_decoded"][r] - cpu["invoke_only"][r] for r in range(rounds)]
     h, w = decoded[0].size
+    received = {"pipeline_decoded": dec_hub.received, "pipeline_file": file_hub.received - warm}
     return {
         "runtime": pose.runtime, "threads": pose.threads,
         "model": "movenet_singlepose_lightning_int8", "pose_mode": pose.mode,
-        "clip": clip_name, "frame_size": [h, w], "frames": len(steps),
-        "invoke_ms": invoke,
+        "clip": clip_name, "frame_size": [h, w], "frames": rounds * per_round,
+        "rounds": rounds, "frames_per_round": per_round,
+        "invoke_ms": _stats(inv, 1e3),
         "preprocess_ms": _stats(pre, 1e3),
         "core_us_per_frame": core_us_per_frame(),
-        "pipeline_fps_decoded": round(fps_decoded, 1),
-        "pipeline_fps_file": fps_file,
+        "pipeline_fps_decoded": fps["pipeline_decoded"],
+        "pipeline_fps_file": fps.get("pipeline_file"),
         "invoke_only_fps": round(invoke_fps, 1),
-        "decoded_over_invoke": round(fps_decoded / invoke_fps, 3),
+        "decoded_over_invoke": ratio["pipeline_decoded_over_invoke"]["median"],
+        "ratios": ratio,
+        "wall_ms_per_frame": {n: _quartiles([v * 1e3 for v in wall[n]]) for n in names},
+        "cpu_ms_per_frame": {n: _quartiles([v * 1e3 for v in cpu[n]]) for n in names},
+        "overhead_us_per_frame": _quartiles([v * 1e6 for v in overhead]),
+        "alloc_bytes_per_frame": _alloc_bytes_per_frame(dec_proc, decoded[:30]),
+        # Every frame offered to a pipeline variant reached the hub as a snapshot
+        # (this loop is synchronous: nothing can be dropped; counted, not assumed).
+        "snapshots": {n: received[n] for n in names if n in received},
+        "dropped": {n: offered[n] - received[n] for n in names if n in received},
         "peak_rss_mb": rss_device,
         "peak_rss_mb_with_decoded_buffer": _peak_rss_mb(),
     }
@@ -136,9 +217,19 @@ def format_bench(r: dict) -> str:
         f"{r['preprocess_ms']['p90']:.2f} p90",
         f"core          {r['core_us_per_frame']['median']:.1f} us/frame median, "
         f"{r['core_us_per_frame']['p90']:.1f} p90",
-        f"pipeline      {r['pipeline_fps_decoded']:.0f} fps decoded "
-        f"({r['decoded_over_invoke']:.0%} of invoke-only {r['invoke_only_fps']:.0f} fps), "
-        f"{r['pipeline_fps_file']} fps from the file",
+        f"pipeline      {r['pipeline_fps_decoded']:.0f} fps decoded, "
+        f"{r['pipeline_fps_file']} fps from the file; invoke-only {r['invoke_only_fps']:.0f} fps",
+        *[f"ratio         {name}: {q['median']:.3f} median (IQR {q['p25']:.3f}-{q['p75']:.3f}), "
+          f"{r['rounds']} interleaved rounds of {r['frames_per_round']} frames"
+          for name, q in r["ratios"].items()],
+        *[f"cpu / frame   {name}: {q['median']:.2f} ms "
+          f"(wall {r['wall_ms_per_frame'][name]['median']:.2f})"
+          for name, q in r["cpu_ms_per_frame"].items()],
+        f"overhead      {r['overhead_us_per_frame']['median']:.0f} us CPU per frame beside the "
+        f"invoke (IQR {r['overhead_us_per_frame']['p25']:.0f}-"
+        f"{r['overhead_us_per_frame']['p75']:.0f}); {r['alloc_bytes_per_frame']} bytes held "
+        "at most per frame",
+        f"snapshots     {r['snapshots']} reached the hub, dropped {r['dropped']}",
         f"peak RSS      {r['peak_rss_mb']:.0f} MB (device path), "
         f"{r['peak_rss_mb_with_decoded_buffer']:.0f} MB with {DECODED_BUFFER} decoded frames held",
     ])

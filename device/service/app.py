@@ -79,7 +79,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     p = config.pose
     job = Job(open_source=functools.partial(open_source, source or config.camera.source,
                                             config, loop=loop),
-              load_pose=functools.partial(load_pose, p.mode, p.threads, p.runtime),
+              load_pose=functools.partial(load_pose, p.mode, p.model_threads(), p.runtime),
               params=config.coach.params(), skeleton=config.display.skeleton,
               fail_fast=source is not None)
     hub = StateHub()

@@ -1,0 +1,71 @@
+"""`bench --json`: its keys and types (DESIGN.md's and the new ones beside them).
+Untimed: speed is measured by `hinge-mirror bench`, never asserted here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from device.core.synth import Session, session_track
+from device.offline.bench import format_bench, run_bench
+
+DESIGN_KEYS = {"runtime": str, "threads": int, "model": str, "invoke_ms": dict,
+               "preprocess_ms": dict, "core_us_per_frame": dict,
+               "pipeline_fps_decoded": float, "pipeline_fps_file": float, "peak_rss_mb": float}
+
+
+class FakePose:
+    """Stands in for MoveNet: same methods, a standing figure for every frame."""
+
+    runtime, threads, mode = "fake", 1, "crop"
+
+    def __init__(self) -> None:
+        self.kp = session_track(Session(view="side", reps=1))[0][0]
+
+    def reset(self) -> None:
+        pass
+
+    def preprocess(self, frame):
+        return frame[:192, :192].copy(), (0, 0, 192)
+
+    def infer(self, model_input):
+        return self.kp
+
+    def estimate(self, frame):
+        return self.kp
+
+
+@pytest.fixture
+def clip(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "noise.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
+    r = run_bench(FakePose, clip=clip, frames=100, rounds=10)
+    for key, kind in DESIGN_KEYS.items():
+        assert isinstance(r[key], kind), (key, r[key])
+    for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame"):
+        assert set(r[key]) == {"median", "p90"}
+    assert r["rounds"] == 10 and r["frames_per_round"] == 10 and r["frames"] == 100
+    assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke"}
+    for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
+              *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
+        assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
+    assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file"}
+    # Every frame a pipeline variant was offered reached the hub.
+    assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100}
+    assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0}
+    assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
+    text = format_bench(r)
+    assert "10 interleaved rounds of 10 frames" in text and "IQR" in text
+
+
+def test_fewer_than_ten_rounds_are_not_allowed(clip):
+    assert run_bench(FakePose, clip=clip, frames=50, rounds=3)["rounds"] == 10
