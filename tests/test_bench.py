@@ -63,9 +63,17 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100}
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
+    # Across the process boundary, as the device runs it.
+    assert isinstance(r["pipeline_fps_supervised"], float) and r["supervised_snapshots"] == 100
+    assert r["supervised_dropped"] == 0 and isinstance(r["supervised_over_decoded"], float)
+    assert set(r["latency_ms"]) == {"median", "p95"} and r["latency_ms"]["median"] > 0
+    assert isinstance(r["crossing_us_per_snapshot"], float)
+    assert set(r["memory_mb"]) == {"pipeline_pss", "parent_pss"}
+    assert all(v is None or v > 0 for v in r["memory_mb"].values())
     text = format_bench(r)
     assert "10 interleaved rounds of 10 frames" in text and "IQR" in text
+    assert "across the process boundary" in text
 
 
 def test_fewer_than_ten_rounds_are_not_allowed(clip):
-    assert run_bench(FakePose, clip=clip, frames=50, rounds=3)["rounds"] == 10
+    assert run_bench(FakePose, clip=clip, frames=50, rounds=3, boundary=False)["rounds"] == 10

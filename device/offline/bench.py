@@ -110,7 +110,7 @@ def _alloc_bytes_per_frame(proc: Processor, frames: list[Frame]) -> int:
 
 
 def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
-              rounds: int = 10) -> dict:
+              rounds: int = 10, boundary: bool = True) -> dict:
     """Invoke-only, the device's path on decoded frames and the device's path from
     the file, interleaved in `rounds` rounds of frames // rounds each (the order
     rotating), so that a drift of the machine's speed hits every variant alike;
@@ -134,7 +134,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     rss_device = _peak_rss_mb()
     warm = file_hub.received  # snapshots of the warm-up, not of the rounds
     decoded, clip_name = _frames(clip, DECODED_BUFFER)
-    inputs = [pose.preprocess(f.image)[0] for f in decoded]
+    inputs = [pose.preprocess(f.image)[0].copy() for f in decoded]  # one buffer, reused
     dec_hub = _CountingHub()
     dec_proc = Processor(pose, Coach(), dec_hub)
     clock = [0.0]
@@ -205,7 +205,20 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         "dropped": {n: offered[n] - received[n] for n in names if n in received},
         "peak_rss_mb": rss_device,
         "peak_rss_mb_with_decoded_buffer": _peak_rss_mb(),
+        **(_boundary(load_pose, clip, rounds * per_round, dec_hub.latest()[1],
+                     fps["pipeline_decoded"]) if boundary else {}),
     }
+
+
+def _boundary(load_pose, clip, frames, snapshot, fps_decoded) -> dict:
+    """The supervised path, measured after the in-process one (not interleaved: a
+    second process cannot be paused between rounds without changing what it costs)."""
+    sup = supervised(load_pose, clip, frames)
+    return {"pipeline_fps_supervised": sup["pipeline_fps_supervised"],
+            "supervised_over_decoded": round(sup["pipeline_fps_supervised"] / fps_decoded, 3),
+            "supervised_snapshots": sup["snapshots"], "supervised_dropped": sup["dropped"],
+            "latency_ms": sup["latency_ms"], "memory_mb": sup["memory_mb"],
+            "crossing_us_per_snapshot": crossing_us(snapshot)["median"]}
 
 
 def format_bench(r: dict) -> str:
@@ -230,6 +243,123 @@ def format_bench(r: dict) -> str:
         f"{r['overhead_us_per_frame']['p75']:.0f}); {r['alloc_bytes_per_frame']} bytes held "
         "at most per frame",
         f"snapshots     {r['snapshots']} reached the hub, dropped {r['dropped']}",
+        *([f"supervised    {r['pipeline_fps_supervised']:.0f} fps across the process boundary "
+           f"({r['supervised_over_decoded']:.3f} of in-process), crossing "
+           f"{r['crossing_us_per_snapshot']:.0f} us per snapshot, capture-to-parent latency "
+           f"{r['latency_ms']['median']:.1f} ms median, {r['latency_ms']['p95']:.1f} p95; "
+           f"PSS pipeline {r['memory_mb']['pipeline_pss']} MB, parent "
+           f"{r['memory_mb']['parent_pss']} MB"] if "pipeline_fps_supervised" in r else []),
         f"peak RSS      {r['peak_rss_mb']:.0f} MB (device path), "
         f"{r['peak_rss_mb_with_decoded_buffer']:.0f} MB with {DECODED_BUFFER} decoded frames held",
     ])
+
+
+# -- the process boundary ------------------------------------------------------------
+
+def _pss_mb(pid: int) -> float | None:
+    """Proportional set size (pages shared between processes counted once, split)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _child_pipeline(conn, load_pose, clip: Path | None, frames: int) -> None:
+    """The bench's pipeline process: the device's Processor over decoded frames as
+    fast as it goes, each snapshot crossing the pipe as on the device, stamped
+    with its frame's capture time (CLOCK_MONOTONIC, shared by both processes)."""
+    import os
+
+    from device.core.coach import Coach
+    from device.service.child import _PipeHub, _Sender
+
+    send = _Sender(conn)
+    pose = load_pose()
+    decoded, _ = _frames(clip, DECODED_BUFFER)
+
+    class StampedHub(_PipeHub):
+        captured_ns = 0
+
+        def publish(self, snap: dict) -> int:
+            snap["captured_ns"] = self.captured_ns
+            return super().publish(snap)
+
+    hub = StampedHub(send)
+    proc = Processor(pose, Coach(), hub)
+    send("ready", {"pid": os.getpid()})
+    conn.recv()  # go
+    for i in range(frames):
+        f = decoded[i % len(decoded)]
+        hub.captured_ns = time.monotonic_ns()
+        proc.process(Frame(t_s=i / 30.0, image=f.image, size=f.size))
+    send("pss", _pss_mb(os.getpid()))
+    send("done", None)
+    conn.recv()
+
+
+def supervised(load_pose, clip: Path | None, frames: int) -> dict:
+    """The device's path across the process boundary: a child runs pose, coach and
+    snapshots; the parent receives them into its hub, as the supervisor does."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_child_pipeline, args=(child, load_pose, clip, frames),
+                       daemon=True)
+    proc.start()
+    child.close()
+    hub = _CountingHub()
+    latencies: list[float] = []
+    kind, info = parent.recv()
+    assert kind == "ready", kind
+    parent.send(("go", None))
+    t0 = time.perf_counter()
+    pss_child = None
+    while True:
+        kind, value = parent.recv()
+        if kind == "snap":
+            hub.publish(value)
+            latencies.append((time.monotonic_ns() - value["captured_ns"]) / 1e6)
+        elif kind == "pss":
+            pss_child = value
+            elapsed = time.perf_counter() - t0
+        elif kind == "done":
+            break
+    parent.send(("stop", None))
+    proc.join(10)
+    import os
+
+    return {"pipeline_fps_supervised": round(hub.received / elapsed, 1),
+            "snapshots": hub.received, "dropped": frames - hub.received,
+            "latency_ms": {"median": round(float(np.median(latencies)), 2),
+                           "p95": round(float(np.percentile(latencies, 95)), 2)},
+            "memory_mb": {"pipeline_pss": pss_child, "parent_pss": _pss_mb(os.getpid())}}
+
+
+def crossing_us(snapshot: dict, n: int = 2000) -> dict[str, float]:
+    """A snapshot's own cost of crossing: pickled, written to the pipe, read and
+    unpickled on the other end (a thread here), in µs per snapshot."""
+    import multiprocessing
+    import threading
+
+    a, b = multiprocessing.Pipe(duplex=False)
+    got = [0]
+
+    def reader() -> None:
+        for _ in range(n):
+            a.recv()
+            got[0] += 1
+
+    t = threading.Thread(target=reader)
+    t.start()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        b.send(("snap", snapshot))
+    t.join()
+    elapsed = time.perf_counter() - t0
+    a.close()
+    b.close()
+    return {"median": round(elapsed / n * 1e6, 1), "snapshots": got[0]}

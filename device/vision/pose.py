@@ -75,7 +75,8 @@ def crop_square(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.array([centre[0] - half, centre[1] - half, 2.0 * half])
 
 
-def square_input(frame: np.ndarray, square: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+def square_input(frame: np.ndarray, square: np.ndarray, size: int = INPUT_SIZE,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """Crop the square (y0, x0, side) from the frame, pad black, resize to size x size.
 
     One affine warp does crop, pad and bilinear resize together, sampling only
@@ -84,7 +85,7 @@ def square_input(frame: np.ndarray, square: np.ndarray, size: int = INPUT_SIZE) 
     y0, x0, side = square
     s = size / side
     m = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
-    return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR,
+    return cv2.warpAffine(frame, m, (size, size), dst=out, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
@@ -113,6 +114,8 @@ class MoveNet:
         self._in_dtype = inp["dtype"]
         self._out_index = self._interp.get_output_details()[0]["index"]
         self._previous: np.ndarray | None = None
+        # The model's input, written in place every frame (no allocation per frame).
+        self._input = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
         log.info("MoveNet pose mode %s", mode)
 
     def reset(self) -> None:
@@ -125,7 +128,7 @@ class MoveNet:
             square = crop_square(self._previous, h, w)
         else:
             square = full_frame_square(h, w)
-        return square_input(frame, square), square
+        return square_input(frame, square, out=self._input), square
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """(192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
