@@ -54,14 +54,18 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame"):
         assert set(r[key]) == {"median", "p90"}
     assert r["rounds"] == 10 and r["frames_per_round"] == 10 and r["frames"] == 100
-    assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke"}
+    assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
+                                "pipeline_threaded_over_invoke"}
+    assert isinstance(r["pipeline_fps_threaded"], float)
     for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
-    assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file"}
-    # Every frame a pipeline variant was offered reached the hub.
-    assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100}
-    assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0}
+    assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
+                                          "pipeline_threaded"}
+    # Every frame a pipeline variant was offered reached the hub, the threaded one too.
+    assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
+                              "pipeline_threaded": 100}
+    assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Across the process boundary, as the device runs it.
     assert isinstance(r["pipeline_fps_supervised"], float) and r["supervised_snapshots"] == 100

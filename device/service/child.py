@@ -241,7 +241,7 @@ def _watch(pipeline, send: _Sender, stop: threading.Event, job: Job) -> str:
         if pipeline.failing_since and time.monotonic() - pipeline.failing_since > job.failing_s:
             return "failing"
         if pipeline.source_ended and not pipeline.source.live and pipeline.error is None:
-            if not pipeline._process.is_alive():
+            if not (pipeline._process.is_alive() or pipeline._coach.is_alive()):
                 return "ended"
             continue
         if pipeline.camera_lost:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import collections
 import logging
+import queue
 import threading
 import time
 from typing import Any
+
+import numpy as np
 
 from device.core.coach import Coach, Phase
 from device.service.hub import StateHub
@@ -48,10 +51,16 @@ class Mailbox:
             self.closed = True
             self._cond.notify_all()
 
+    def wait_taken(self, timeout_s: float) -> bool:
+        """Wait until the slot is empty (a source that must not be dropped from: bench)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._frame is None or self.closed, timeout_s)
+
     def take(self, timeout_s: float) -> Frame | None:
         with self._cond:
             self._cond.wait_for(lambda: self._frame is not None or self.closed, timeout_s)
             frame, self._frame = self._frame, None
+            self._cond.notify_all()
             return frame
 
 
@@ -112,18 +121,27 @@ class Processor:
                 for (x, y), ok in zip(st.filt.x.tolist(), fresh.tolist(), strict=True)]
 
     def process(self, frame: Frame) -> list[dict]:
-        keypoints = frame.keypoints
-        if keypoints is None:
-            if self.pose is None:
-                raise RuntimeError("a frame without keypoints needs a pose estimator")
-            t0 = time.perf_counter()
-            keypoints = self.pose.estimate(frame.image)
-            took = time.perf_counter() - t0
-            self.invoke_s.append(took)
-            if self.invoke_log is not None:
-                self.invoke_log.append(took)
-            if self.metrics:
-                self.metrics.invoke.observe(took)
+        """Pose, then coach and publish: one frame, synchronously."""
+        return self.coach_step(frame, self.estimate(frame))
+
+    def estimate(self, frame: Frame) -> np.ndarray:
+        """The frame's keypoints: the pose model's (timed), or the frame's own."""
+        if frame.keypoints is not None:
+            return frame.keypoints
+        if self.pose is None:
+            raise RuntimeError("a frame without keypoints needs a pose estimator")
+        t0 = time.perf_counter()
+        keypoints = self.pose.estimate(frame.image)
+        took = time.perf_counter() - t0
+        self.invoke_s.append(took)
+        if self.invoke_log is not None:
+            self.invoke_log.append(took)
+        if self.metrics:
+            self.metrics.invoke.observe(took)
+        return keypoints
+
+    def coach_step(self, frame: Frame, keypoints: np.ndarray) -> list[dict]:
+        """The coach on the frame's keypoints, then the snapshot published."""
         h, w = frame.size
         self.aspect = w / h
         events = self.coach.update(keypoints, frame.t_s, w / h)
@@ -163,17 +181,26 @@ class Pipeline:
         self.failing = 0  # frames in a row that processing failed on
         self.failing_since: float | None = None
         self._fps_t: list[float] = []
+        # Two stages: the pose thread runs the model; the coach thread runs the
+        # coach, the snapshot and the events on the keypoints it hands over, while
+        # the model (which releases the GIL) works on the next frame. In order,
+        # nothing dropped between them: the queue holds two frames at most.
+        self._handoff: queue.Queue = queue.Queue(maxsize=2)
         self._capture = threading.Thread(target=self._capture_loop, name="capture", daemon=True)
         self._process = threading.Thread(target=self._process_loop, name="process", daemon=True)
+        self._coach = threading.Thread(target=self._coach_loop, name="coach", daemon=True)
 
     def start(self) -> None:
         self._capture.start()
+        self._coach.start()
         self._process.start()
 
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
         self.mailbox.close()
         self._process.join(timeout_s)
+        self._hand(("end", None, None))
+        self._coach.join(timeout_s)
         self._capture.join(min(timeout_s, 0.5))
         # A capture still waiting for a frame (a stalled camera) is freed by
         # closing the source under it; then it gets the rest of the time.
@@ -200,7 +227,23 @@ class Pipeline:
             self.mailbox.close()
             log.info("frame source %s ended", self.source.name)
 
+    def _hand(self, item: tuple) -> None:
+        """To the coach thread; waits while it is two frames behind (never drops)."""
+        while True:
+            try:
+                self._handoff.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if not self._coach.is_alive():
+                    return
+
     def _process_loop(self) -> None:
+        try:
+            self._pose_loop()
+        finally:
+            self._hand(("end", None, None))
+
+    def _pose_loop(self) -> None:
         while not self._stop.is_set():
             frame = self.mailbox.take(timeout_s=0.5)
             if frame is None:
@@ -212,9 +255,7 @@ class Pipeline:
                     self.camera_lost = True
                     log.warning("camera %s: no frame for %.1f s; showing it as unavailable",
                                 self.source.name, self.camera_stale_s)
-                    self._events(self.processor.camera_lost())
-                    self._device_event("camera_lost", self.error or
-                                       f"no frame for {self.camera_stale_s:.0f} s")
+                    self._hand(("lost", None, None))
                 if self.mailbox.closed:
                     return
                 continue
@@ -223,17 +264,26 @@ class Pipeline:
                 log.info("camera %s: frames again", self.source.name)
                 self._device_event("camera_back", None)
             try:
-                events = self.processor.process(frame)
+                keypoints = self.processor.estimate(frame)
             except Exception as exc:
-                # One line and one event for a run of failures, not one per frame.
-                self.failing += 1
-                self.failing_since = self.failing_since or time.monotonic()
-                if self.failing == 1:
-                    self.error = f"processing: {exc}"
-                    log.exception("processing a frame failed")
-                    self._device_event("error", self.error)
-                elif self.failing % 1000 == 0:
-                    log.error("processing: %d frames in a row failed (%s)", self.failing, exc)
+                self._failed(exc)
+                continue
+            self._hand(("frame", frame, keypoints))
+
+    def _coach_loop(self) -> None:
+        while True:
+            kind, frame, keypoints = self._handoff.get()
+            if kind == "end":
+                return
+            if kind == "lost":
+                self._events(self.processor.camera_lost())
+                self._device_event("camera_lost", self.error or
+                                   f"no frame for {self.camera_stale_s:.0f} s")
+                continue
+            try:
+                events = self.processor.coach_step(frame, keypoints)
+            except Exception as exc:
+                self._failed(exc)
                 continue
             if self.failing:
                 log.info("processing: frames go through again after %d failed", self.failing)
@@ -244,6 +294,17 @@ class Pipeline:
             if len(self._fps_t) > 60:
                 del self._fps_t[0]
             self._events(events)
+
+    def _failed(self, exc: Exception) -> None:
+        """One line and one event for a run of failures, not one per frame."""
+        self.failing += 1
+        self.failing_since = self.failing_since or time.monotonic()
+        if self.failing == 1:
+            self.error = f"processing: {exc}"
+            log.exception("processing a frame failed")
+            self._device_event("error", self.error)
+        elif self.failing % 1000 == 0:
+            log.error("processing: %d frames in a row failed (%s)", self.failing, exc)
 
     def _stale(self) -> bool:
         """A live camera that has sent nothing for camera_stale_s (or never, for as long)."""
@@ -271,7 +332,8 @@ class Pipeline:
         now = time.monotonic()
         camera_ok = (self.last_frame_s is not None and now - self.last_frame_s < stale_s) or (
             self.source_ended and not self.source.live and self.error is None)
-        pipeline_ok = self._process.is_alive() or (self.source_ended and self.error is None)
+        pipeline_ok = (self._process.is_alive() and self._coach.is_alive()) or (
+            self.source_ended and self.error is None)
         pose = self.processor.pose
         busy_since = self.last_processed_s if self.last_processed_s is not None else (
             self.first_frame_s)
