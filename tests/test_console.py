@@ -107,7 +107,7 @@ def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
     clean = [sum(1 for (f,) in conn.execute(
         "SELECT faults FROM reps WHERE session_id = ?", (sid,)) if f == "[]") for sid in (1, 2)]
     assert clean[0] == 0 and clean[1] > 0  # the squats were flagged, the hinges less so
-    assert f"{round(100 * clean[1] / 4)}%" in trend and "0%" in trend
+    assert f"<td>{round(100 * clean[1] / 4)}%</td>" in trend and "<td>0%</td>" in trend
     assert admin.get("/staff/sessions?client=K-017").get_data(as_text=True).count(
         "/staff/sessions/") == 2
     assert len(admin.get("/api/staff/reps.json?client=K-017").get_json()) == 7

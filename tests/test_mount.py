@@ -24,6 +24,22 @@ def test_clockwise_means_the_top_left_corner_goes_to_the_top_right():
     assert apply(IMAGE, False, False, 0) is IMAGE  # nothing to do: no copy
 
 
+def test_where_the_corners_go_written_out_by_hand():
+    # A 2x3 picture, corners named; each turn's result written out, not computed.
+    img = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)[:, :, None]
+    expect = {
+        (90, False, False): [[4, 1], [5, 2], [6, 3]],
+        (270, False, False): [[3, 6], [2, 5], [1, 4]],
+        (180, False, False): [[6, 5, 4], [3, 2, 1]],
+        (0, True, False): [[3, 2, 1], [6, 5, 4]],
+        (0, False, True): [[4, 5, 6], [1, 2, 3]],
+        (90, True, False): [[6, 3], [5, 2], [4, 1]],  # mirrored, then a quarter turn
+    }
+    for (rotation, hflip, vflip), want in expect.items():
+        got = apply(img, hflip, vflip, rotation)[:, :, 0].tolist()
+        assert got == want, (rotation, hflip, vflip)
+
+
 @pytest.mark.parametrize("rotation, hflip, vflip",
                          list(itertools.product((0, 90, 180, 270), (False, True),
                                                 (False, True))))
@@ -54,9 +70,12 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
         def __init__(self, hflip=0, vflip=0):
             seen["transform"] = (hflip, vflip)
 
+    sensor = np.zeros((480, 640, 3), np.uint8)
+    sensor[:10, :20] = 255  # a white corner, top left of what the sensor gives
+
     class Request:
         def make_array(self, name):
-            return np.zeros((480, 640, 3), np.uint8)
+            return sensor.copy()
 
         def get_metadata(self):
             return {"SensorTimestamp": 5_000_000_000}
@@ -87,8 +106,11 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
     frame = next(cam.frames())
     assert frame.size == (480, 640) and frame.t_s == 5.0
     cam = Picamera2Source((480, 640), 30, Mount(90, True, False))  # on its side, mirrored
-    assert seen["transform"] == (1, 0)
-    assert next(cam.frames()).size == (640, 480)  # portrait after the software quarter turn
+    assert seen["transform"] == (1, 0)  # the mirroring in the ISP (the stand-in does not)
+    frame = next(cam.frames())
+    assert frame.size == (640, 480)  # portrait after the software quarter turn
+    # Clockwise: the sensor's top-left corner is now top right, 20 rows x 10 columns.
+    assert frame.image[:20, -10:].mean() == 255 and frame.image[-20:, :10].mean() == 0
 
 
 def test_a_webcam_frame_is_turned_in_software(tmp_path):

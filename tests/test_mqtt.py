@@ -123,6 +123,9 @@ def test_reps_sets_and_sessions_reach_the_broker_without_personal_data(broker):
                                                  "session_started", "session_ended")]
     pub = Publisher(MqttConfig(enabled=True, host="127.0.0.1", port=broker.port,
                                device="mirror-2"))
+    # Whatever else an event might one day carry, only the coach's figures leave.
+    events = [dict(e, client_code="K-017", name="Jane Doe") if e["type"] == "rep" else e
+              for e in events]
     try:
         pub.on_events(events)
         got = sub.wait_for(len(wanted))
@@ -134,7 +137,10 @@ def test_reps_sets_and_sessions_reach_the_broker_without_personal_data(broker):
     assert len(reps) == 3 and all(p["device"] == "mirror-2" for p in reps)
     assert [p["index"] for p in reps] == [e["index"] for e in wanted if e["type"] == "rep"]
     text = json.dumps([p for _, p in got])
-    assert "client" not in text and "name" not in text
+    assert "K-017" not in text and "Jane" not in text and "client" not in text
+    sent = [e for e in wanted if e["type"] == "rep"]
+    assert [(p["hip_deg"], p["faults"]) for p in reps] == [(e["hip_deg"], e["faults"])
+                                                           for e in sent]
     assert pub.status()["sent"] == len(wanted) and pub.status()["dropped"] == 0
 
 

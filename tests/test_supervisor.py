@@ -100,19 +100,20 @@ def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
     os.kill(first_pid, signal.SIGKILL)
     r.wait(lambda: "pipeline_restart" in r.kinds(), 10, "the restart event")
     assert ("pipeline_restart", "killed by signal SIGKILL") in r.device_events
-    assert any(s.get("camera") == "restarting" for s in r.snaps)  # the mirror said so
+    r.wait(lambda: any(s.get("camera") == "restarting" for s in r.snaps), 5,
+           "the mirror saying so")
     r.wait(lambda: r.sup.health()["ok"], 20, "healthy again")
     assert r.sup.health()["supervisor"]["pid"] != first_pid
-    # Everything stored before the kill is there; the open session was closed.
-    assert r.reps() >= before
+    # The open session was closed; the file is sound.
     conn = connect(r.store)
     assert conn.execute("SELECT end_reason FROM sessions ORDER BY id").fetchone()[0] == (
         "interrupted")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     r.wait(lambda: r.reps() > before, 40, "coaching to go on after the restart")
-    # /metrics in the parent counts what the child did, across the restart.
+    # /metrics in the parent counts what the child did, across the restart, and
+    # every rep the parent was told of is stored.
     assert metrics.restarts._value.get() == 1
-    assert metrics.reps._value.get() == r.reps()
+    r.wait(lambda: metrics.reps._value.get() == r.reps(), 5, "reps counted = reps stored")
     assert metrics.frames._value.get() >= r.sup.health()["pipeline"]["frames"] > 0
 
 
@@ -139,7 +140,8 @@ def test_a_hung_pose_runtime_is_killed_and_the_next_process_coaches(rig, tmp_pat
 def test_a_pose_runtime_that_raises_is_reported_once_then_the_process_restarts(rig, tmp_path):
     marker = str(tmp_path / "pose-loads")
     r = rig(job(open_source=functools.partial(fakes.open_fake, "pixels"),
-                load_pose=functools.partial(fakes.pose, "raise", marker), failing_s=2.0))
+                load_pose=functools.partial(fakes.pose, "raise", marker), failing_s=2.0),
+            hang_s=8.0)  # the hang check must not win the race with failing_s
     r.sup.start()
     r.wait(lambda: "pipeline_restart" in r.kinds(), 20, "the restart")
     errors = [d for k, d in r.device_events if k == "error"]
@@ -192,13 +194,20 @@ def test_a_camera_stuck_in_its_driver_restarts_the_pipeline_process(rig, tmp_pat
     r.wait(lambda: r.sup.health()["ok"], 20, "a healthy second process")
 
 
-def test_garbage_frames_are_refused_by_the_coach_and_nothing_breaks(rig):
+def test_garbage_frames_are_refused_by_the_coach_and_nothing_breaks(rig, caplog):
+    import json
+
     r = rig(job(open_source=functools.partial(fakes.open_fake, "garbage", 30)))
     r.sup.start()
     time.sleep(4.0)
     h = r.sup.health()
     assert h["supervisor"]["restarts"] == 0 and h["pipeline"]["frames"] > 60
     assert not [k for k in r.kinds() if k in ("error", "pipeline_restart")]
+    # The coach said no (its warning relayed from the child), and every snapshot
+    # that reached the mirror is strict JSON: no NaN or infinity got through.
+    assert "skipped by the coach" in caplog.text
+    for snap in r.snaps:
+        json.dumps(snap, allow_nan=False)
 
 
 def test_new_coach_settings_reach_the_running_process_and_the_next_one(rig):

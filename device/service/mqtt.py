@@ -25,6 +25,14 @@ from device.config import MqttConfig
 log = logging.getLogger(__name__)
 
 PUBLISHED = ("rep", "partial", "set_started", "set_ended", "session_started", "session_ended")
+# The only fields that leave the device: the coach's own figures and ids. A key
+# not listed here (a client code, a name, anything added later) is never sent.
+FIELDS = frozenset({
+    "type", "t_s", "session", "set", "index", "reason", "reps", "sets",
+    "start_s", "bottom_s", "end_s", "down_s", "up_s", "hinge_deg", "knee_deg", "hip_deg",
+    "faults", "unjudged", "view", "confidence", "score", "depth_by", "hip_drop",
+    "down_s_mean", "up_s_mean", "rep_period_s", "depth_trend_deg_per_rep", "faults_per_rep",
+    "peak_hip_deg"})
 
 
 class Publisher:
@@ -81,7 +89,8 @@ class Publisher:
                     continue
                 if len(self.outbox) == self.outbox.maxlen:
                     self.dropped += 1
-                payload = dict(e, device=self.device, at=round(self._clock(), 3))
+                payload = {k: v for k, v in e.items() if k in FIELDS}
+                payload.update(device=self.device, at=round(self._clock(), 3))
                 self.outbox.append((f"{self.prefix}/{e['type']}",
                                     json.dumps(payload, allow_nan=False, default=str)))
             self._cv.notify_all()

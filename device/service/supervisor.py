@@ -113,6 +113,10 @@ class Supervisor:
                 self.stop()
                 raise HingeMirrorError(f"pipeline process: not ready after {self.ready_s:.0f} s"
                                        " (camera or model); see the log")
+        # Ready means frames going through: wait (a little) for a healthy report.
+        until = time.monotonic() + 10.0
+        while not (self.child_health or {}).get("ok") and time.monotonic() < until:
+            time.sleep(0.05)
 
     def set_params(self, params) -> None:
         """The coach's new parameters, to the running child (and to every later one)."""
@@ -238,11 +242,11 @@ class Supervisor:
         self.restarts.append(now)
         self.restart_count += 1
         self.state = "restarting"
+        self._show("restarting")  # the mirror first, then the bookkeeping
         self.on_restart(why)
         self.on_device_event("pipeline_restart", why)
         if self.metrics:
             self.metrics.device_event("pipeline_restart", why)
-        self._show("restarting")
         # Back off by how many restarts are recent; a long healthy run starts over.
         recent = [t for t in self.restarts if now - t < 120.0]
         delay = self.backoff_s[min(len(recent) - 1, len(self.backoff_s) - 1)]
