@@ -24,9 +24,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 3
+    assert version(conn) == VERSION == 4
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "sets", "reps", "events", "accounts"} <= tables
+    assert {"sessions", "sets", "reps", "events", "accounts", "audit"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert (tmp_path / "new.db").stat().st_mode & 0o077 == 0  # health data: owner only

@@ -18,6 +18,7 @@ Routes, and who may use them (every one needs a login but the login page):
   /staff/settings (GET, POST)           staff read, admin change
   /staff/framing                        staff: the live skeleton, for aiming the camera
   /staff/accounts (GET, POST), /staff/accounts/ID/{role,delete} (POST)   admin
+  /staff/audit, /api/staff/audit.csv    admin: the audit trail
   /api/staff/health                     staff
   /api/staff/sessions/ID.{csv,json}, /api/staff/reps.{csv,json}   staff: exports
 """
@@ -53,7 +54,7 @@ from flask_wtf.csrf import CSRFProtect
 from device.config import SENSITIVITY, SETTINGS, ConfigValueError
 from device.errors import HingeMirrorError
 from device.service import logs
-from device.store import accounts, connect, queries
+from device.store import accounts, audit, connect, queries
 from device.words import fault_words
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
@@ -72,6 +73,18 @@ class Staff(UserMixin):
 
 def _db() -> sqlite3.Connection:
     return connect(current_app.config["STORE_PATH"])
+
+
+def _audit(action: str, target: str | None = None, detail: str | None = None,
+           account: str | None = None) -> None:
+    """One row of the audit trail for this request (device/store/audit.py)."""
+    who = account if account is not None else (
+        current_user.name if current_user and current_user.is_authenticated else None)
+    conn = _db()
+    try:
+        audit.record(conn, who, request.remote_addr, action, target, detail)
+    finally:
+        conn.close()
 
 
 def install(app) -> None:
@@ -144,7 +157,9 @@ def login_view():
             conn.close()
         if row:
             login_user(Staff(row))
+            _audit("login")
             return redirect("/staff/")
+        _audit("login_failed", account=request.form.get("name", "")[:64])
         error = "Wrong name or password."
     return render_template("staff/login.html", error=error), 401 if error else 200
 
@@ -155,6 +170,7 @@ bp.add_url_rule("/staff/login", "login", login_view, methods=["GET", "POST"])
 @bp.post("/staff/logout")
 @login_required
 def logout():
+    _audit("logout")
     logout_user()
     return redirect("/staff/login")
 
@@ -246,6 +262,7 @@ def _session_or_404(session_id: int) -> dict:
 @login_required
 def session_page(session_id: int):
     s = _session_or_404(session_id)
+    _audit("session_viewed", f"session {session_id}")
     reps = s["reps_detail"]
     depth = line_chart("Depth per rep", {"hip flexion": [r["hip_deg"] for r in reps],
                                          "knee": [r["knee_deg"] for r in reps]}, "degrees")
@@ -274,6 +291,8 @@ def tag_session(session_id: int):
         conn.close()
     if not found:
         abort(404)
+    _audit("client_tagged", f"session {session_id}",
+           request.form.get("client_code", "").strip() or "(removed)")
     return redirect(f"/staff/sessions/{session_id}")
 
 
@@ -305,6 +324,7 @@ def client_page(code: str):
         conn.close()
     if not trend:
         abort(404)
+    _audit("client_viewed", f"client {code}")
     import datetime as dt
 
     days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b") for t in trend]
@@ -328,6 +348,7 @@ def _export(rows: list[dict], name: str, fmt: str):
 @login_required
 def export_session(session_id: int, fmt: str):
     s = _session_or_404(session_id)
+    _audit("export", f"session {session_id}", fmt)
     if fmt == "json":
         return _export(s, f"session-{session_id}", fmt)
     return _export(s["reps_detail"], f"session-{session_id}", fmt)
@@ -343,6 +364,9 @@ def export_range(fmt: str):
         rows = queries.reps(conn, ids)
     finally:
         conn.close()
+    what = ", ".join(f"{k} {request.args[k]}" for k in ("from", "to", "client")
+                     if request.args.get(k)) or "all"
+    _audit("export", f"reps ({what})", f"{fmt}, {len(ids)} sessions")
     return _export(rows, "reps", fmt)
 
 
@@ -424,6 +448,7 @@ def settings_page():
                        if before[k] != v]
             log.info("settings changed by %s: %s", current_user.name,
                      "; ".join(changed) or "nothing")
+            _audit("settings_changed", "settings", "; ".join(changed) or "nothing")
         except ConfigValueError as exc:
             errors[exc.key] = exc.why
             status = 400
@@ -449,6 +474,8 @@ def accounts_page():
                 try:
                     accounts.add(conn, f.get("name", ""), f.get("role", ""),
                                  f.get("password", ""))
+                    _audit("account_changed", f"account {f.get('name', '')}",
+                           f"added or password set, role {f.get('role', '')}")
                     return redirect("/staff/accounts")
                 except ValueError as exc:
                     error, status = f"{exc}; nothing was changed", 400
@@ -464,17 +491,45 @@ def accounts_page():
 def account_change(account_id: int, action: str):
     conn = _db()
     try:
-        if accounts.get(conn, account_id) is None:
+        row = accounts.get(conn, account_id)
+        if row is None:
             abort(404)
         if action == "delete":
             if account_id == current_user.id:
                 return redirect("/staff/accounts?" + _query(
                     error="you cannot delete your own account while logged in to it"))
             accounts.delete(conn, account_id)
+            _audit("account_changed", f"account {row[1]}", "deleted")
         else:
             accounts.set_role(conn, account_id, request.form.get("role", ""))
+            _audit("account_changed", f"account {row[1]}",
+                   f"role {row[2]} -> {request.form.get('role', '')}")
     except ValueError as exc:
         return redirect("/staff/accounts?" + _query(error=str(exc)))
     finally:
         conn.close()
     return redirect("/staff/accounts")
+
+
+@bp.get("/staff/audit")
+@admin_only
+def audit_page():
+    conn = _db()
+    try:
+        rows = audit.rows(conn, limit=500)
+    finally:
+        conn.close()
+    return render_template("staff/audit.html", rows=rows)
+
+
+@bp.get("/api/staff/audit.csv")
+@admin_only
+def audit_csv():
+    conn = _db()
+    try:
+        text = audit.to_csv(conn)
+    finally:
+        conn.close()
+    _audit("export", "audit trail", "csv")
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

@@ -56,6 +56,19 @@ def version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (a trigger's body keeps its own ';'):
+    inside the transaction, where executescript would commit on its own."""
+    out, buf = [], ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf)
+            buf = ""
+    return out
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file forward to VERSION, one migration per transaction."""
     have = version(conn)
@@ -65,9 +78,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     for number in range(have + 1, VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number - 1].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -214,6 +226,13 @@ class Recorder:
         def write(c: sqlite3.Connection) -> int:
             n = c.execute("DELETE FROM sessions WHERE started_at < ?", (cutoff,)).rowcount
             c.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+            # The audit trail lives as long as the sessions: rows past the same age.
+            gone = c.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
+            if n or gone:
+                c.execute("INSERT INTO audit (at, account, address, action, target, detail) "
+                          "VALUES (?, NULL, NULL, 'retention', ?, ?)",
+                          (self.clock(), f"{n} sessions, {gone} audit rows",
+                           f"older than {days:g} days"))
             return n
 
         return self._write(write) or 0

@@ -69,6 +69,25 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # 4: the audit trail: who did what to which record, append-only. No row is
+    # ever updated; only the retention deletes, and never a row under a day old.
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        account TEXT,                       -- the staff account (for a failed login: as typed)
+        address TEXT,                       -- the client's network address
+        action TEXT NOT NULL,               -- login, login_failed, logout, session_viewed, ...
+        target TEXT,                        -- what was touched: "session 12", "account vic"
+        detail TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_kept BEFORE DELETE ON audit
+    WHEN old.at > CAST(strftime('%s', 'now') AS REAL) - 86400
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: only old rows are pruned'); END;
+    """,
 )
 
 VERSION = len(MIGRATIONS)
