@@ -169,8 +169,14 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
     try:
         chromium.set_window_size(1080, 1920)
         chromium.get(device.url)
+        mark = lambda: chromium.find_element(  # noqa: E731
+            "css selector", '[data-testid="camera-on"]')
+        device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
+        wait_for(chromium, lambda: mark().is_displayed(), 5, "the camera-on mark")
+        assert mark().text == "camera on · nothing recorded"
         device.hub.publish({"camera": "restarting", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "Restarting" in text(chromium, "notice"), 5, "restarting")
+        assert not mark().is_displayed()  # no camera running: no mark
         chromium.save_screenshot(str(artifacts / "mirror-restarting.png"))
         device.hub.publish({"camera": "failed", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "The mirror has stopped" in text(chromium, "notice"), 5,

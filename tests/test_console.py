@@ -67,6 +67,7 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
     assert "1 h 2 min" in page
     assert "<strong>1</strong> session," in page and "<strong>3</strong> reps" in page
     assert "camera lost" in page and "no frame for 2.0 s" in page
+    assert "365 days, then deleted" in page  # the retention, as the config says
     # Without the sensor (not a Pi) it says so rather than showing a number.
     monkeypatch.setattr("device.service.system.THERMAL", tmp_path / "none")
     health["machine"] = machine(store.parent)

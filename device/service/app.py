@@ -116,6 +116,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     app = create_app({"DEMO": False, "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
+                      "RETENTION_DAYS": config.store.retention_days,
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics)
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(

@@ -178,12 +178,13 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
                     send("fatal", str(exc))
                     return 2
             processor = Processor(pose, Coach(job.params), _PipeHub(send),
-                                  extra={"source": source.name, "demo": demo},
+                                  extra={"source": source.name, "demo": demo,
+                                         "live": source.live},
                                   skeleton=job.skeleton)
             processor.invoke_log = []
             holder["processor"] = processor
         else:
-            processor.extra["source"] = source.name
+            processor.extra.update(source=source.name, live=source.live)
         if not first:
             send("device", "camera_back", f"{source.name} opened again")
         first = False

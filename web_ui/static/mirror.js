@@ -63,6 +63,8 @@
     if (!s) return;
     last = s;
     settle(s.display);
+    // The camera's mark: on while frames come from a live camera (not a recording).
+    $("camera-on").hidden = !(s.camera === "ok" && s.live === true);
     let state = "training";
     if (s.present) seenAt = Date.now();
     document.body.classList.toggle("asleep",
