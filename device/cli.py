@@ -153,9 +153,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("staff", help="staff accounts for the staff pages",
                        description="add: create (or reset) a staff account; the password is "
                        "asked twice on the terminal, never taken from the command line.")
-    s.add_argument("action", choices=("add",))
-    s.add_argument("user")
-    s.add_argument("--role", choices=("admin", "viewer"), required=True)
+    s.add_argument("action", choices=("add", "cert"),
+                   help="add USER: an account; cert: the HTTPS certificate's fingerprint")
+    s.add_argument("user", nargs="?")
+    s.add_argument("--role", choices=("admin", "viewer"))
     s.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     return p
 
@@ -285,6 +286,16 @@ def _cmd_staff(args) -> int:
     from device.store import accounts, connect
 
     config = load_config(_config_path(args.config))
+    if args.action == "cert":
+        from device.service import tls
+
+        srv = config.server
+        cert, _ = tls.ensure_certificate(Path(config.store.path).parent, srv.cert, srv.key)
+        print(f"{cert}\nSHA-256 {tls.fingerprint(cert)}")
+        return 0
+    if not args.user or not args.role:
+        raise HingeMirrorError("staff add: give the account's name and --role admin|viewer, "
+                               "e.g. hinge-mirror staff add ana --role admin")
     first = getpass.getpass(f"password for {args.user}: ")
     if getpass.getpass("again: ") != first:
         raise HingeMirrorError("staff add: the two passwords differ; nothing was changed, "

@@ -6,6 +6,10 @@ A config file is TOML with these sections (all keys optional)::
     host = "0.0.0.0"   # staff reach the device over the local network
     port = 8000
     threads = 8        # waitress threads: live pages take at most threads - 3 of them
+    https_port = 8443  # the staff console over HTTPS (0 = off: staff pages on plain HTTP)
+    https_host = "0.0.0.0"
+    cert = ""          # the clinic's own certificate and key (PEM); "" = the device's own
+    key = ""
 
     [camera]
     source = "auto"    # auto | picamera | demo | INDEX | PATH
@@ -77,6 +81,10 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 8000
     threads: int = 8
+    https_port: int = 8443
+    https_host: str = "0.0.0.0"
+    cert: str = ""
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,7 @@ SETTINGS: tuple[tuple[str, str], ...] = (
 _CHECKS = {
     ("server", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
     ("server", "threads"): (lambda v: 4 <= v <= 64, "must be 4..64"),
+    ("server", "https_port"): (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: no HTTPS)"),
     ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),

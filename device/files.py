@@ -10,14 +10,15 @@ from device.errors import HingeMirrorError
 
 
 def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
-                 keeps: str = "nothing was changed") -> None:
+                 keeps: str = "nothing was changed", mode: int = 0o644) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, rename it over
     `path`, fsync the folder. A failure is one HingeMirrorError naming `what`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -167,7 +167,8 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     bad = tmp_path / "not-a-db.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    cfg.write_text(f'[store]\npath = "{bad}"\n[server]\nport = {_free_port()}\n')
+    cfg.write_text(f'[store]\npath = "{bad}"\n[server]\nport = {_free_port()}\n'
+                   f'https_port = {_free_port()}\n')
     assert main(["run", "--source", "demo", "--config", str(cfg)]) == 2
     line = err_line(capsys)
     assert str(bad) in line and "not a usable database" in line

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from device.service import systemd
@@ -36,7 +37,9 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
     sock = listen(tmp_path / "notify")
     port = free_port()
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n')
+    tls_port = free_port()
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n'
+                   f'[server]\nhttps_port = {tls_port}\nhttps_host = "127.0.0.1"\n')
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1000000")
     env.pop("WATCHDOG_PID", None)
     out = open(tmp_path / "run.out", "wb")  # noqa: SIM115 - closed in finally
@@ -54,6 +57,17 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
         # READY means the page answers and the pipeline is running.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             assert r.status == 200
+        # The staff console answers over HTTPS with the certificate made beside the store.
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(tmp_path / "data" / "tls.crt"))
+        try:
+            urllib.request.urlopen(f"https://localhost:{tls_port}/staff/login", timeout=5,
+                                   context=context).close()
+            raise AssertionError("no account exists: the login page should say so (503)")
+        except urllib.error.HTTPError as exc:  # no account yet: the page names the command
+            assert exc.code == 503 and b"staff add" in exc.read()
+            exc.close()
         pings = [m for m in messages(sock, time.monotonic() + 2.5) if m == "WATCHDOG=1"]
         assert len(pings) >= 3  # every 0.5 s with WatchdogSec=1
         proc.send_signal(signal.SIGTERM)

@@ -114,6 +114,7 @@ def install(app) -> None:
     app.add_template_filter(
         lambda t: dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M"), "timestamp")
     app.add_template_filter(fault_words, "fault_words")
+    _https(app)  # before CSRF: a plain-HTTP POST is sent to HTTPS, not refused
     CSRFProtect(app)
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
@@ -124,6 +125,42 @@ def install(app) -> None:
     # Login attempts (POSTs, right or wrong), per client address: a few, then wait.
     app.view_functions["staff.login"] = limiter.limit(
         app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
+
+
+# What goes over HTTPS only when it is on: everything of the staff's, and /metrics.
+SECURE_PATHS = ("/staff", "/api/staff", "/metrics")
+
+
+def _https(app) -> None:
+    """With HTTPS_PORT set (the device runs its TLS server): staff routes asked
+    for over plain HTTP are redirected there (308 keeps the method), the session
+    cookie is Secure, HTTPS answers carry HSTS, and the certificate itself (public)
+    can be fetched from /certificate.pem to import and check its fingerprint."""
+    port = app.config.get("HTTPS_PORT")
+    if not port:
+        return
+    app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["REMEMBER_COOKIE_SECURE"] = True
+
+    @app.before_request
+    def to_https():
+        if not request.is_secure and request.path.startswith(SECURE_PATHS):
+            host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") \
+                else request.host
+            query = ("?" + request.query_string.decode()) if request.query_string else ""
+            return redirect(f"https://{host}:{port}{request.path}{query}", code=308)
+        return None
+
+    @app.after_request
+    def hsts(response):
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    @app.get("/certificate.pem")
+    def certificate():
+        return send_file(app.config["TLS_CERT"], mimetype="application/x-pem-file",
+                         as_attachment=True, download_name="hinge-mirror.pem")
 
 
 def admin_only(view):

@@ -7,6 +7,7 @@ import glob
 import logging
 import os
 import secrets
+import socket
 import threading
 from pathlib import Path
 
@@ -111,9 +112,20 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         report["mqtt"] = publisher.status() if publisher else None
         return report
 
+    # HTTPS for the staff console: the certificate first (made once), so that
+    # the app knows to send staff routes there.
+    srv = config.server
+    tls_config: dict = {}
+    if srv.https_port:
+        from device.service import tls
+
+        cert, key = tls.ensure_certificate(store_dir, srv.cert, srv.key)
+        tls_config = {"HTTPS_PORT": srv.https_port, "TLS_CERT": str(cert),
+                      "TLS_FINGERPRINT": tls.fingerprint(cert),
+                      "STAFF_URL": f"https://{socket.gethostname()}.local:{srv.https_port}/staff/"}
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
-    app = create_app({"DEMO": False, "SSE_SLOTS": max(1, config.server.threads - 3),
+    app = create_app({**tls_config, "DEMO": False, "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
                       "RETENTION_DAYS": config.store.retention_days,
@@ -124,16 +136,23 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         settings_applier(app, supervisor.set_params, supervisor.shown))
     app.extensions["hinge_mirror"]["framing"] = lambda: supervisor.framing
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
+    tls_server = None
     try:
+        if tls_config:
+            tls_server = tls.make_tls_server(app, srv.https_host, srv.https_port, cert, key)
         recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
     except BaseException:
         server.close()
+        if tls_server is not None:
+            tls_server.stop()
         raise
     recorder.close_open("interrupted")  # what a crash or a power cut left open
     try:
         supervisor.start()  # the camera open and the model loaded, or a one-line error
     except BaseException:
         server.close()
+        if tls_server is not None:
+            tls_server.stop()
         recorder.close()
         raise
     info = supervisor.ready_info or {}
@@ -141,6 +160,10 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     retention = _Retention(recorder, config.store.retention_days)
     recorder.device_event("start", info.get("source"))
     watchdog = Watchdog(supervisor.watchdog_ok)
+    if tls_server is not None:
+        threading.Thread(target=tls_server.serve, name="https", daemon=True).start()
+        log.info("staff console on https://%s:%d/staff/ (certificate SHA-256 %s)",
+                 srv.https_host, srv.https_port, tls_config["TLS_FINGERPRINT"])
     systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
     log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
              info.get("source"), recorder.path, info.get("pid"))
@@ -150,6 +173,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         systemd.notify("STOPPING=1")
         watchdog.stop()
         server.close()
+        if tls_server is not None:
+            tls_server.stop()
         supervisor.stop()
         if publisher is not None:
             publisher.close()

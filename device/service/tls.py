@@ -1,0 +1,113 @@
+"""HTTPS for the staff console: the device's own certificate, and a TLS server.
+
+A self-signed certificate (EC P-256, ten years) is made on first start for the
+device's host name, `NAME.local`, `localhost` and its addresses, and kept with
+the device's data (`tls.crt`, and `tls.key` mode 0600); a clinic's own
+certificate and key replace it in the config. Staff check its SHA-256
+fingerprint once: `hinge-mirror staff cert` prints it, and so do the staff
+dashboard and the mirror's screen while nobody is in view.
+
+The TLS server is cheroot's (CherryPy's WSGI server) with its adapter over the
+standard library's `ssl`: no hand-written TLS. The mirror page, its stream and
+/healthz stay on plain HTTP for the kiosk; staff routes asked for over plain
+HTTP are redirected (web_ui/staff.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import ipaddress
+import logging
+import socket
+from pathlib import Path
+
+from device.errors import HingeMirrorError
+from device.files import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+def _names() -> tuple[list[str], list[str]]:
+    host = socket.gethostname()
+    dns = sorted({host, f"{host}.local", "localhost"})
+    ips = {"127.0.0.1", "::1"}
+    try:
+        for info in socket.getaddrinfo(host, None):
+            ips.add(info[4][0].split("%")[0])
+    except OSError:
+        pass
+    return dns, sorted(ips)
+
+
+def ensure_certificate(folder: Path | str, cert: str = "", key: str = "") -> tuple[Path, Path]:
+    """The certificate and key to serve: the clinic's own when given, else the
+    device's, made once in `folder`."""
+    if cert or key:
+        if not (cert and key):
+            raise HingeMirrorError("config [server] cert and key: give both, or neither "
+                                   "(the device then makes its own)")
+        for p in (cert, key):
+            if not Path(p).is_file():
+                raise HingeMirrorError(f"certificate {p}: no such file; check [server] "
+                                       "cert and key")
+        return Path(cert), Path(key)
+    folder = Path(folder)
+    crt, k = folder / "tls.crt", folder / "tls.key"
+    if crt.is_file() and k.is_file():
+        return crt, k
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    dns, ips = _names()
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0]),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Hinge Mirror")])
+    now = dt.datetime.now(dt.UTC)
+    san = [x509.DNSName(n) for n in dns] + [x509.IPAddress(ipaddress.ip_address(a))
+                                            for a in ips]
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(days=3650))
+                   .add_extension(x509.SubjectAlternativeName(san), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .sign(private, hashes.SHA256()))
+    key_pem = private.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    atomic_write(k, key_pem, what="TLS key", mode=0o600)
+    atomic_write(crt, certificate.public_bytes(serialization.Encoding.PEM), what="certificate")
+    log.info("made the staff console's certificate %s for %s (%s)", crt, ", ".join(dns),
+             fingerprint(crt))
+    return crt, k
+
+
+def fingerprint(cert: Path | str) -> str:
+    """SHA-256 of the certificate, as browsers show it (AB:CD:...)."""
+    import hashlib
+    import ssl
+
+    der = ssl.PEM_cert_to_DER_cert(Path(cert).read_text())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def make_tls_server(app, host: str, port: int, cert: Path, key: Path, threads: int = 4):
+    """cheroot over `ssl`, bound now (a port in use is one line, before anything runs)."""
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    server = wsgi.Server((host, port), app, numthreads=threads, server_name="hinge-mirror")
+    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    try:
+        server.prepare()
+    except OSError as exc:
+        if getattr(exc, "errno", None) == errno.EADDRINUSE or "in use" in str(exc):
+            raise HingeMirrorError(f"port {port} on {host}: already in use by another "
+                                   "program; stop it or set [server] https_port") from None
+        raise HingeMirrorError(f"address {host}:{port}: cannot listen for HTTPS ({exc}); "
+                               "check [server] https_host/https_port") from None
+    return server

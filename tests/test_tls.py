@@ -1,0 +1,142 @@
+"""HTTPS for the staff console: the device's certificate, a real TLS server, the
+redirects from plain HTTP, the Secure cookie and HSTS."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from device.cli import main
+from device.errors import HingeMirrorError
+from device.service import tls
+from device.service.hub import StateHub
+from device.service.server import make_server
+from device.store import accounts, connect
+from tests.conftest import unavailable
+from tests.test_mqtt import free_port
+from tests.test_staff import PASSWORD
+
+
+def test_the_device_makes_its_certificate_once_with_a_private_key(tmp_path):
+    crt, key = tls.ensure_certificate(tmp_path)
+    assert key.stat().st_mode & 0o777 == 0o600
+    text = crt.read_text()
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(text.encode())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert any(str(a) == "127.0.0.1" for a in san.get_values_for_type(x509.IPAddress))
+    first = tls.fingerprint(crt)
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", first)
+    assert tls.ensure_certificate(tmp_path) == (crt, key) and tls.fingerprint(crt) == first
+    # The clinic's own pair is used as given; half a pair is one line.
+    own = tmp_path / "own"
+    own.mkdir()
+    c2, k2 = tls.ensure_certificate(own)
+    assert tls.ensure_certificate(tmp_path / "x", str(c2), str(k2)) == (c2, k2)
+    with pytest.raises(HingeMirrorError, match="give both, or neither"):
+        tls.ensure_certificate(tmp_path / "x", str(c2), "")
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """The app on plain HTTP (waitress) and HTTPS (cheroot), as run_device serves it."""
+    from web_ui import create_app
+
+    crt, key = tls.ensure_certificate(tmp_path)
+    store = tmp_path / "s.db"
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    plain_port, tls_port = free_port(), free_port()
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store),
+                      "HTTPS_PORT": tls_port, "TLS_CERT": str(crt),
+                      "TLS_FINGERPRINT": tls.fingerprint(crt)},
+                     hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1})
+    plain = make_server(app, "127.0.0.1", plain_port, 8)
+    threading.Thread(target=plain.run, daemon=True).start()
+    secure = tls.make_tls_server(app, "127.0.0.1", tls_port, crt, key)
+    threading.Thread(target=secure.serve, daemon=True).start()
+    yield plain_port, tls_port, crt
+    secure.stop()
+    plain.close()
+
+
+def https(port, crt):
+    context = ssl.create_default_context(cafile=str(crt))  # verifies name and chain
+    return http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+
+
+def test_staff_pages_are_served_over_tls_with_the_devices_certificate(servers):
+    plain_port, tls_port, crt = servers
+    conn = https(tls_port, crt)
+    conn.request("GET", "/staff/login")
+    resp = conn.getresponse()
+    page = resp.read().decode()
+    assert resp.status == 200 and "Staff login" in page
+    assert resp.getheader("Strict-Transport-Security") == "max-age=31536000"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    cookie = resp.getheader("Set-Cookie").split(";")[0]
+    conn.request("POST", "/staff/login",
+                 body=f"name=ana&password={PASSWORD.replace(' ', '+')}&csrf_token={token}",
+                  headers={"Content-Type": "application/x-www-form-urlencoded",
+                          "Cookie": cookie,  # a browser's Referer: CSRF checks it over TLS
+                          "Referer": f"https://localhost:{tls_port}/staff/login"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 302
+    set_cookie = resp.getheader("Set-Cookie")
+    assert "Secure" in set_cookie and "HttpOnly" in set_cookie
+    assert "SameSite=Strict" in set_cookie
+    conn.close()
+    # The same certificate, as openssl sees it from outside.
+    if shutil.which("openssl") is None:
+        unavailable("openssl is not installed")
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}",
+                          "-servername", "localhost"], input="", capture_output=True,
+                         text=True, timeout=20).stdout
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+    assert pem and tls.fingerprint(crt) == _fp(pem.group(0))
+
+
+def _fp(pem: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def test_no_staff_route_answers_over_plain_http_but_the_mirror_does(servers):
+    plain_port, tls_port, crt = servers
+    for method, path in (("GET", "/staff/"), ("GET", "/staff/login"), ("POST", "/staff/login"),
+                         ("GET", "/api/staff/health"), ("GET", "/api/staff/reps.csv?from=x"),
+                         ("GET", "/metrics")):
+        conn = http.client.HTTPConnection("127.0.0.1", plain_port, timeout=10)
+        conn.request(method, path)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 308, (method, path, resp.status)
+        assert resp.getheader("Location") == f"https://127.0.0.1:{tls_port}{path}"
+        assert resp.getheader("Set-Cookie") is None and b"csrf" not in body
+        conn.close()
+    for path in ("/", "/healthz", "/api/state", "/certificate.pem"):
+        conn = http.client.HTTPConnection("127.0.0.1", plain_port, timeout=10)
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, path
+        assert resp.getheader("Strict-Transport-Security") is None
+        conn.close()
+
+
+def test_staff_cert_prints_the_fingerprint(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n')
+    assert main(["staff", "cert", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("tls.crt") and out[1] == "SHA-256 " + tls.fingerprint(out[0])
