@@ -314,4 +314,5 @@ def save_settings(path: Path, config: Config) -> None:
 
     text = "# Written by the staff settings page; checked like the config file.\n"
     text += tomli_w.dumps(settings_of(config))
-    atomic_write(path, text.encode(), what="settings", keeps="the previous settings are kept")
+    atomic_write(path, text.encode(), what="settings", keeps="the previous settings are kept",
+                 mode=0o600)  # the data folder is the service user's alone

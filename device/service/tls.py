@@ -79,7 +79,8 @@ def ensure_certificate(folder: Path | str, cert: str = "", key: str = "") -> tup
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
     atomic_write(k, key_pem, what="TLS key", mode=0o600)
-    atomic_write(crt, certificate.public_bytes(serialization.Encoding.PEM), what="certificate")
+    atomic_write(crt, certificate.public_bytes(serialization.Encoding.PEM), what="certificate",
+                 mode=0o600)  # public, but the data folder is the service user's alone
     log.info("made the staff console's certificate %s for %s (%s)", crt, ", ".join(dns),
              fingerprint(crt))
     return crt, k
