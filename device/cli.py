@@ -150,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=("check",))
     c.add_argument("file", type=Path)
 
+    bk = sub.add_parser("backup", help="one file with every session, account and setting",
+                        description="Copy the store (safe while the device runs), the "
+                        "settings and the keys into one checksummed file.")
+    bk.add_argument("out", type=Path)
+    bk.add_argument("--config", type=Path, help="TOML config (for [store] path)")
+    rs = sub.add_parser("restore", help="put a backup back (stop the device first)",
+                        description="Check a backup's checksums and schema, then put its "
+                        "store, settings and keys in place.")
+    rs.add_argument("file", type=Path)
+    rs.add_argument("--config", type=Path, help="TOML config (for [store] path)")
+
     s = sub.add_parser("staff", help="staff accounts for the staff pages",
                        description="add: create (or reset) a staff account; the password is "
                        "asked twice on the terminal, never taken from the command line.")
@@ -279,6 +290,34 @@ def _cmd_run(args) -> int:
                       loop=args.loop, load_pose=_load_pose)
 
 
+def _cmd_backup(args) -> int:
+    from device.config import load_config
+    from device.store import audit, connect
+    from device.store.backup import make_backup
+
+    config = load_config(_config_path(args.config))
+    manifest = make_backup(config.store.path, args.out)
+    conn = connect(config.store.path)
+    try:
+        audit.record(conn, None, None, "backup", str(args.out), "hinge-mirror backup")
+    finally:
+        conn.close()
+    print(f"backup {args.out}: schema {manifest['schema']}, "
+          f"{', '.join(sorted(manifest['files']))}")
+    return 0
+
+
+def _cmd_restore(args) -> int:
+    from device.config import load_config
+    from device.store.backup import restore_backup
+
+    config = load_config(_config_path(args.config))
+    done = restore_backup(args.file, config.store.path)
+    print(f"restored {args.file} into {config.store.path}: {done['sessions']} sessions, "
+          f"{', '.join(done['files'])}")
+    return 0
+
+
 def _cmd_staff(args) -> int:
     import getpass
 
@@ -313,7 +352,7 @@ def _cmd_staff(args) -> int:
 
 COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval": _cmd_eval,
             "bench": _cmd_bench, "models": _cmd_models, "staff": _cmd_staff,
-            "config": _cmd_config}
+            "config": _cmd_config, "backup": _cmd_backup, "restore": _cmd_restore}
 
 
 def main(argv: list[str] | None = None) -> int:
