@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from contextlib import closing
 from functools import wraps
 
 from flask import (
@@ -80,11 +81,8 @@ def _audit(action: str, target: str | None = None, detail: str | None = None,
     """One row of the audit trail for this request (device/store/audit.py)."""
     who = account if account is not None else (
         current_user.name if current_user and current_user.is_authenticated else None)
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         audit.record(conn, who, request.remote_addr, action, target, detail)
-    finally:
-        conn.close()
 
 
 def install(app) -> None:
@@ -96,11 +94,8 @@ def install(app) -> None:
 
     @login.user_loader
     def load(user_id: str) -> Staff | None:
-        conn = _db()
-        try:
+        with closing(_db()) as conn:
             row = accounts.get(conn, int(user_id))
-        finally:
-            conn.close()
         return Staff(row) if row else None
 
     @login.unauthorized_handler
@@ -174,11 +169,8 @@ def admin_only(view):
 
 
 def _no_accounts() -> bool:
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         return accounts.count(conn) == 0
-    finally:
-        conn.close()
 
 
 def login_view():
@@ -186,12 +178,9 @@ def login_view():
         return render_template("staff/setup.html", command=ADD_COMMAND), 503
     error = None
     if request.method == "POST":
-        conn = _db()
-        try:
+        with closing(_db()) as conn:
             row = accounts.check(conn, request.form.get("name", ""),
                                  request.form.get("password", ""))
-        finally:
-            conn.close()
         if row:
             login_user(Staff(row))
             _audit("login")
@@ -222,12 +211,9 @@ def _midnight() -> float:
 @login_required
 def dashboard():
     health = current_app.extensions["hinge_mirror"]["health"]()
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         today = queries.today(conn, _midnight())
         events = queries.events(conn, 10)
-    finally:
-        conn.close()
     return render_template("staff/dashboard.html", health=health, user=current_user,
                            today=today, events=events)
 
@@ -275,21 +261,15 @@ def _range() -> tuple[float | None, float | None]:
 @bp.get("/staff/sessions")
 @login_required
 def sessions_page():
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         rows = queries.sessions(conn, *_range(), client=request.args.get("client") or None)
-    finally:
-        conn.close()
     return render_template("staff/sessions.html", sessions=rows, words=fault_words,
                            args=request.args)
 
 
 def _session_or_404(session_id: int) -> dict:
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         s = queries.session(conn, session_id)
-    finally:
-        conn.close()
     if s is None:
         abort(404)
     return s
@@ -342,23 +322,17 @@ def _query(**args) -> str:
 @bp.get("/staff/clients")
 @login_required
 def clients_page():
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         rows = queries.clients(conn)
-    finally:
-        conn.close()
     return render_template("staff/clients.html", clients=rows)
 
 
 @bp.get("/staff/clients/<code>")
 @login_required
 def client_page(code: str):
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         trend = queries.trend(conn, code)
         rows = queries.sessions(conn, client=code)
-    finally:
-        conn.close()
     if not trend:
         abort(404)
     _audit("client_viewed", f"client {code}")
@@ -394,13 +368,10 @@ def export_session(session_id: int, fmt: str):
 @bp.get("/api/staff/reps.<any(csv, json):fmt>")
 @login_required
 def export_range(fmt: str):
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         ids = [s["id"] for s in queries.sessions(conn, *_range(),
                                                  client=request.args.get("client") or None)]
         rows = queries.reps(conn, ids)
-    finally:
-        conn.close()
     what = ", ".join(f"{k} {request.args[k]}" for k in ("from", "to", "client")
                      if request.args.get(k)) or "all"
     _audit("export", f"reps ({what})", f"{fmt}, {len(ids)} sessions")
@@ -501,8 +472,7 @@ def settings_page():
 @admin_only
 def accounts_page():
     error, status = request.args.get("error"), 200
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         if request.method == "POST":
             f = request.form
             if f.get("password", "") != f.get("again", ""):
@@ -517,8 +487,6 @@ def accounts_page():
                 except ValueError as exc:
                     error, status = f"{exc}; nothing was changed", 400
         rows = accounts.all_accounts(conn)
-    finally:
-        conn.close()
     return render_template("staff/accounts.html", accounts=rows, error=error,
                            user=current_user, roles=accounts.ROLES), status
 
@@ -551,22 +519,16 @@ def account_change(account_id: int, action: str):
 @bp.get("/staff/audit")
 @admin_only
 def audit_page():
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         rows = audit.rows(conn, limit=500)
-    finally:
-        conn.close()
     return render_template("staff/audit.html", rows=rows)
 
 
 @bp.get("/api/staff/audit.csv")
 @admin_only
 def audit_csv():
-    conn = _db()
-    try:
+    with closing(_db()) as conn:
         text = audit.to_csv(conn)
-    finally:
-        conn.close()
     _audit("export", "audit trail", "csv")
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit.csv"'})

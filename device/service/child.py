@@ -162,7 +162,7 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
                 send("fatal", str(exc))
                 return 2
             _camera_down(send, processor, str(exc), attempt)
-            if stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]):
+            if stop.wait(_backoff(attempt)):
                 break
             attempt += 1
             continue
@@ -216,13 +216,17 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
                       source.name)
             return 3
         attempt = 0 if pipeline.processor.frames else attempt + 1
-        if stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]):
+        if stop.wait(_backoff(attempt)):
             break
     return 0
 
 
+def _backoff(attempt: int) -> float:
+    return BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+
+
 def _camera_down(send: _Sender, processor, why: str, attempt: int) -> None:
-    delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+    delay = _backoff(attempt)
     logging.getLogger("device.service.child").warning(
         "camera: %s; trying again in %.0f s", why, delay)
     if attempt == 0:
