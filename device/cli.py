@@ -161,6 +161,17 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("file", type=Path)
     rs.add_argument("--config", type=Path, help="TOML config (for [store] path)")
 
+    st = sub.add_parser("store", help="upgrade the store's schema (the installer runs this)",
+                        description="migrate: bring the store to this version's schema, "
+                        "after a backup into [backup] dir; one transaction, so a migration "
+                        "that fails leaves the store as it was. --check: migrate a copy "
+                        "only (safe while the device runs).")
+    st.add_argument("action", choices=("migrate",))
+    st.add_argument("--check", action="store_true", help="try it on a copy; change nothing")
+    st.add_argument("--path", type=Path, help="the store file (default: the config's)")
+    st.add_argument("--backup-dir", type=Path, help="default: the config's [backup] dir")
+    st.add_argument("--config", type=Path, help="TOML config (for [store] path)")
+
     s = sub.add_parser("staff", help="staff accounts for the staff pages",
                        description="add: create (or reset) a staff account; the password is "
                        "asked twice on the terminal, never taken from the command line.")
@@ -318,6 +329,29 @@ def _cmd_restore(args) -> int:
     return 0
 
 
+def _cmd_store(args) -> int:
+    from device.config import Config, backup_dir, load_config
+    from device.store.upgrade import check_upgrade, upgrade
+
+    config = load_config(_config_path(args.config)) if args.path is None or \
+        args.backup_dir is None else Config()
+    path = args.path or Path(config.store.path)
+    if args.check:
+        done = check_upgrade(path)
+    else:
+        done = upgrade(path, args.backup_dir or backup_dir(config))
+    if done["from"] is None:
+        print(f"store {path}: none yet; it is made at the first start")
+    elif done["from"] == done["to"]:
+        print(f"store {path}: schema {done['to']}, up to date ({done['sessions']} sessions)")
+    else:
+        verb = "would migrate cleanly" if args.check else "migrated"
+        print(f"store {path}: schema {done['from']} -> {done['to']} {verb} "
+              f"({done['sessions']} sessions, {done['reps']} reps)"
+              + (f"; backup {done['backup']}" if done.get("backup") else ""))
+    return 0
+
+
 def _cmd_staff(args) -> int:
     import getpass
 
@@ -352,7 +386,8 @@ def _cmd_staff(args) -> int:
 
 COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval": _cmd_eval,
             "bench": _cmd_bench, "models": _cmd_models, "staff": _cmd_staff,
-            "config": _cmd_config, "backup": _cmd_backup, "restore": _cmd_restore}
+            "config": _cmd_config, "backup": _cmd_backup, "restore": _cmd_restore,
+            "store": _cmd_store}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,11 @@ A config file is TOML with these sections (all keys optional)::
     path = "var/hinge-mirror.db"   # on a device: /var/lib/hinge-mirror/hinge-mirror.db
     retention_days = 365           # sessions older than this are deleted (0 = keep all)
 
+    [backup]           # a backup of the store, settings and keys, on a schedule
+    dir = ""           # "" = backups/ beside the store; a USB stick or a network share is better
+    every_h = 24.0     # hours between scheduled backups (0 = none; staff can still download one)
+    keep = 7           # scheduled backups kept in dir; the oldest go first
+
     [coach]
     set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
     sets = 0           # sets per session (0 = no target)
@@ -72,7 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import HingeMirrorError
-from device.vision.pose import MODES
+from device.vision import MODES
 from device.vision.runtime import RUNTIMES
 
 
@@ -139,6 +144,13 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    dir: str = ""
+    every_h: float = 24.0
+    keep: int = 7
+
+
+@dataclass(frozen=True)
 class CoachConfig:
     set_reps: int = 0
     sets: int = 0
@@ -187,6 +199,7 @@ class Config:
     pose: PoseConfig = PoseConfig()
     display: DisplayConfig = DisplayConfig()
     store: StoreConfig = StoreConfig()
+    backup: BackupConfig = BackupConfig()
     coach: CoachConfig = CoachConfig()
     log: LogConfig = LogConfig()
     mqtt: MqttConfig = MqttConfig()
@@ -211,6 +224,9 @@ _CHECKS = {
     ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
     ("store", "path"): (lambda v: bool(v.strip()), "must name a file"),
     ("store", "retention_days"): (lambda v: 0 <= v <= 36500, "must be 0..36500 (0: keep all)"),
+    ("backup", "every_h"): (lambda v: v == 0 or 1 <= v <= 24 * 31,
+                           "must be 0 or 1..744 hours (0: no scheduled backups)"),
+    ("backup", "keep"): (lambda v: 1 <= v <= 1000, "must be 1..1000"),
     ("display", "sleep_s"): (lambda v: v == 0 or 10 <= v <= 86400, "must be 0 or 10..86400 s"),
     ("coach", "set_reps"): (lambda v: 0 <= v <= 100, "must be 0..100 (0: no target)"),
     ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
@@ -290,6 +306,12 @@ def merge(config: Config, raw: dict, where: Path | str,
             updates[key] = value
         config = replace(config, **{section: replace(current, **updates)})
     return config
+
+
+def backup_dir(config: Config) -> Path:
+    """Where scheduled (and pre-upgrade) backups go: [backup] dir, else beside the store."""
+    return Path(config.backup.dir) if config.backup.dir else (
+        Path(config.store.path).parent / "backups")
 
 
 def settings_path(config: Config) -> Path:

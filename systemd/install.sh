@@ -9,9 +9,13 @@
 #   2. a system user `hinge-mirror` in the video and render groups
 #   3. /etc/hinge-mirror/config.toml (written once, never overwritten),
 #      /var/lib/hinge-mirror (data, models) and /var/log/hinge-mirror
-#   4. a venv in /opt/hinge-mirror/venv made with --system-site-packages, and
-#      a constraints file pinning Debian's numpy so pip never replaces it
-#      (which breaks picamera2); hinge-mirror installed into it from this checkout
+#   4. a venv per release in /opt/hinge-mirror/releases, made with
+#      --system-site-packages and a constraints file pinning Debian's numpy so
+#      pip never replaces it (which breaks picamera2); hinge-mirror installed
+#      into it from this checkout. An upgrade is tried on a copy of the store
+#      first; then the store is backed up and migrated, and
+#      /opt/hinge-mirror/venv switched to the new release. A failure on the way
+#      leaves the old version running and the store untouched.
 #   5. the pose model, fetched and verified (sha256), readable by the service
 #   6. hinge-mirror.service and, for the desktop user, hinge-mirror-kiosk.service,
 #      enabled and (re)started; screen blanking off (raspi-config)
@@ -37,7 +41,7 @@ while [ $# -gt 0 ]; do
         --no-kiosk) KIOSK_USER=""; shift ;;
         --port) PORT="${2:?--port needs a number}"; shift 2 ;;
         --pip-arg) PIP_ARGS+=("${2:?}"); shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -109,11 +113,13 @@ if [ ! -e "$ROOT/etc/hinge-mirror/config.toml" ]; then
     say "wrote /etc/hinge-mirror/config.toml"
 fi
 
-# 4. The venv, with Debian's numpy pinned, and hinge-mirror in it.
-if [ ! -x "$ROOT$VENV/bin/python" ]; then
-    python3 -m venv --system-site-packages "$ROOT$VENV"
-    say "made the venv $VENV"
-fi
+# 4. The program: a venv per release in $PREFIX/releases/VERSION-COMMIT (with
+#    Debian's numpy pinned), and $PREFIX/venv a symlink to the one that runs.
+#    A new release is built beside the running one and the store's upgrade is
+#    tried on a copy while the old version still runs; only then is the
+#    service stopped, the store backed up and migrated (one transaction), the
+#    symlink switched and the service started. Anything that fails before the
+#    switch leaves the old version running and the store as it was.
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 {
@@ -123,33 +129,89 @@ trap 'rm -f "$tmp"' EXIT
 } > "$tmp"
 put "$tmp" "$ROOT$PREFIX/constraints.txt" 0644 || true
 want=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$SRC/pyproject.toml" | head -1)
-have=$("$ROOT$VENV/bin/python" -c 'from importlib.metadata import version; print(version("hinge-mirror"))' 2>/dev/null || true)
-# The version and, in a git checkout, the commit: a new one is installed over the old.
-stamp="$want $(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo -)"
-if [ "$have" != "$want" ] || [ "$(cat "$ROOT$PREFIX/.installed" 2>/dev/null)" != "$stamp" ]; then
-    say "pip: installing hinge-mirror $want (was: ${have:-none})"
+commit=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo -)
+rel="$want-${commit:0:12}"
+[ "$commit" = - ] && rel="$want"
+NEW="$PREFIX/releases/$rel"
+stamp="$want $commit"
+running=$(readlink "$ROOT$VENV" 2>/dev/null || true)   # releases/...; "" for an older installer's folder
+have=$("$ROOT$VENV/bin/python" -I -c 'from importlib.metadata import version; print(version("hinge-mirror"))' 2>/dev/null || true)
+as_service() { runuser -u "$SERVICE_USER" -- "$@"; }
+# Where the config keeps the store (for the upgrade) and the scheduled backups (for the unit).
+read_config() {
+    "$ROOT$NEW/bin/python" -I -c 'import sys
+from device.config import backup_dir, load_config
+c = load_config(sys.argv[1]); print(c.store.path); print(backup_dir(c))' "$ROOT/etc/hinge-mirror/config.toml"
+}
+if [ "$running" != "releases/$rel" ] || [ "$(cat "$ROOT$NEW/.installed" 2>/dev/null)" != "$stamp" ]; then
+    say "pip: installing hinge-mirror $want as release $rel (running: ${have:-none})"
+    if [ "$running" = "releases/$rel" ]; then  # the running release was left half-made
+        rel="$rel-$(date +%s)"; NEW="$PREFIX/releases/$rel"
+    fi
+    rm -rf "$ROOT$NEW"  # what a failed attempt left
+    abandon() {  # the new release goes; the old one keeps running
+        rm -rf "$ROOT$NEW"
+        die "$1; hinge-mirror ${have:-(none)} is still the installed version, its data untouched"
+    }
+    python3 -m venv --system-site-packages "$ROOT$NEW" || abandon "could not make the venv $NEW"
     # LiteRT has wheels for aarch64 (and x86_64); a 32-bit Raspberry Pi OS
     # falls back to tflite-runtime (Python 3.11 at most).
     target="$SRC"
     case "$(uname -m)" in aarch64|x86_64) ;; *) target="$SRC[tflite]" ;; esac
-    "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        -c "$ROOT$PREFIX/constraints.txt" "${PIP_ARGS[@]}" "$target"
-    echo "$stamp" > "$ROOT$PREFIX/.installed"
+    "$ROOT$NEW/bin/python" -m pip install -q --disable-pip-version-check \
+        -c "$ROOT$PREFIX/constraints.txt" "${PIP_ARGS[@]}" "$target" ||
+        abandon "pip could not install hinge-mirror $want"
+    # 5. The model: verified where it is, else fetched and verified.
+    export HINGE_MIRROR_MODELS="$ROOT/var/lib/hinge-mirror/models"
+    if ! "$ROOT$NEW/bin/hinge-mirror" models verify --quiet 2>/dev/null; then
+        "$ROOT$NEW/bin/hinge-mirror" models fetch || abandon "the pose model could not be installed"
+    fi
+    # The store: the upgrade tried on a copy (the running version goes on writing).
+    conf=$(read_config) || abandon "the config /etc/hinge-mirror/config.toml is not valid for $want"
+    store="$ROOT$(echo "$conf" | sed -n 1p)"
+    if [ -e "$store" ]; then
+        check=$(as_service "$ROOT$NEW/bin/hinge-mirror" store migrate --check --path "$store" 2>&1) ||
+            abandon "$(echo "$check" | tail -1)"
+        say "$check"
+        if echo "$check" | grep -q "would migrate"; then
+            # For real: stopped, backed up beside the store, migrated in one transaction.
+            systemctl stop hinge-mirror.service
+            if ! done=$(as_service "$ROOT$NEW/bin/hinge-mirror" store migrate --path "$store" \
+                        --backup-dir "$(dirname "$store")/backups" 2>&1); then
+                systemctl start hinge-mirror.service
+                abandon "$(echo "$done" | tail -1)"
+            fi
+            say "$done"
+        fi
+    fi
+    echo "$stamp" > "$ROOT$NEW/.installed"
+    # The switch: an older installer's venv folder is removed (its scripts name
+    # their own path); a release folder is kept as the one to go back to.
+    if [ -d "$ROOT$VENV" ] && [ ! -L "$ROOT$VENV" ]; then
+        rm -rf "$ROOT$VENV"
+    fi
+    ln -sfn "releases/$rel" "$ROOT$VENV.new" && mv -Tf "$ROOT$VENV.new" "$ROOT$VENV"
+    say "switched to release $rel"
+    for old in "$ROOT$PREFIX"/releases/*; do  # the new one and the one before it stay
+        case "$(basename "$old")" in "$rel"|"${running#releases/}") ;; *) rm -rf "$old" ;; esac
+    done
     restart=1
+else
+    export HINGE_MIRROR_MODELS="$ROOT/var/lib/hinge-mirror/models"
+    if ! "$ROOT$VENV/bin/hinge-mirror" models verify --quiet 2>/dev/null; then
+        "$ROOT$VENV/bin/hinge-mirror" models fetch
+        restart=1
+    fi
 fi
 put "$SRC/README.md" "$ROOT$PREFIX/README.md" 0644 || true
-
-# 5. The model: verified where it is, else fetched and verified.
-export HINGE_MIRROR_MODELS="$ROOT/var/lib/hinge-mirror/models"
-if ! "$ROOT$VENV/bin/hinge-mirror" models verify --quiet 2>/dev/null; then
-    "$ROOT$VENV/bin/hinge-mirror" models fetch
-    restart=1
-fi
+NEW="$VENV"  # from here on, the release that runs
+BACKUPS=$(read_config | sed -n 2p)
 
 # 6. The units, the kiosk, the screen.
 render() {  # TEMPLATE -> stdout, placeholders filled
     sed -e "s#@PREFIX@#$PREFIX#g" -e "s#@USER@#$SERVICE_USER#g" -e "s#@PORT@#$PORT#g" \
-        -e "s#@KIOSK_USER@#${KIOSK_USER}#g" -e "s#@KIOSK_UID@#${KIOSK_UID:-}#g" "$1"
+        -e "s#@KIOSK_USER@#${KIOSK_USER}#g" -e "s#@KIOSK_UID@#${KIOSK_UID:-}#g" \
+        -e "s#@BACKUPS@#${BACKUPS}#g" "$1"
 }
 render "$SRC/systemd/hinge-mirror.service.in" > "$tmp"
 if put "$tmp" "$UNITS/hinge-mirror.service" 0644; then reload=1; restart=1; fi

@@ -29,7 +29,7 @@ for u in hinge-mirror-kiosk.service hinge-mirror.service; do
 done
 [ "$reload" = 1 ] && systemctl daemon-reload
 if [ -d "$ROOT$PREFIX" ]; then
-    rm -rf "${ROOT:?}$PREFIX"
+    rm -rf "$ROOT$PREFIX"  # ROOT is "" on a real device
     say "removed $PREFIX"
 fi
 if [ "$purge" = 1 ]; then

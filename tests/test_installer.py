@@ -37,6 +37,7 @@ FAKES = {
             is-active) [ -e "$FAKE_STATE/active-${@: -1}" ] ;;
             enable) touch "$FAKE_STATE/enabled-$2" ;;
             start|restart) touch "$FAKE_STATE/active-$2" ;;
+            stop) rm -f "$FAKE_STATE/active-$2" ;;
             disable) rm -f "$FAKE_STATE/enabled-${@: -1}" "$FAKE_STATE/active-${@: -1}" ;;
         esac
     """,
@@ -50,6 +51,10 @@ FAKES = {
         echo "usermod $*" >> "$FAKE_STATE/log"; echo "${@: -1}:$3" >> "$FAKE_STATE/groups"
     """,
     "chown": """echo "chown $*" >> "$FAKE_STATE/log" """,
+    "runuser": """
+        echo "runuser $*" >> "$FAKE_STATE/log"
+        while [ "$1" != -- ]; do shift; done; shift; exec "$@"
+    """,
     "raspi-config": """echo "raspi-config $*" >> "$FAKE_STATE/log" """,
     "getent": """
         line=$(grep "^$2:" "$FAKE_STATE/users" 2>/dev/null) || { [ "$1" = group ]; exit $?; }
@@ -87,10 +92,10 @@ def scratch(tmp_path, model_path):
     return root, state, env
 
 
-def install(env, *args):
+def install(env, *args, src: Path = REPO):
     # --no-deps: the device's dependencies come from PyPI on a Pi; here the
     # package itself is installed for real, its dependencies are not needed.
-    return subprocess.run(["bash", str(REPO / "systemd" / "install.sh"), "--kiosk-user", "pi",
+    return subprocess.run(["bash", str(src / "systemd" / "install.sh"), "--kiosk-user", "pi",
                            "--pip-arg", "--no-deps", *args], env=env, capture_output=True,
                           text=True, timeout=600)
 

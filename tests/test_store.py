@@ -32,17 +32,59 @@ def test_a_new_file_gets_every_migration(tmp_path):
     assert (tmp_path / "new.db").stat().st_mode & 0o077 == 0  # health data: owner only
 
 
-def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
+def v1_file(tmp_path):
+    """A store as version 1 left it, with one session of 7 reps."""
     path = tmp_path / "v1.db"
     old = sqlite3.connect(path)
     old.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     old.execute("INSERT INTO sessions (started_at, reps) VALUES (1700000000.0, 7)")
     old.commit()
     old.close()
+    return path
+
+
+def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
+    path = v1_file(tmp_path)
     conn = connect(path)
     assert version(conn) == VERSION
     assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(7, None)]
     assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone() == (0,)
+
+
+def test_a_migration_that_fails_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):
+    # Migrations 2..VERSION run, then a bad one: all of them roll back together.
+    import device.store as store
+
+    path = v1_file(tmp_path)
+    monkeypatch.setattr(store, "MIGRATIONS", (*MIGRATIONS, "CREATE TABLE sessions (x);"))
+    monkeypatch.setattr(store, "VERSION", VERSION + 1)
+    with pytest.raises(HingeMirrorError) as caught:
+        connect(path)
+    assert f"migration {VERSION + 1} failed" in str(caught.value)
+    assert "still at schema version 1" in str(caught.value) and "\n" not in str(caught.value)
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone() == (1,)
+    tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "accounts" not in tables and "audit" not in tables  # 3 and 4 rolled back too
+    assert check.execute("SELECT reps FROM sessions").fetchall() == [(7,)]
+    check.close()
+    # Its positive twin: without the bad migration the same file goes forward.
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(store, "VERSION", VERSION)
+    assert version(connect(path)) == VERSION
+
+
+def test_a_backup_never_migrates_the_store(tmp_path):
+    from device.store.backup import make_backup
+
+    path = tmp_path / "v2.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version = 2;")
+    old.close()
+    assert make_backup(path, tmp_path / "b.tar.gz")["schema"] == 2
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    check.close()
 
 
 def test_a_file_from_a_newer_program_is_refused(tmp_path):

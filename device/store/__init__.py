@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from device.errors import HingeMirrorError
 from device.store.schema import MIGRATIONS, VERSION
@@ -44,6 +45,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a committed row survives a crash
         conn.execute("PRAGMA foreign_keys=ON")
         migrate(conn)
+    except MigrationError as exc:
+        conn.close()
+        raise HingeMirrorError(f"store {path}: cannot be upgraded: {exc}; run the version "
+                               "that wrote it, or restore a backup") from None
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise HingeMirrorError(f"store {path}: not a usable database ({exc}); move it "
@@ -70,23 +75,54 @@ def _statements(script: str) -> list[str]:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the file forward to VERSION, one migration per transaction."""
+    """Bring the file forward to VERSION: every missing migration in one
+    transaction, so that a migration that fails leaves the file as it was
+    (SQLite's DDL and `user_version` roll back with the rest)."""
     have = version(conn)
     if have > VERSION:
         raise sqlite3.DatabaseError(
             f"schema version {have} is newer than this program's {VERSION}")
-    for number in range(have + 1, VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    if have == VERSION:
+        return have
+    conn.execute("BEGIN IMMEDIATE")
+    number = have
+    try:
+        for number in range(have + 1, VERSION + 1):
             for statement in _statements(MIGRATIONS[number - 1]):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        log.info("store schema migrated to version %d", number)
-    return version(conn)
+        conn.execute(f"PRAGMA user_version = {VERSION}")
+    except BaseException as exc:
+        conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise MigrationError(number, have, exc) from None
+        raise
+    conn.execute("COMMIT")
+    log.info("store schema migrated from version %d to %d", have, VERSION)
+    return VERSION
+
+
+class MigrationError(sqlite3.DatabaseError):
+    """Migration `number` failed; the file is still at version `have`."""
+
+    def __init__(self, number: int, have: int, exc: sqlite3.Error) -> None:
+        self.number, self.have, self.why = number, have, str(exc)
+        super().__init__(f"migration {number} failed ({exc}); the file is unchanged, "
+                         f"still at schema version {have}")
+
+
+def open_read_only(path: Path | str) -> sqlite3.Connection:
+    """The store as it is, never migrated nor created (for backups and checks)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HingeMirrorError(f"store {path}: no such file; check the [store] path")
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
+                               timeout=5.0, check_same_thread=False)
+        version(conn)
+    except sqlite3.Error as exc:
+        raise HingeMirrorError(f"store {path}: not a usable database ({exc}); check the "
+                               "file (it may be restored from a backup)") from None
+    return conn
 
 
 class Recorder:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from device.errors import HingeMirrorError
 from device.files import atomic_write
-from device.store import connect, version
+from device.store import connect, open_read_only, version
 from device.store.schema import VERSION
 
 DB_NAME = "hinge-mirror.db"
@@ -36,12 +36,10 @@ def _sha(data: bytes) -> str:
 def make_backup(store: Path | str, out: Path | str) -> dict:
     """Write the backup of the store (and the files beside it) to `out`."""
     store, out = Path(store), Path(out)
-    if not store.is_file():
-        raise HingeMirrorError(f"store {store}: no such file; check the [store] path")
     members: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / DB_NAME
-        src = connect(store)
+        src = open_read_only(store)  # as it is: a backup never migrates
         dst = sqlite3.connect(copy)
         try:
             src.backup(dst)  # the online backup API: one consistent copy

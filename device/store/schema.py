@@ -1,8 +1,9 @@
 """The store's schema, as forward migrations: version N is migration N applied to N-1.
 
 `PRAGMA user_version` holds the version of a file. A new file runs every
-migration; an older one runs the ones it lacks, each in a transaction; a file
-newer than this program is refused (run a newer hinge-mirror, or restore).
+migration; an older one runs the ones it lacks, all in one transaction (one
+that fails leaves the file as it was); a file newer than this program is
+refused (run a newer hinge-mirror, or restore).
 Never edit a migration that has shipped: add the next one.
 """
 

@@ -24,12 +24,12 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from device.vision import MODES
 from device.vision.runtime import load_interpreter
 
 log = logging.getLogger(__name__)
 
 INPUT_SIZE = 192
-MODES = ("crop", "letterbox")
 # MoveNet's crop tracking thresholds and margins (the model authors' tutorial).
 CROP_MIN_SCORE = 0.2
 TORSO_MARGIN = 1.9
