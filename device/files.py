@@ -16,7 +16,8 @@ def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A private file's new folder is private too (its names tell dates).
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o777 if mode & 0o077 else 0o700)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -29,6 +30,9 @@ def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
         finally:
             os.close(dir_fd)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder itself is what failed (gone, or a file)
+            pass
         raise HingeMirrorError(f"{what} {path}: cannot be written ({exc.strerror}); {keeps}; "
                                "free some space or check the folder's permissions") from None

@@ -97,3 +97,120 @@ def test_a_tampered_or_newer_backup_is_refused_and_nothing_is_written(tmp_path):
     (tmp_path / "junk.tar.gz").write_bytes(b"not a backup")
     with pytest.raises(HingeMirrorError, match="cannot be read"):
         restore_backup(tmp_path / "junk.tar.gz", target)
+
+
+# Scheduled backups and the staff's download ----------------------------------
+
+def test_scheduled_backups_keep_the_newest_and_touch_nothing_else(tmp_path):
+    from device.service.backups import BackupSchedule
+    from device.store import audit
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    Recorder(store).close()
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the clinic's own file")
+    (folder / "pre-upgrade-schema3-20260101-000000.tar.gz").write_bytes(b"kept")
+    now = [1_790_000_000.0]
+    sched = BackupSchedule(store, folder, every_s=86400.0, keep=3, clock=lambda: now[0])
+    assert sched.due_in() == 0.0  # none yet: one now
+    made = []
+    for _day in range(5):
+        made.append(sched.run_once())
+        assert made[-1] is not None and made[-1].exists()
+        assert 86399 <= sched.due_in() <= 86400  # the next one a day on
+        now[0] += 86400.0
+        assert sched.due_in() == 0.0
+    assert [p.name for p in sched.kept()] == [p.name for p in made[-3:]]
+    assert (folder / "notes.txt").exists()
+    assert (folder / "pre-upgrade-schema3-20260101-000000.tar.gz").exists()
+    # Each is a backup that restores, and each is in the audit trail.
+    restored = restore_backup(made[-1], tmp_path / "fresh" / "hinge-mirror.db")
+    assert restored["sessions"] == 0 and restored["schema"] >= 4
+    conn = connect(store)
+    rows = [r for r in audit.rows(conn, limit=50) if r["action"] == "backup"]
+    conn.close()
+    assert len(rows) == 5 and all(r["detail"].startswith("scheduled") for r in rows)
+    status = sched.status()
+    assert status["kept"] == 3 and status["newest"] == made[-1].name and status["error"] is None
+
+
+def test_a_backup_folder_that_is_gone_is_reported_and_tried_again(tmp_path):
+    from device.service.backups import BackupSchedule
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    Recorder(store).close()
+    blocked = tmp_path / "stick"
+    blocked.write_text("a file where the folder should be: the stick is not mounted")
+    failures = []
+    sched = BackupSchedule(store, blocked, every_s=86400.0, keep=3, on_failure=failures.append)
+    assert sched.run_once() is None
+    assert len(failures) == 1 and "cannot be written" in failures[0]
+    assert sched.status()["error"] == failures[0] and "\n" not in failures[0]
+    assert sched.due_in() == 0.0  # nothing made: still due
+    # Its twin: the stick is back, the next try works and the error is cleared.
+    blocked.unlink()
+    assert sched.run_once() is not None and sched.status()["error"] is None
+
+
+def test_the_schedule_runs_in_its_thread_and_stops(tmp_path):
+    import time
+
+    from device.service.backups import BackupSchedule
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    Recorder(store).close()
+    sched = BackupSchedule(store, tmp_path / "backups", every_s=86400.0, keep=2)
+    sched.start()
+    try:
+        deadline = time.monotonic() + 10.0  # a bound against hanging only
+        while not sched.kept() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(sched.kept()) == 1  # one at once, the next not for a day
+    finally:
+        sched.stop()
+    assert not sched._thread.is_alive()
+    assert len(sched.kept()) == 1
+
+
+def test_an_admin_downloads_a_backup_that_restores_and_it_is_audited(tmp_path):
+    from device.store import audit
+    from tests.test_console import create, login, post
+    from tests.test_staff import PASSWORD, stored_session
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    stored_session(store)
+    health = {"ok": True, "uptime_s": 1.0, "backup": {
+        "folder": "/media/stick", "every_h": 24.0, "keep": 7, "kept": 2,
+        "newest": "hinge-mirror-20261201-030000.tar.gz", "error": None}}
+    app = create(store, health=lambda: health)
+    admin = login(app, store=store)
+    page = admin.get("/staff/").get_data(as_text=True)
+    assert "every 24 h into <code>/media/stick</code>, the newest 7 kept" in page
+    assert 'data-testid="download-backup"' in page
+    resp = post(admin, "/staff/backup", {}, page="/staff/")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    assert resp.headers["Content-Disposition"].startswith('attachment; filename="hinge-mirror-')
+    assert resp.headers["Cache-Control"] == "no-store"
+    got = tmp_path / "downloaded.tar.gz"
+    got.write_bytes(resp.data)
+    restored = restore_backup(got, tmp_path / "fresh" / "hinge-mirror.db")
+    assert restored["sessions"] == 1
+    fresh = connect(tmp_path / "fresh" / "hinge-mirror.db")
+    assert fresh.execute("SELECT COUNT(*) FROM reps").fetchone() == (3,)
+    assert accounts.check(fresh, "ana", PASSWORD) is not None
+    fresh.close()
+    assert not list(store.parent.glob(".download-*"))  # nothing left behind on the device
+    conn = connect(store)
+    rows = [r for r in audit.rows(conn, limit=20) if r["action"] == "backup"]
+    conn.close()
+    assert len(rows) == 1 and rows[0]["account"] == "ana" and rows[0]["target"] == "download"
+    # A failure is shown on the dashboard.
+    health["backup"]["error"] = "backup /media/stick/x: cannot be written (No such file)"
+    assert "The last backup failed: backup /media/stick/x" in \
+        admin.get("/staff/").get_data(as_text=True)
+    # Viewers may not, nor may anyone without the form's token.
+    viewer = login(app, name="vic", role="viewer", store=store)
+    assert 'data-testid="download-backup"' not in viewer.get("/staff/").get_data(as_text=True)
+    assert post(viewer, "/staff/backup", {}, page="/staff/").status_code == 403
+    assert admin.post("/staff/backup").status_code == 400

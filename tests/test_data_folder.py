@@ -24,13 +24,20 @@ def test_every_file_in_the_data_folder_is_the_service_users_alone(tmp_path):
         secret_key(data / "secret_key")
         tls.ensure_certificate(data)
         save_settings(data / "settings.toml", Config())
+        from device.service.backups import BackupSchedule
+
+        assert BackupSchedule(store, data / "backups", 86400.0, 3).run_once() is not None
         files = sorted(p for p in data.rglob("*") if p.is_file())
         names = {p.name for p in files}
         assert {"hinge-mirror.db", "hinge-mirror.db-wal", "secret_key", "tls.key", "tls.crt",
                 "settings.toml"} <= names, names
+        assert any(n.startswith("hinge-mirror-") and n.endswith(".tar.gz") for n in names)
         loose = {p.name: oct(p.stat().st_mode & 0o777) for p in files
                  if p.stat().st_mode & 0o077}
         assert loose == {}, loose
+        folders = {p.name: oct(p.stat().st_mode & 0o777) for p in data.rglob("*")
+                   if p.is_dir() and p.stat().st_mode & 0o077}
+        assert folders == {}, folders
         rec.close()
         conn.close()
     finally:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -57,6 +58,13 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
         # READY means the page answers and the pipeline is running.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             assert r.status == 200
+        # The first scheduled backup is made at the first start, beside the store.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not list((tmp_path / "data/backups").glob("*")):
+            time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            backup = json.load(r)["backup"]
+        assert backup["kept"] == 1 and backup["every_h"] == 24 and backup["error"] is None
         # The staff console answers over HTTPS with the certificate made beside the store.
         import ssl
 

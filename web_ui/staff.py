@@ -30,6 +30,7 @@ import logging
 import sqlite3
 from contextlib import closing
 from functools import wraps
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -514,6 +515,32 @@ def account_change(account_id: int, action: str):
     finally:
         conn.close()
     return redirect("/staff/accounts")
+
+
+@bp.post("/staff/backup")
+@admin_only
+def backup_download():
+    """One backup file, made now (SQLite's online backup: safe while reps are
+    written) in a private folder beside the store, sent, and not kept."""
+    import tempfile
+    import time
+
+    from device.store.backup import make_backup
+
+    store = Path(current_app.config["STORE_PATH"])
+    name = time.strftime("hinge-mirror-%Y%m%d-%H%M%S.tar.gz")
+    try:
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=store.parent) as tmp:
+            make_backup(store, Path(tmp) / name)
+            data = (Path(tmp) / name).read_bytes()
+    except (HingeMirrorError, OSError) as exc:
+        log.error("backup download: %s", exc)
+        return render_template("staff/message.html", title="No backup",
+                               message=f"The backup could not be made: {exc}"), 503
+    _audit("backup", "download", name)
+    return Response(data, mimetype="application/gzip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})
 
 
 @bp.get("/staff/audit")

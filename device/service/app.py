@@ -11,10 +11,11 @@ import socket
 import threading
 from pathlib import Path
 
-from device.config import Config, settings_path
+from device.config import Config, backup_dir, settings_path
 from device.core.synth import demo_session
 from device.errors import HingeMirrorError
 from device.service import systemd
+from device.service.backups import BackupSchedule
 from device.service.child import Job
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
@@ -103,6 +104,9 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                             on_restart=lambda why: recorder.close_open("interrupted"),
                             metrics=metrics)
     store_dir = Path(config.store.path).parent
+    backups = BackupSchedule(config.store.path, backup_dir(config), config.backup.every_h * 3600,
+                             config.backup.keep,
+                             on_failure=lambda why: recorder.device_event("backup_failed", why))
 
     def health() -> dict:
         report = supervisor.health()
@@ -110,6 +114,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                            "path": str(recorder.path)}
         report["machine"] = machine(store_dir)
         report["mqtt"] = publisher.status() if publisher else None
+        report["backup"] = backups.status()
         return report
 
     # HTTPS for the staff console: the certificate first (made once), so that
@@ -158,6 +163,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     info = supervisor.ready_info or {}
     app.config["DEMO"] = bool(info.get("demo"))
     retention = _Retention(recorder, config.store.retention_days)
+    backups.start()
     recorder.device_event("start", info.get("source"))
     watchdog = Watchdog(supervisor.watchdog_ok)
     if tls_server is not None:
@@ -179,6 +185,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         if publisher is not None:
             publisher.close()
         retention.stop()
+        backups.stop()
         recorder.close_open("stopped")
         recorder.device_event("stop", None)
         recorder.close()
