@@ -255,7 +255,8 @@ def _cmd_bench(args) -> int:
         result = {"by_threads": {}}
         for n in args.threads:
             r = run_bench(functools.partial(_load_pose, threads=n), clip=args.clip,
-                          frames=args.frames, rounds=args.rounds)
+                          frames=args.frames, rounds=args.rounds,
+                          device_run=n == args.threads[0])  # memory: once
             result["by_threads"][str(n)] = r
             if not args.json:
                 print(f"--- {n} thread(s)\n{format_bench(r)}")

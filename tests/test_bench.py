@@ -48,7 +48,7 @@ def clip(tmp_path):
 
 
 def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
-    r = run_bench(FakePose, clip=clip, frames=100, rounds=10)
+    r = run_bench(FakePose, clip=clip, frames=100, rounds=10, device_run=False)
     for key, kind in DESIGN_KEYS.items():
         assert isinstance(r[key], kind), (key, r[key])
     for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame"):
@@ -72,12 +72,26 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert r["supervised_dropped"] == 0 and isinstance(r["supervised_over_decoded"], float)
     assert set(r["latency_ms"]) == {"median", "p95"} and r["latency_ms"]["median"] > 0
     assert isinstance(r["crossing_us_per_snapshot"], float)
-    assert set(r["memory_mb"]) == {"pipeline_pss", "parent_pss"}
-    assert all(v is not None and v > 0 for v in r["memory_mb"].values())  # Linux: /proc
+    assert set(r["bench_memory_mb"]) == {"pipeline_pss", "parent_pss"}
+    assert all(v is not None and v > 0 for v in r["bench_memory_mb"].values())  # Linux: /proc
     text = format_bench(r)
     assert "10 interleaved rounds of 10 frames" in text and "IQR" in text
     assert "across the process boundary" in text
 
 
 def test_fewer_than_ten_rounds_are_not_allowed(clip):
-    assert run_bench(FakePose, clip=clip, frames=50, rounds=3, boundary=False)["rounds"] == 10
+    assert run_bench(FakePose, clip=clip, frames=50, rounds=3, boundary=False,
+                     device_run=False)["rounds"] == 10
+
+
+def test_the_devices_memory_is_read_from_a_real_run_of_both_processes():
+    from device.offline.bench import device_memory
+
+    m = device_memory(None, settle_frames=60)  # the demo: no model, no clip needed
+    assert "error" not in m, m
+    assert m["source"] == "demo" and m["frames"] >= 60
+    assert m["pipeline_pss"] > 0 and m["server_pss"] > 0
+    assert m["total"] == round(m["pipeline_pss"] + m["server_pss"], 1)
+    text = format_bench({**run_bench(FakePose, frames=50, boundary=False, device_run=False),
+                         "memory_mb": m})
+    assert f"= {m['total']} MB PSS" in text
