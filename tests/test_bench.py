@@ -55,21 +55,26 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
         assert set(r[key]) == {"median", "p90"}
     assert r["rounds"] == 10 and r["frames_per_round"] == 10 and r["frames"] == 100
     assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
-                                "pipeline_threaded_over_invoke"}
+                                "pipeline_threaded_over_invoke",
+                                "pipeline_supervised_over_invoke", "supervised_over_decoded"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
     assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
-                                          "pipeline_threaded"}
+                                          "pipeline_threaded", "pipeline_supervised"}
     # Every frame a pipeline variant was offered reached the hub, the threaded one too.
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
-                              "pipeline_threaded": 100}
-    assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0}
+                              "pipeline_threaded": 100, "pipeline_supervised": 100}
+    assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
+                            "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Across the process boundary, as the device runs it.
     assert isinstance(r["pipeline_fps_supervised"], float) and r["supervised_snapshots"] == 100
     assert r["supervised_dropped"] == 0 and isinstance(r["supervised_over_decoded"], float)
+    assert r["supervised_over_decoded"] == r["ratios"]["supervised_over_decoded"]["median"]
+    # The supervised variant's CPU is both processes': more than the parent's share alone.
+    assert r["cpu_ms_per_frame"]["pipeline_supervised"]["median"] > 0
     assert set(r["latency_ms"]) == {"median", "p95"} and r["latency_ms"]["median"] > 0
     assert isinstance(r["crossing_us_per_snapshot"], float)
     assert set(r["bench_memory_mb"]) == {"pipeline_pss", "parent_pss"}
