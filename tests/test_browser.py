@@ -41,7 +41,8 @@ def free_port() -> int:
 class Device:
     """The app on a free port, with a pipeline over `source` (or none: publish by hand)."""
 
-    def __init__(self, source=None, params: CoachParams | None = None, pose=None) -> None:
+    def __init__(self, source=None, params: CoachParams | None = None, pose=None,
+                 config: dict | None = None) -> None:
         self.hub = StateHub()
         self.pipeline = None
         health = lambda: {"ok": True}  # noqa: E731
@@ -49,7 +50,7 @@ class Device:
             self.pipeline = Pipeline(source, Processor(pose, Coach(params), self.hub))
             health = self.pipeline.health
         self.port = free_port()
-        app = create_app({"SSE_SLOTS": 5}, hub=self.hub, health=health)
+        app = create_app({"SSE_SLOTS": 5, **(config or {})}, hub=self.hub, health=health)
         self.server = make_server(app, "127.0.0.1", self.port, 8)
         threading.Thread(target=self.server.run, daemon=True).start()
 
@@ -68,6 +69,20 @@ class Device:
         if self.pipeline:
             self.pipeline.stop()
         self.server.close()
+
+
+# Is the element on top where it is drawn (not just "displayed", which a
+# full-screen notice painted over it would still be)?
+ON_TOP = """
+const el = document.querySelector(`[data-testid="${arguments[0]}"]`);
+const r = el.getBoundingClientRect();
+const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+return hit !== null && (hit === el || el.contains(hit));
+"""
+
+
+def on_top(driver, testid: str) -> bool:
+    return driver.execute_script(ON_TOP, testid)
 
 
 def text(driver, testid: str) -> str:
@@ -174,6 +189,7 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
         device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
         wait_for(chromium, lambda: mark().is_displayed(), 5, "the camera-on mark")
         assert mark().text == "camera on · nothing recorded"
+        assert on_top(chromium, "camera-on")  # over "Step into view", not under it
         device.hub.publish({"camera": "restarting", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "Restarting" in text(chromium, "notice"), 5, "restarting")
         assert not mark().is_displayed()  # no camera running: no mark
@@ -181,6 +197,30 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
         device.hub.publish({"camera": "failed", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "The mirror has stopped" in text(chromium, "notice"), 5,
                  "stopped")
+    finally:
+        device.close(chromium)
+
+
+def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chromium,
+                                                                             artifacts):
+    fingerprint = ":".join(f"{i:02X}" for i in range(32))
+    device = Device(config={"TLS_FINGERPRINT": fingerprint,
+                            "STAFF_URL": "https://mirror.local:8443/staff/"})
+    try:
+        chromium.set_window_size(1080, 1920)
+        chromium.get(device.url)
+        link = lambda: chromium.find_element(  # noqa: E731
+            "css selector", '[data-testid="staff-link"]')
+        device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
+        wait_for(chromium, lambda: link().is_displayed(), 5, "the staff link")
+        assert on_top(chromium, "staff-link") and on_top(chromium, "camera-on")
+        shown = link().text
+        assert "https://mirror.local:8443/staff/" in shown
+        # The fingerprint's start and end, as a browser shows them to check against.
+        assert fingerprint[:23] in shown and fingerprint[-11:] in shown
+        chromium.save_screenshot(str(artifacts / "mirror-away-staff-link.png"))
+        device.hub.publish(dict(MID_SET))  # someone training: nothing of the staff's
+        wait_for(chromium, lambda: not link().is_displayed(), 5, "the link hidden")
     finally:
         device.close(chromium)
 
@@ -323,11 +363,15 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
     stored_session(store)
     accounts.add(connect(store), "ana", "admin", PASSWORD)
     port = free_port()
+    from device.service.backups import BackupSchedule
     from device.service.system import machine
 
+    backups = BackupSchedule(store, tmp_path / "backups", 86400.0, 7)
+    backups.run_once()  # the first scheduled one, as at a device's first start
     app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
                      health=lambda: {"ok": True, "uptime_s": 7300, "machine": machine(tmp_path),
-                                     "camera": {"ok": True, "source": "demo (synthetic)"}})
+                                     "camera": {"ok": True, "source": "demo (synthetic)"},
+                                     "backup": backups.status()})
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(Config(), settings_path(Config()))
     server = make_server(app, "127.0.0.1", port, 8)
     threading.Thread(target=server.run, daemon=True).start()
