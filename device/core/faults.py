@@ -51,16 +51,24 @@ KNEE_MIN_DEG = 90.0
 # knee angle itself is seen and a deadlift from the floor starts with the hips
 # nearly that low.
 HIP_DROP_SQUAT = 0.5
-# knees_caving: knee separation over ankle separation below 0.6 at the bottom,
-# the screening cut-off of Noyes et al., Am J Sports Med 2005;33:197 (normalized
-# knee separation distance in the drop-jump video test), and narrower than the
-# person's own standing ratio by a fifth (so a narrow natural stance is not a fault).
+# knees_caving: the knee-to-ankle separation ratio (KASR: knee separation over
+# ankle separation, Mizner et al. 2012; explains about 35% of the variance of
+# 3-D knee abduction in drop jumps) below 0.6 at the bottom, and narrower than
+# the person's own standing ratio by a fifth (so a narrow natural stance is not
+# a fault). No published cut-off for a two-legged squat or hinge was found
+# (Noyes et al. 2005 normalise by hip separation and publish group means, not a
+# cut-off): 0.6 is our conservative line, well inside the visual rule "the
+# knee does not cross the medial malleolus" (Myer et al., Strength Cond J 2014),
+# which is KASR below about 1. An estimate, as 2-D valgus is (Straub & Powers,
+# IJSPT 2022: 2-D against 3-D, R² 0-64% across studies).
 KNEE_ANKLE_RATIO_MIN = 0.6
 KNEE_RATIO_DROP = 0.8
 # hips_shifting: the hips' midpoint moves sideways over the feet, between
 # standing and the deep part of the rep, by more than this fraction of the
 # standing hip width (about 5-6 cm for a 19 cm hip-joint width): a coaching
-# tolerance, not a published cut-off.
+# tolerance, not a published cut-off. Published criteria are pass/fail by eye
+# ("the line of the hips stays parallel to the ground", Myer et al. 2014; NASM's
+# "asymmetrical weight shift"); none gives a number.
 HIP_SHIFT_FRAC = 0.3
 # back_rounding: the head-neck line (shoulder to ear) flexes forward of the
 # trunk line (hip to shoulder) by more than this many degrees at its most, in
