@@ -175,6 +175,25 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path, capsys):
     assert bad.read_bytes() == b"this is not sqlite" * 100  # nothing lost: left as it was
 
 
+def test_store_migrate_says_in_one_line_what_is_wrong_and_changes_nothing(tmp_path, capsys):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    for path, says in ((junk, "not a usable database"), (tmp_path, "is a folder")):
+        for check in ([], ["--check"]):
+            assert main(["store", "migrate", "--path", str(path),
+                         "--backup-dir", str(tmp_path / "bk"), *check]) == 2
+            line = err_line(capsys)
+            assert str(path) in line and says in line
+    assert junk.read_bytes() == b"this is not sqlite" * 100
+    assert not (tmp_path / "bk").exists()
+    # Its twin: a store that is there and current is said so, exit 0.
+    from device.store import connect
+
+    connect(tmp_path / "ok.db").close()
+    assert main(["store", "migrate", "--check", "--path", str(tmp_path / "ok.db")]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
 def _free_port() -> int:
     import socket
 

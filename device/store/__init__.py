@@ -113,6 +113,9 @@ class MigrationError(sqlite3.DatabaseError):
 def open_read_only(path: Path | str) -> sqlite3.Connection:
     """The store as it is, never migrated nor created (for backups and checks)."""
     path = Path(path)
+    if path.is_dir():
+        raise HingeMirrorError(f"store {path}: is a folder, not a store file; name the "
+                               "file (e.g. /var/lib/hinge-mirror/hinge-mirror.db)")
     if not path.is_file():
         raise HingeMirrorError(f"store {path}: no such file; check the [store] path")
     try:
