@@ -304,16 +304,13 @@ def _cmd_run(args) -> int:
 
 def _cmd_backup(args) -> int:
     from device.config import load_config
-    from device.store import audit, connect
-    from device.store.backup import make_backup
+    from device.store.backup import audit_backup, make_backup
 
     config = load_config(_config_path(args.config))
     manifest = make_backup(config.store.path, args.out)
-    conn = connect(config.store.path)
-    try:
-        audit.record(conn, None, None, "backup", str(args.out), "hinge-mirror backup")
-    finally:
-        conn.close()
+    if not audit_backup(config.store.path, str(args.out), "hinge-mirror backup"):
+        log.warning("backup %s: not written to the audit trail (the store is at schema %s, "
+                    "not this version's)", args.out, manifest["schema"])
     print(f"backup {args.out}: schema {manifest['schema']}, "
           f"{', '.join(sorted(manifest['files']))}")
     return 0

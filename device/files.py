@@ -16,8 +16,11 @@ def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        # A private file's new folder is private too (its names tell dates).
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o777 if mode & 0o077 else 0o700)
+        # A private file's new folders are private too (their names tell dates).
+        folder_mode = 0o777 if mode & 0o077 else 0o700
+        for folder in reversed([path.parent, *path.parent.parents]):
+            if not folder.exists():
+                folder.mkdir(mode=folder_mode, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)

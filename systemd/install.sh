@@ -50,6 +50,12 @@ case "$PORT" in ''|*[!0-9]*) die "--port $PORT is not a number" ;; esac
 [ -n "$ROOT" ] || [ "$(id -u)" = 0 ] || die "run it as root: sudo $0"
 [ -f "$SRC/pyproject.toml" ] || die "$SRC is not a hinge-mirror checkout"
 
+# Everything that can be refused is checked before anything changes.
+if [ -n "$KIOSK_USER" ]; then
+    KIOSK_UID=$(getent passwd "$KIOSK_USER" | cut -d: -f3 || true)
+    [ -n "$KIOSK_UID" ] || die "--kiosk-user $KIOSK_USER: no such user (or --no-kiosk)"
+fi
+
 # shellcheck disable=SC1091
 . "${ROOT}/etc/os-release" 2>/dev/null || . /etc/os-release
 case "${VERSION_CODENAME:-}" in
@@ -121,7 +127,18 @@ fi
 #    symlink switched and the service started. Anything that fails before the
 #    switch leaves the old version running and the store as it was.
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+stopped=0  # this script stopped the service: it is started again on any way out
+on_exit() {
+    rm -f "$tmp"
+    if [ "$stopped" = 1 ]; then systemctl start hinge-mirror.service || true; fi
+}
+trap on_exit EXIT
+stop_service() {
+    if [ "$stopped" = 0 ] && systemctl is-active --quiet hinge-mirror.service; then
+        systemctl stop hinge-mirror.service
+        stopped=1
+    fi
+}
 {
     echo "# Debian's own packages, which pip must never replace (picamera2 is built on them)."
     python3 -c 'import numpy; print(f"numpy=={numpy.__version__}")' 2>/dev/null || true
@@ -175,11 +192,10 @@ if [ "$running" != "releases/$rel" ] || [ "$(cat "$ROOT$NEW/.installed" 2>/dev/n
         say "$check"
         if echo "$check" | grep -q "would migrate"; then
             # For real: stopped, backed up beside the store, migrated in one transaction.
-            systemctl stop hinge-mirror.service
+            stop_service
             if ! done=$(as_service "$ROOT$NEW/bin/hinge-mirror" store migrate --path "$store" \
                         --backup-dir "$(dirname "$store")/backups" 2>&1); then
-                systemctl start hinge-mirror.service
-                abandon "$(echo "$done" | tail -1)"
+                abandon "$(echo "$done" | tail -1)"  # the trap starts the old one again
             fi
             say "$done"
         fi
@@ -188,6 +204,7 @@ if [ "$running" != "releases/$rel" ] || [ "$(cat "$ROOT$NEW/.installed" 2>/dev/n
     # The switch: an older installer's venv folder is removed (its scripts name
     # their own path); a release folder is kept as the one to go back to.
     if [ -d "$ROOT$VENV" ] && [ ! -L "$ROOT$VENV" ]; then
+        stop_service  # it runs from that folder until the restart
         rm -rf "$ROOT$VENV"
     fi
     ln -sfn "releases/$rel" "$ROOT$VENV.new" && mv -Tf "$ROOT$VENV.new" "$ROOT$VENV"
@@ -217,8 +234,6 @@ render "$SRC/systemd/hinge-mirror.service.in" > "$tmp"
 if put "$tmp" "$UNITS/hinge-mirror.service" 0644; then reload=1; restart=1; fi
 units=(hinge-mirror.service)
 if [ -n "$KIOSK_USER" ]; then
-    KIOSK_UID=$(getent passwd "$KIOSK_USER" | cut -d: -f3)
-    [ -n "$KIOSK_UID" ] || die "--kiosk-user $KIOSK_USER: no such user (or --no-kiosk)"
     put "$SRC/systemd/hinge-mirror-kiosk" "$ROOT$PREFIX/bin/hinge-mirror-kiosk" 0755 || true
     render "$SRC/systemd/hinge-mirror-kiosk.service.in" > "$tmp"
     if put "$tmp" "$UNITS/hinge-mirror-kiosk.service" 0644; then reload=1; fi
@@ -235,6 +250,7 @@ for u in "${units[@]}"; do
 done
 if [ "$restart" = 1 ]; then
     systemctl restart hinge-mirror.service
+    stopped=0
 else
     systemctl is-active --quiet hinge-mirror.service || systemctl start hinge-mirror.service
 fi

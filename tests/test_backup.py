@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import tarfile
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from device.config import load_config
 from device.errors import HingeMirrorError
 from device.store import Recorder, accounts, connect
 from device.store.backup import make_backup, restore_backup
+from tests.conftest import unavailable
 from tests.test_store import coach_events
 
 
@@ -135,27 +140,95 @@ def test_scheduled_backups_keep_the_newest_and_touch_nothing_else(tmp_path):
     assert status["kept"] == 3 and status["newest"] == made[-1].name and status["error"] is None
 
 
-def test_a_backup_folder_that_is_gone_is_reported_and_tried_again(tmp_path):
+def test_a_stick_that_is_not_there_or_not_mounted_is_reported_never_written_to(tmp_path):
+    import tempfile
+
     from device.service.backups import BackupSchedule
 
     store = tmp_path / "data" / "hinge-mirror.db"
     Recorder(store).close()
-    blocked = tmp_path / "stick"
-    blocked.write_text("a file where the folder should be: the stick is not mounted")
     failures = []
-    sched = BackupSchedule(store, blocked, every_s=86400.0, keep=3, on_failure=failures.append)
+    stick = tmp_path / "media" / "stick"  # the config names it; it is not there
+    sched = BackupSchedule(store, stick, every_s=86400.0, keep=3, external=True,
+                           on_failure=failures.append)
     assert sched.run_once() is None
-    assert len(failures) == 1 and "cannot be written" in failures[0]
-    assert sched.status()["error"] == failures[0] and "\n" not in failures[0]
-    assert sched.due_in() == 0.0  # nothing made: still due
-    # Its twin: the stick is back, the next try works and the error is cleared.
-    blocked.unlink()
+    assert "not there" in failures[-1] and "\n" not in failures[-1]
+    assert not stick.exists()  # never created: a backup must not land on the card
+    assert sched.status()["error"] == failures[-1] and sched.due_in() == 0.0
+    # The mount point is there but nothing is mounted on it: the store's own disk.
+    stick.mkdir(parents=True)
+    assert sched.run_once() is None
+    assert "on the store's own disk" in failures[-1]
+    assert list(stick.iterdir()) == []
+    # Its twin: a folder on another file system (here /dev/shm, a tmpfs) takes it.
+    if not Path("/dev/shm").is_dir() or \
+            os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        unavailable("no second file system (/dev/shm) to stand for a mounted stick")
+    other = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        mounted = BackupSchedule(store, other, every_s=86400.0, keep=3, external=True)
+        assert mounted.run_once() is not None and mounted.status()["error"] is None
+        assert len(mounted.kept()) == 1
+    finally:
+        shutil.rmtree(other)
+
+
+def test_any_failure_of_a_backup_is_reported_and_the_schedule_goes_on(tmp_path, monkeypatch):
+    import sqlite3
+
+    from device.service import backups
+    from device.service.backups import BackupSchedule
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    Recorder(store).close()
+    failures = []
+    sched = BackupSchedule(store, tmp_path / "backups", every_s=86400.0, keep=3,
+                           on_failure=failures.append)
+
+    def full_temp(*_):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(backups, "make_backup", full_temp)
+    assert sched.run_once() is None
+    assert "disk is full" in failures[-1] and sched.status()["error"] == failures[-1]
+    # The thread lives on through it, and tries again.
+    sched.every_s = 0.05
+    sched.start()
+    try:
+        deadline = time.monotonic() + 5.0  # a bound against hanging only
+        while len(failures) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(failures) >= 3 and sched._thread.is_alive()
+    finally:
+        sched.stop()
+    # A backup made while the audit trail cannot be written is still a backup.
+    monkeypatch.undo()
+    monkeypatch.setattr(backups, "audit_backup", lambda *a, **k: False)
+    sched.every_s = 86400.0
     assert sched.run_once() is not None and sched.status()["error"] is None
 
 
-def test_the_schedule_runs_in_its_thread_and_stops(tmp_path):
-    import time
+def test_hinge_mirror_backup_leaves_an_older_store_as_it_is(tmp_path):
+    import sqlite3
 
+    from device.store.schema import MIGRATIONS
+
+    store = tmp_path / "old" / "hinge-mirror.db"
+    store.parent.mkdir()
+    old = sqlite3.connect(store)
+    old.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version = 2;")
+    old.close()
+    before = store.read_bytes()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n')
+    assert main(["backup", str(tmp_path / "b.tar.gz"), "--config", str(cfg)]) == 0
+    assert store.read_bytes() == before  # not migrated, no audit row forced into it
+    check = sqlite3.connect(store)
+    assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    check.close()
+
+
+def test_the_schedule_runs_in_its_thread_and_stops(tmp_path):
     from device.service.backups import BackupSchedule
 
     store = tmp_path / "data" / "hinge-mirror.db"
@@ -209,6 +282,23 @@ def test_an_admin_downloads_a_backup_that_restores_and_it_is_audited(tmp_path):
     health["backup"]["error"] = "backup /media/stick/x: cannot be written (No such file)"
     assert "The last backup failed: backup /media/stick/x" in \
         admin.get("/staff/").get_data(as_text=True)
+    # A backup that cannot be made is one line on a page, 503, and nothing audited.
+    import device.store.backup as backup_module
+
+    def refuse(store, out):
+        raise HingeMirrorError(f"backup {out}: cannot be written (No space left on device)")
+
+    original = backup_module.make_backup
+    backup_module.make_backup = refuse
+    try:
+        failed = post(admin, "/staff/backup", {}, page="/staff/")
+    finally:
+        backup_module.make_backup = original
+    assert failed.status_code == 503
+    assert "No space left on device" in failed.get_data(as_text=True)
+    conn = connect(store)
+    assert len([r for r in audit.rows(conn, limit=20) if r["action"] == "backup"]) == 1
+    conn.close()
     # Viewers may not, nor may anyone without the form's token.
     viewer = login(app, name="vic", role="viewer", store=store)
     assert 'data-testid="download-backup"' not in viewer.get("/staff/").get_data(as_text=True)

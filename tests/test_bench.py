@@ -72,9 +72,9 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     # Across the process boundary, as the device runs it.
     assert isinstance(r["pipeline_fps_supervised"], float) and r["supervised_snapshots"] == 100
     assert r["supervised_dropped"] == 0 and isinstance(r["supervised_over_decoded"], float)
-    assert r["supervised_over_decoded"] == r["ratios"]["supervised_over_decoded"]["median"]
-    # The supervised variant's CPU is both processes': more than the parent's share alone.
-    assert r["cpu_ms_per_frame"]["pipeline_supervised"]["median"] > 0
+    # The supervised variant's CPU is both processes': at least the child's own.
+    child = r["supervised_child_cpu_ms_per_frame"]
+    assert child > 0 and r["cpu_ms_per_frame"]["pipeline_supervised"]["p75"] >= child
     assert set(r["latency_ms"]) == {"median", "p95"} and r["latency_ms"]["median"] > 0
     assert isinstance(r["crossing_us_per_snapshot"], float)
     assert set(r["bench_memory_mb"]) == {"pipeline_pss", "parent_pss"}
@@ -94,7 +94,7 @@ def test_the_devices_memory_is_read_from_a_real_run_of_both_processes():
 
     m = device_memory(None, settle_frames=60)  # the demo: no model, no clip needed
     assert "error" not in m, m
-    assert m["source"] == "demo" and m["frames"] >= 60
+    assert m["source"] == "demo" and m["frames"] >= 60 and m["streams"] == 5
     assert m["pipeline_pss"] > 0 and m["server_pss"] > 0
     assert m["total"] == round(m["pipeline_pss"] + m["server_pss"], 1)
     text = format_bench({**run_bench(FakePose, frames=50, boundary=False, device_run=False),

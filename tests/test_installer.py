@@ -37,7 +37,8 @@ FAKES = {
             is-active) [ -e "$FAKE_STATE/active-${@: -1}" ] ;;
             enable) touch "$FAKE_STATE/enabled-$2" ;;
             start|restart) touch "$FAKE_STATE/active-$2" ;;
-            stop) rm -f "$FAKE_STATE/active-$2" ;;
+            stop) rm -f "$FAKE_STATE/active-$2"
+                  if [ -x "$FAKE_STATE/on-stop" ]; then "$FAKE_STATE/on-stop"; fi ;;
             disable) rm -f "$FAKE_STATE/enabled-${@: -1}" "$FAKE_STATE/active-${@: -1}" ;;
         esac
     """,

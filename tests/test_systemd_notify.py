@@ -60,7 +60,8 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
             assert r.status == 200
         # The first scheduled backup is made at the first start, beside the store.
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not list((tmp_path / "data/backups").glob("*")):
+        while time.monotonic() < deadline and not list(
+                (tmp_path / "data/backups").glob("hinge-mirror-*.tar.gz")):
             time.sleep(0.1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
             backup = json.load(r)["backup"]

@@ -91,6 +91,16 @@ def fixture_rows(table: str, columns: str) -> list[tuple]:
 REP_COLUMNS = "id, session_id, set_id, number, hinge_deg, knee_deg, faults, data"
 
 
+def installed(device):
+    """The current checkout installed in the scratch root: (root, state, env, venv
+    symlink, the release it points at)."""
+    root, state, env = device
+    first = install(env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    venv = root / "opt/hinge-mirror/venv"
+    return root, state, env, venv, venv.readlink()
+
+
 def test_the_fixture_is_what_a_schema_3_release_stored():
     # The upgrade test is only as good as its store: a real one, with reps.
     assert "PRAGMA user_version = 3;" in FIXTURE.read_text()
@@ -163,10 +173,7 @@ def test_an_upgrade_keeps_every_session_account_setting_and_the_certificate(devi
 
 def test_a_failed_migration_leaves_the_store_untouched_and_the_old_version_running(
         device, tmp_path):
-    root, state, env = device
-    assert install(env).returncode == 0
-    venv = root / "opt/hinge-mirror/venv"
-    old_release = venv.readlink()
+    root, state, env, venv, old_release = installed(device)
     before = a_device_in_use(root, conflicting=True)
     log_of(state)
 
@@ -174,7 +181,7 @@ def test_a_failed_migration_leaves_the_store_untouched_and_the_old_version_runni
     done = install(env, src=src)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
-    assert "would fail at migration 4" in last and "already exists" in last, done.stderr
+    assert "fails at migration 4" in last and "already exists" in last, done.stderr
     assert "is still the installed version" in last
     # The store is byte for byte as it was (reading it may leave SQLite's
     # index file and an empty log beside it), and no backup was needed.
@@ -189,6 +196,84 @@ def test_a_failed_migration_leaves_the_store_untouched_and_the_old_version_runni
     calls = log_of(state)
     assert not [c for c in calls if c.split()[:2] in (["systemctl", "stop"],
                                                       ["systemctl", "restart"])], calls
+    assert (state / "active-hinge-mirror.service").exists()
+
+
+def test_a_migration_that_fails_for_real_rolls_back_and_the_old_version_starts_again(
+        device, tmp_path):
+    # The check on a copy passes; then, while the service is stopped, the store
+    # changes under it (a stand-in for whatever the copy could not show), and the
+    # real migration fails: it must roll back, and the old version run again.
+    root, state, env, venv, old_release = installed(device)
+    a_device_in_use(root)
+    db = root / DATA / "hinge-mirror.db"
+    hook = state / "on-stop"
+    hook.write_text("#!/usr/bin/python3\nimport sqlite3\n"
+                    f"c = sqlite3.connect({str(db)!r})\n"
+                    "c.execute('CREATE TABLE audit (note TEXT)')\nc.commit()\n")
+    hook.chmod(0o755)
+    log_of(state)
+    src, version = newer_source(tmp_path)
+    done = install(env, src=src)
+    assert done.returncode != 0
+    assert "would migrate cleanly" in done.stdout  # the copy passed
+    last = done.stderr.strip().splitlines()[-1]
+    assert "fails at migration 4" in last and "is still the installed version" in last, last
+    calls = log_of(state)
+    stop = calls.index("systemctl stop hinge-mirror.service")
+    assert "systemctl start hinge-mirror.service" in calls[stop:]  # the old one again
+    assert (state / "active-hinge-mirror.service").exists()
+    assert venv.readlink() == old_release
+    assert not list((root / "opt/hinge-mirror/releases").glob(f"{version}*"))
+    # Still schema 3 with every row: `store migrate` tries the copy again first
+    # and refuses there, before its backup and before touching the store.
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    conn.close()
+    assert rows(db, "reps", REP_COLUMNS) == fixture_rows("reps", REP_COLUMNS)
+    assert not (root / DATA / "backups").exists()
+
+
+def test_upgrade_backs_up_then_rolls_a_failing_migration_back(tmp_path, monkeypatch):
+    # The last line of defence: the copy passed (here: said to), the real
+    # migration fails. The backup is made first; the store stays at schema 3.
+    import device.store.upgrade as upgrade_module
+    from device.errors import HingeMirrorError
+    from device.store.backup import _read
+
+    db = tmp_path / "hinge-mirror.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript(FIXTURE.read_text())
+    conn.execute("CREATE TABLE audit (note TEXT)")
+    conn.close()
+    monkeypatch.setattr(upgrade_module, "check_upgrade", lambda path: {"from": 3, "to": 4})
+    with pytest.raises(HingeMirrorError) as caught:
+        upgrade_module.upgrade(db, tmp_path / "backups")
+    assert "fails at migration 4" in str(caught.value)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    conn.close()
+    assert rows(db, "reps", REP_COLUMNS) == fixture_rows("reps", REP_COLUMNS)
+    backups = list((tmp_path / "backups").glob("pre-upgrade-schema3-*.tar.gz"))
+    assert len(backups) == 1
+    # It holds the store as it was (the same conflict too: a backup copies, never mends).
+    manifest, files = _read(backups[0])
+    assert manifest["schema"] == 3
+    (tmp_path / "copy.db").write_bytes(files["hinge-mirror.db"])
+    assert rows(tmp_path / "copy.db", "reps", REP_COLUMNS) == fixture_rows("reps", REP_COLUMNS)
+
+
+def test_a_wrong_kiosk_user_is_refused_before_anything_is_stopped(device, tmp_path):
+    root, state, env = device
+    assert install(env).returncode == 0
+    a_device_in_use(root)
+    log_of(state)
+    src, _ = newer_source(tmp_path)
+    done = subprocess.run(["bash", str(src / "systemd/install.sh"), "--kiosk-user", "nobody-x",
+                           "--pip-arg", "--no-deps"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode != 0 and "nobody-x: no such user" in done.stderr
+    assert not [c for c in log_of(state) if c.startswith("systemctl")]
     assert (state / "active-hinge-mirror.service").exists()
 
 

@@ -347,6 +347,9 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
             "supervised_over_decoded": ratio["supervised_over_decoded"]["median"],
             "supervised_snapshots": received["pipeline_supervised"],
             "supervised_dropped": offered["pipeline_supervised"] - received["pipeline_supervised"],
+            # The child's own share of the variant's CPU per frame (in cpu_ms_per_frame).
+            "supervised_child_cpu_ms_per_frame": round(
+                float(np.median(sup.child_cpu)) / per_round * 1e3, 3),
             "latency_ms": sup_end["latency_ms"],
             # The bench's own two processes, each holding the decoded frames.
             "bench_memory_mb": sup_end["memory_mb"],
@@ -386,7 +389,8 @@ def format_bench(r: dict) -> str:
            f"PSS of the bench's pipeline {r['bench_memory_mb']['pipeline_pss']} MB and parent "
            f"{r['bench_memory_mb']['parent_pss']} MB ({DECODED_BUFFER} decoded frames each)"]
           if "pipeline_fps_supervised" in r else []),
-        *([f"memory        the device as it runs (hinge-mirror run, 5 pages streaming): "
+        *([f"memory        the device as it runs (hinge-mirror run, {m.get('streams')} pages "
+           "streaming): "
            f"pipeline {m['pipeline_pss']} MB + web server {m['server_pss']} MB = "
            f"{m['total']} MB PSS" if "error" not in m else f"memory        {m['error']}"]
           if (m := r.get("memory_mb")) else []),
@@ -491,12 +495,15 @@ class Supervised:
                 "memory_mb": {"pipeline_pss": pss_child, "parent_pss": _pss_mb(os.getpid())}}
 
 
+STREAMS = 5  # mirror pages streaming while the device's memory is read
+
+
 def device_memory(clip: Path | None, settle_frames: int = 300,
                   timeout_s: float = 120.0) -> dict:
     """PSS of the device as it runs: a real `hinge-mirror run` (the web server,
     its supervisor and the pipeline child, the model loaded once, in the child)
-    on the clip looped, or on the demo, with five mirror pages streaming, read
-    once the pipeline has processed `settle_frames` frames."""
+    on the clip looped, or on the demo, read once STREAMS mirror pages are
+    streaming and the pipeline has processed `settle_frames` frames."""
     import json
     import socket
     import subprocess
@@ -530,10 +537,12 @@ def device_memory(clip: Path | None, settle_frames: int = 300,
                 except OSError:
                     time.sleep(0.2)
                     continue
-                if len(streams) < 5:
+                if len(streams) < STREAMS:
                     streams.append(urllib.request.urlopen(
                         f"http://127.0.0.1:{port}/api/stream", timeout=5))
-                if (health.get("pipeline") or {}).get("frames", 0) >= settle_frames:
+                    streams[-1].readline()  # the stream has begun: its first line
+                if (len(streams) == STREAMS and
+                        (health.get("pipeline") or {}).get("frames", 0) >= settle_frames):
                     break
                 time.sleep(0.2)
             else:
@@ -551,7 +560,7 @@ def device_memory(clip: Path | None, settle_frames: int = 300,
                 proc.wait()
     total = round(server_mb + pipeline_mb, 1) if server_mb and pipeline_mb else None
     return {"pipeline_pss": pipeline_mb, "server_pss": server_mb, "total": total,
-            "frames": health["pipeline"]["frames"], "source": source}
+            "frames": health["pipeline"]["frames"], "source": source, "streams": len(streams)}
 
 
 def crossing_us(snapshot: dict, n: int = 2000) -> dict[str, float]:

@@ -105,7 +105,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                             metrics=metrics)
     store_dir = Path(config.store.path).parent
     backups = BackupSchedule(config.store.path, backup_dir(config), config.backup.every_h * 3600,
-                             config.backup.keep,
+                             config.backup.keep, external=bool(config.backup.dir),
                              on_failure=lambda why: recorder.device_event("backup_failed", why))
 
     def health() -> dict:

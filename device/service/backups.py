@@ -6,24 +6,27 @@ Each backup is `device.store.backup.make_backup` (SQLite's online backup API:
 safe while reps are being written), named `hinge-mirror-YYYYmmdd-HHMMSS.tar.gz`,
 and written to the audit trail. Only files with that name are ever deleted,
 so whatever else is in the folder (a pre-upgrade backup, someone's notes) is
-left alone. A backup that cannot be made (the stick pulled out, the share
-full) is logged, shown on the staff dashboard and recorded as a device event,
-and tried again within the hour; coaching is never touched.
+left alone. A backup that cannot be made is logged, shown on the staff
+dashboard and recorded as a device event, and tried again within the hour;
+coaching is never touched. A folder set in the config (`external`: a USB
+stick, a network share) is never created, and is refused while it lies on the
+store's own disk: that is a stick or share that is not mounted, and a backup
+written there would sit on the card it is meant to outlive.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 from device.errors import HingeMirrorError
-from device.store import audit, connect
-from device.store.backup import make_backup
+from device.store.backup import audit_backup, make_backup
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,10 @@ class BackupSchedule:
     """`run_once` makes one backup now; `start` runs them on the schedule in a thread."""
 
     def __init__(self, store: Path | str, folder: Path | str, every_s: float, keep: int, *,
-                 on_failure: Callable[[str], None] | None = None,
+                 external: bool = False, on_failure: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.folder = Path(store), Path(folder)
+        self.external = external  # the config names it: a stick or a share, never made here
         self.every_s, self.keep = every_s, keep
         self.on_failure = on_failure
         self.clock = clock
@@ -61,8 +65,28 @@ class BackupSchedule:
         files = self.kept()
         if not files:
             return 0.0
-        newest = time.mktime(time.strptime(files[-1].name[13:28], "%Y%m%d-%H%M%S"))
+        try:
+            newest = time.mktime(time.strptime(files[-1].name[13:28], "%Y%m%d-%H%M%S"))
+        except ValueError:  # a name like ours with no real date in it: make one now
+            return 0.0
         return max(0.0, newest + self.every_s - self.clock())
+
+    def _refuse(self) -> str | None:
+        """Why the folder cannot take a backup now, or None."""
+        if not self.external:
+            return None
+        if not self.folder.is_dir():
+            return (f"backup folder {self.folder}: not there; plug the stick in or mount the "
+                    "share (it is never created here); nothing written")
+        try:
+            same = os.stat(self.folder).st_dev == os.stat(self.store.parent).st_dev
+        except OSError as exc:
+            return f"backup folder {self.folder}: cannot be read ({exc.strerror}); nothing written"
+        if same:
+            return (f"backup folder {self.folder}: on the store's own disk, so the stick or "
+                    "share is not mounted there; mount it (or set [backup] dir = \"\" for "
+                    "backups beside the store); nothing written")
+        return None
 
     def run_once(self, reason: str = "scheduled") -> Path | None:
         with self._lock:
@@ -70,21 +94,33 @@ class BackupSchedule:
             out = self.folder / time.strftime("hinge-mirror-%Y%m%d-%H%M%S.tar.gz",
                                               time.localtime(now))
             try:
+                why = self._refuse()
+                if why is not None:
+                    raise HingeMirrorError(why)
                 manifest = make_backup(self.store, out)
-            except HingeMirrorError as exc:
-                self.last_error = str(exc)
-                log.error("scheduled backup: %s", exc)
+            except (HingeMirrorError, OSError, sqlite3.Error) as exc:
+                self.last_error = str(exc) if isinstance(exc, HingeMirrorError) else (
+                    f"backup {out}: {exc}; nothing kept")
+                log.error("scheduled backup: %s", self.last_error)
                 if self.on_failure is not None:
-                    self.on_failure(str(exc))
+                    self.on_failure(self.last_error)
                 return None
             self.last_at, self.last_file, self.last_error = now, out.name, None
             gone = self._prune()
-            with closing(connect(self.store)) as conn:
-                audit.record(conn, None, None, "backup", str(out),
-                             f"{reason}; schema {manifest['schema']}"
-                             + (f"; {gone} older deleted" if gone else ""))
+            if not audit_backup(self.store, str(out), f"{reason}; schema {manifest['schema']}"
+                                + (f"; {gone} older deleted" if gone else "")):
+                log.warning("backup %s: made, but not written to the audit trail", out)
             log.info("backup %s made (%d kept)", out, min(len(self.kept()), self.keep))
             return out
+
+    def _clear_leftovers(self) -> None:
+        """Half-written files of a process that stopped mid-backup (never ours now)."""
+        try:
+            for p in self.folder.glob(".hinge-mirror-*.tar.gz.*.tmp"):
+                if not p.name.endswith(f".{os.getpid()}.tmp"):
+                    p.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _prune(self) -> int:
         files = self.kept()
@@ -99,7 +135,8 @@ class BackupSchedule:
 
     def status(self) -> dict:
         files = self.kept()
-        return {"folder": str(self.folder), "every_h": self.every_s / 3600.0,
+        return {"folder": str(self.folder), "external": self.external,
+                "every_h": self.every_s / 3600.0,
                 "keep": self.keep, "kept": len(files),
                 "newest": files[-1].name if files else None,
                 "last_at": self.last_at, "error": self.last_error,
@@ -112,13 +149,18 @@ class BackupSchedule:
         self._thread.start()
 
     def _run(self) -> None:
+        self._clear_leftovers()
         while not self._stop.is_set():
-            wait = self.due_in()
-            if wait <= 0:
-                self.run_once()
+            try:
                 wait = self.due_in()
-                if self.last_error is not None:
-                    wait = min(self.every_s, RETRY_S)
+                if wait <= 0:
+                    self.run_once()
+                    wait = self.due_in()
+                    if self.last_error is not None:
+                        wait = min(self.every_s, RETRY_S)
+            except Exception:  # the schedule must outlive any one backup
+                log.exception("scheduled backup: unexpected failure; trying again later")
+                wait = RETRY_S
             if self._stop.wait(min(wait, RETRY_S)):
                 return
 

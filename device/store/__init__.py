@@ -74,10 +74,13 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection,
+            verify: Callable[[sqlite3.Connection], None] | None = None) -> int:
     """Bring the file forward to VERSION: every missing migration in one
     transaction, so that a migration that fails leaves the file as it was
-    (SQLite's DDL and `user_version` roll back with the rest)."""
+    (SQLite's DDL and `user_version` roll back with the rest). `verify`, if
+    given, runs inside that transaction before it commits; whatever it raises
+    rolls the migration back too."""
     have = version(conn)
     if have > VERSION:
         raise sqlite3.DatabaseError(
@@ -91,6 +94,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in _statements(MIGRATIONS[number - 1]):
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {VERSION}")
+        if verify is not None:
+            verify(conn)
     except BaseException as exc:
         conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):

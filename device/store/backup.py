@@ -65,6 +65,28 @@ def make_backup(store: Path | str, out: Path | str) -> dict:
     return manifest
 
 
+def audit_backup(store: Path | str, target: str, detail: str,
+                 account: str | None = None, address: str | None = None) -> bool:
+    """Write a backup to the store's audit trail, without migrating or creating
+    the store (a backup never changes it): only into a store at this version's
+    schema. Returns whether it was written."""
+    from device.store import audit
+
+    try:
+        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=rw", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return False
+    try:
+        if version(conn) != VERSION:
+            return False
+        audit.record(conn, account, address, "backup", target, detail)
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
 def _read(path: Path) -> tuple[dict, dict[str, bytes]]:
     try:
         with tarfile.open(path, mode="r:gz") as tar:
