@@ -160,9 +160,10 @@ read_config() {
 from device.config import backup_dir, load_config
 c = load_config(sys.argv[1]); print(c.store.path); print(backup_dir(c))' "$ROOT/etc/hinge-mirror/config.toml"
 }
-if [ "$running" != "releases/$rel" ] || [ "$(cat "$ROOT$NEW/.installed" 2>/dev/null)" != "$stamp" ]; then
+# The release that runs says what it is (written just before it was switched to).
+if [ ! -L "$ROOT$VENV" ] || [ "$(cat "$ROOT$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
     say "pip: installing hinge-mirror $want as release $rel (running: ${have:-none})"
-    if [ "$running" = "releases/$rel" ]; then  # the running release was left half-made
+    if [ "$running" = "releases/$rel" ]; then  # its stamp is gone: never rebuild under it
         rel="$rel-$(date +%s)"; NEW="$PREFIX/releases/$rel"
     fi
     rm -rf "$ROOT$NEW"  # what a failed attempt left
