@@ -69,6 +69,13 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
                             "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
+    # Each thread's CPU, read from the threads themselves: the coach thread runs
+    # the coach, so it costs something on every frame; so do the others.
+    threads = r["threads_cpu_us_per_frame"]
+    assert set(threads) == {"capture", "pose", "coach"}
+    assert all(q["median"] > 0 for q in threads.values()), threads
+    assert set(r["pose_thread_beside_invoke_us_per_frame"]) == {"median", "p25", "p75"}
+    assert "threads       CPU per frame: capture" in format_bench(r)
     # Across the process boundary, as the device runs it.
     assert isinstance(r["pipeline_fps_supervised"], float) and r["supervised_snapshots"] == 100
     assert r["supervised_dropped"] == 0 and isinstance(r["supervised_over_decoded"], float)

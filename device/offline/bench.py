@@ -164,7 +164,7 @@ class _HandedSource:
         pass
 
 
-def _threaded(proc: Processor, hub, block: list[Frame], t0: float) -> None:
+def _threaded(proc: Processor, hub, block: list[Frame], t0: float) -> dict[str, float]:
     """One block through the device's own Pipeline (capture, pose and coach
     threads), returning once every frame's snapshot reached the hub."""
     from device.service.pipeline import Pipeline
@@ -177,6 +177,7 @@ def _threaded(proc: Processor, hub, block: list[Frame], t0: float) -> None:
     with hub._cond:
         hub._cond.wait_for(lambda: hub.received >= want, 60.0)
     pipeline.stop()
+    return dict(pipeline.thread_cpu_s)  # each thread's CPU seconds over the block
 
 
 class _CountingHub(StateHub):
@@ -267,6 +268,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     if sup is not None:  # the device's path across the process boundary, in the rounds
         variants["pipeline_supervised"] = (None, decoded)
     names = list(variants)
+    per_thread: list[dict[str, float]] = []  # the threaded variant's threads, per round
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
     offered = {n: 0 for n in names}
@@ -277,8 +279,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
             block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
             if name == "pipeline_threaded":  # the whole block through the threads
                 t_block = 1000.0 + r * per_round / 30.0
-                w, c = _block(lambda blk, t=t_block: _threaded(thr_proc, thr_hub, blk, t),
-                              [block])
+                w, c = _block(lambda blk, t=t_block: per_thread.append(
+                    _threaded(thr_proc, thr_hub, blk, t)), [block])
             elif name == "pipeline_supervised":  # the child's block, into this hub
                 w, c = _block(lambda _, first=r * per_round: sup.block(first, per_round),
                               [None])
@@ -336,6 +338,14 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         "wall_ms_per_frame": {n: _quartiles([v * 1e3 for v in wall[n]]) for n in names},
         "cpu_ms_per_frame": {n: _quartiles([v * 1e3 for v in cpu[n]]) for n in names},
         "overhead_us_per_frame": _quartiles([v * 1e6 for v in overhead]),
+        # Where it goes: each thread of the device's path, its CPU per frame (the
+        # pose thread's includes the invoke: less invoke-only, the rest is its own).
+        "threads_cpu_us_per_frame": {
+            t: _quartiles([d.get(t, 0.0) / per_round * 1e6 for d in per_thread])
+            for t in ("capture", "pose", "coach")},
+        "pose_thread_beside_invoke_us_per_frame": _quartiles(
+            [d.get("pose", 0.0) / per_round * 1e6 - cpu["invoke_only"][r] * 1e6
+             for r, d in enumerate(per_thread)]),
         "alloc_bytes_per_frame": _alloc_bytes_per_frame(dec_proc, decoded[:30]),
         # Every frame offered to a pipeline variant reached the hub as a snapshot
         # (this loop is synchronous: nothing can be dropped; counted, not assumed).
@@ -381,6 +391,10 @@ def format_bench(r: dict) -> str:
         f"invoke (IQR {r['overhead_us_per_frame']['p25']:.0f}-"
         f"{r['overhead_us_per_frame']['p75']:.0f}); {r['alloc_bytes_per_frame']} bytes held "
         "at most per frame",
+        "threads       CPU per frame: " + ", ".join(
+            f"{t} {q['median']:.0f} us" for t, q in r["threads_cpu_us_per_frame"].items())
+        + f" (the pose thread's beside the invoke: "
+          f"{r['pose_thread_beside_invoke_us_per_frame']['median']:.0f} us)",
         f"snapshots     {r['snapshots']} reached the hub, dropped {r['dropped']}",
         *([f"supervised    {r['pipeline_fps_supervised']:.0f} fps across the process boundary "
            f"({r['supervised_over_decoded']:.3f} of in-process, paired in the rounds), crossing "

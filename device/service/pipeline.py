@@ -181,6 +181,9 @@ class Pipeline:
         self.failing = 0  # frames in a row that processing failed on
         self.failing_since: float | None = None
         self._fps_t: list[float] = []
+        # Each thread's own CPU seconds when its loop ended (time.thread_time):
+        # where the CPU beside the model goes, for the bench.
+        self.thread_cpu_s: dict[str, float] = {}
         # Two stages: the pose thread runs the model; the coach thread runs the
         # coach, the snapshot and the events on the keypoints it hands over, while
         # the model (which releases the GIL) works on the next frame. In order,
@@ -212,6 +215,12 @@ class Pipeline:
 
     def _capture_loop(self) -> None:
         try:
+            self._capture_frames()
+        finally:
+            self.thread_cpu_s["capture"] = time.thread_time()
+
+    def _capture_frames(self) -> None:
+        try:
             for frame in self.source.frames():
                 if self._stop.is_set():
                     break
@@ -241,6 +250,7 @@ class Pipeline:
         try:
             self._pose_loop()
         finally:
+            self.thread_cpu_s["pose"] = time.thread_time()
             self._hand(("end", None, None))
 
     def _pose_loop(self) -> None:
@@ -271,6 +281,12 @@ class Pipeline:
             self._hand(("frame", frame, keypoints))
 
     def _coach_loop(self) -> None:
+        try:
+            self._coach_frames()
+        finally:
+            self.thread_cpu_s["coach"] = time.thread_time()
+
+    def _coach_frames(self) -> None:
         while True:
             kind, frame, keypoints = self._handoff.get()
             if kind == "end":
