@@ -186,6 +186,18 @@ def test_store_migrate_says_in_one_line_what_is_wrong_and_changes_nothing(tmp_pa
             assert str(path) in line and says in line
     assert junk.read_bytes() == b"this is not sqlite" * 100
     assert not (tmp_path / "bk").exists()
+    # A database at this schema but without its tables: one line, not a traceback.
+    import sqlite3
+
+    from device.store.schema import VERSION
+
+    bare = sqlite3.connect(tmp_path / "bare.db")
+    bare.execute(f"PRAGMA user_version = {VERSION}")
+    bare.execute("CREATE TABLE x (a)")
+    bare.commit()
+    bare.close()
+    assert main(["store", "migrate", "--check", "--path", str(tmp_path / "bare.db")]) == 2
+    assert "cannot be upgraded (no such table: sessions)" in err_line(capsys)
     # Its twin: a store that is there and current is said so, exit 0.
     from device.store import connect
 
