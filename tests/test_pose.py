@@ -48,6 +48,44 @@ def test_crop_follows_a_confident_torso():
     assert y0 < 0.3 * 480 and y0 + side > 0.8 * 480  # holds shoulders to ankles
 
 
+def _crop_square_numpy(keypoints, height, width):
+    """The numpy formulation crop_square replaced (the reference it must equal);
+    scores compared in float32, as the array comparison always did (a scalar
+    comparison would promote on NumPy 1.x and not on 2.x)."""
+    score, m = keypoints[:, 2], np.float32(0.2)
+    if not ((score[11] > m or score[12] > m) and (score[5] > m or score[6] > m)):
+        return full_frame_square(height, width)
+    yx = keypoints[:, :2] * np.array([height, width], dtype=np.float64)
+    centre = (yx[11] + yx[12]) / 2.0
+    torso = np.abs(yx[[5, 6, 11, 12]] - centre).max(axis=0)
+    body = np.abs(yx[score > m] - centre).max(axis=0)
+    half = max(torso.max() * 1.9, body.max() * 1.2)
+    half = min(half, max(centre[1], width - centre[1], centre[0], height - centre[0]))
+    if half > max(height, width) / 2.0:
+        return full_frame_square(height, width)
+    return np.array([centre[0] - half, centre[1] - half, 2.0 * half])
+
+
+def test_crop_square_equals_the_numpy_formulation_bit_for_bit():
+    rng = np.random.default_rng(7)
+    edge = np.float32(0.2)  # a score exactly at the threshold: not seen, in float32
+    fell_back = tracked = 0
+    for i in range(3000):
+        kp = np.empty((17, 3), np.float32)
+        kp[:, 0] = rng.uniform(-0.1, 1.1, 17)
+        kp[:, 1] = rng.uniform(-0.1, 1.1, 17)
+        kp[:, 2] = rng.choice([0.05, edge, 0.21, 0.5, 0.95], 17)
+        if i % 3 == 0:  # a compact body, as MoveNet gives: mostly tracked
+            kp[:, :2] = 0.5 + (kp[:, :2] - 0.5) * 0.3
+        h, w = ((480, 640), (720, 1280), (1280, 720))[i % 3]
+        got, want = crop_square(kp, h, w), _crop_square_numpy(kp, h, w)
+        assert got.dtype == want.dtype and np.array_equal(got, want), (kp, got, want)
+        full = np.array_equal(want, full_frame_square(h, w))
+        fell_back += full
+        tracked += not full
+    assert fell_back > 100 and tracked > 100  # both branches, many times each
+
+
 def _reference(clips):
     with open(clips / "squat_movenet_reference.csv") as f:
         return [r for r in csv.DictReader(f) if float(r["keypoint_score"]) >= 0.3]
