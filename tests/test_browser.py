@@ -85,8 +85,12 @@ def on_top(driver, testid: str) -> bool:
     return driver.execute_script(ON_TOP, testid)
 
 
+def element(driver, testid: str):
+    return driver.find_element("css selector", f'[data-testid="{testid}"]')
+
+
 def text(driver, testid: str) -> str:
-    return driver.find_element("css selector", f'[data-testid="{testid}"]').text
+    return element(driver, testid).text
 
 
 def wait_for(driver, condition, timeout_s: float, what: str) -> None:
@@ -184,15 +188,14 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
     try:
         chromium.set_window_size(1080, 1920)
         chromium.get(device.url)
-        mark = lambda: chromium.find_element(  # noqa: E731
-            "css selector", '[data-testid="camera-on"]')
         device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
-        wait_for(chromium, lambda: mark().is_displayed(), 5, "the camera-on mark")
-        assert mark().text == "camera on · nothing recorded"
+        wait_for(chromium, lambda: element(chromium, "camera-on").is_displayed(), 5,
+                 "the camera-on mark")
+        assert element(chromium, "camera-on").text == "camera on · nothing recorded"
         assert on_top(chromium, "camera-on")  # over "Step into view", not under it
         device.hub.publish({"camera": "restarting", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "Restarting" in text(chromium, "notice"), 5, "restarting")
-        assert not mark().is_displayed()  # no camera running: no mark
+        assert not element(chromium, "camera-on").is_displayed()  # no camera running: no mark
         chromium.save_screenshot(str(artifacts / "mirror-restarting.png"))
         device.hub.publish({"camera": "failed", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "The mirror has stopped" in text(chromium, "notice"), 5,
@@ -209,18 +212,18 @@ def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chr
     try:
         chromium.set_window_size(1080, 1920)
         chromium.get(device.url)
-        link = lambda: chromium.find_element(  # noqa: E731
-            "css selector", '[data-testid="staff-link"]')
         device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
-        wait_for(chromium, lambda: link().is_displayed(), 5, "the staff link")
+        wait_for(chromium, lambda: element(chromium, "staff-link").is_displayed(), 5,
+                 "the staff link")
         assert on_top(chromium, "staff-link") and on_top(chromium, "camera-on")
-        shown = link().text
+        shown = element(chromium, "staff-link").text
         assert "https://mirror.local:8443/staff/" in shown
         # The fingerprint's start and end, as a browser shows them to check against.
         assert fingerprint[:23] in shown and fingerprint[-11:] in shown
         chromium.save_screenshot(str(artifacts / "mirror-away-staff-link.png"))
         device.hub.publish(dict(MID_SET))  # someone training: nothing of the staff's
-        wait_for(chromium, lambda: not link().is_displayed(), 5, "the link hidden")
+        wait_for(chromium, lambda: not element(chromium, "staff-link").is_displayed(), 5,
+                 "the link hidden")
     finally:
         device.close(chromium)
 

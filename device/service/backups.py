@@ -48,28 +48,38 @@ class BackupSchedule:
         self.last_at: float | None = None
         self.last_file: str | None = None
         self.last_error: str | None = None
+        # What the folder held at the last look (the schedule's own thread, or a
+        # backup): status() reads these and never the folder, so /healthz and the
+        # dashboard cannot hang on a share that has gone away.
+        self._kept_n: int | None = None
+        self._newest: str | None = None
         self._lock = threading.Lock()  # one backup at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def kept(self) -> list[Path]:
-        """The scheduled backups in the folder, oldest first."""
+        """The scheduled backups in the folder, oldest first (and remembered)."""
         try:
-            return sorted(p for p in self.folder.iterdir() if NAME.match(p.name))
+            files = sorted(p for p in self.folder.iterdir() if NAME.match(p.name))
         except OSError:
-            return []
+            files = []
+        self._kept_n, self._newest = len(files), files[-1].name if files else None
+        return files
 
     def due_in(self) -> float:
         """Seconds until the next backup is due (0: now); from the time in the
         newest one's name, so a restart neither skips one nor makes an extra one."""
-        files = self.kept()
-        if not files:
+        self.kept()
+        return self._due_from(self._newest)
+
+    def _due_from(self, newest: str | None) -> float:
+        if newest is None:
             return 0.0
         try:
-            newest = time.mktime(time.strptime(files[-1].name[13:28], "%Y%m%d-%H%M%S"))
+            made = time.mktime(time.strptime(newest[13:28], "%Y%m%d-%H%M%S"))
         except ValueError:  # a name like ours with no real date in it: make one now
             return 0.0
-        return max(0.0, newest + self.every_s - self.clock())
+        return max(0.0, made + self.every_s - self.clock())
 
     def _refuse(self) -> str | None:
         """Why the folder cannot take a backup now, or None."""
@@ -110,7 +120,7 @@ class BackupSchedule:
             if not audit_backup(self.store, str(out), f"{reason}; schema {manifest['schema']}"
                                 + (f"; {gone} older deleted" if gone else "")):
                 log.warning("backup %s: made, but not written to the audit trail", out)
-            log.info("backup %s made (%d kept)", out, min(len(self.kept()), self.keep))
+            log.info("backup %s made (%d kept)", out, len(self.kept()))
             return out
 
     def _clear_leftovers(self) -> None:
@@ -134,13 +144,12 @@ class BackupSchedule:
         return gone
 
     def status(self) -> dict:
-        files = self.kept()
+        """For /healthz and the dashboard: no I/O (see _kept_n)."""
         return {"folder": str(self.folder), "external": self.external,
                 "every_h": self.every_s / 3600.0,
-                "keep": self.keep, "kept": len(files),
-                "newest": files[-1].name if files else None,
+                "keep": self.keep, "kept": self._kept_n, "newest": self._newest,
                 "last_at": self.last_at, "error": self.last_error,
-                "next_in_s": round(self.due_in()) if self.every_s else None}
+                "next_in_s": round(self._due_from(self._newest)) if self.every_s else None}
 
     def start(self) -> None:
         if self.every_s <= 0:

@@ -189,9 +189,9 @@ class Pipeline:
         # the model (which releases the GIL) works on the next frame. In order,
         # nothing dropped between them: the queue holds two frames at most.
         self._handoff: queue.Queue = queue.Queue(maxsize=2)
-        self._capture = threading.Thread(target=self._capture_loop, name="capture", daemon=True)
-        self._process = threading.Thread(target=self._process_loop, name="process", daemon=True)
-        self._coach = threading.Thread(target=self._coach_loop, name="coach", daemon=True)
+        self._capture = self._thread("capture", self._capture_loop)
+        self._process = self._thread("pose", self._process_loop, name="process")
+        self._coach = self._thread("coach", self._coach_loop)
 
     def start(self) -> None:
         self._capture.start()
@@ -213,13 +213,16 @@ class Pipeline:
             log.exception("closing %s failed", self.source.name)
         self._capture.join(timeout_s)
 
-    def _capture_loop(self) -> None:
-        try:
-            self._capture_frames()
-        finally:
-            self.thread_cpu_s["capture"] = time.thread_time()
+    def _thread(self, key: str, loop, name: str | None = None) -> threading.Thread:
+        """A daemon thread running `loop`; its CPU time goes in thread_cpu_s[key]."""
+        def run() -> None:
+            try:
+                loop()
+            finally:
+                self.thread_cpu_s[key] = time.thread_time()
+        return threading.Thread(target=run, name=name or key, daemon=True)
 
-    def _capture_frames(self) -> None:
+    def _capture_loop(self) -> None:
         try:
             for frame in self.source.frames():
                 if self._stop.is_set():
@@ -250,7 +253,6 @@ class Pipeline:
         try:
             self._pose_loop()
         finally:
-            self.thread_cpu_s["pose"] = time.thread_time()
             self._hand(("end", None, None))
 
     def _pose_loop(self) -> None:
@@ -281,12 +283,6 @@ class Pipeline:
             self._hand(("frame", frame, keypoints))
 
     def _coach_loop(self) -> None:
-        try:
-            self._coach_frames()
-        finally:
-            self.thread_cpu_s["coach"] = time.thread_time()
-
-    def _coach_frames(self) -> None:
         while True:
             kind, frame, keypoints = self._handoff.get()
             if kind == "end":

@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from device.errors import HingeMirrorError
 from device.files import atomic_write
@@ -73,7 +74,8 @@ def audit_backup(store: Path | str, target: str, detail: str,
     from device.store import audit
 
     try:
-        conn = sqlite3.connect(f"file:{Path(store).resolve()}?mode=rw", uri=True, timeout=5.0)
+        conn = sqlite3.connect(f"file:{quote(str(Path(store).resolve()))}?mode=rw", uri=True,
+                               timeout=5.0)
     except sqlite3.Error:
         return False
     try:
