@@ -181,3 +181,31 @@ def test_a_camera_zooming_in_mid_pull_keeps_the_rep(style):
     kp, t, size = session_track(Session(view="front", reps=0, lead_s=4.0, tail_s=0.0))
     kp[t >= 2.0] = _zoom(kp[t >= 2.0], 1.4)
     assert analyze(kp, t, size)["rep_count"] == 0
+
+
+def test_keypoints_scaled_to_frame_heights_as_numpy_scales_them_bit_for_bit():
+    """The core works in plain floats (person.to_xy): x times the aspect must be
+    numpy's product in the keypoints' own dtype, float32 from the model."""
+    from device.core.person import to_xy
+
+    rng = np.random.default_rng(3)
+    for i in range(2000):
+        dtype = np.float32 if i % 4 else np.float64
+        kp = rng.uniform(-0.1, 1.1, (17, 3)).astype(dtype)
+        aspect = (4 / 3, 16 / 9, 9 / 16, float(rng.uniform(0.3, 3.0)))[i % 4]
+        got = to_xy(kp.tolist(), aspect, dtype == np.float32)
+        assert [x for x, _ in got] == (kp[:, 1] * aspect).tolist()
+        assert [y for _, y in got] == kp[:, 0].tolist()
+
+
+def test_a_keypoint_value_too_large_to_sum_is_still_finite():
+    """The non-finite check sums the keypoints first; a sum that overflows on
+    finite values must not reject the frame."""
+    kp, t, size = session_track(Session(reps=1))
+    coach = Coach()
+    k = kp[0].astype(np.float64)
+    k[0, 0] = k[1, 0] = 1e308  # finite, far outside the frame: unseen, not refused
+    events = coach.update(k, 0.0, size[1] / size[0])
+    assert not [e for e in events if e["type"] == "rejected"]
+    events = coach.update(np.where(np.arange(51).reshape(17, 3) == 4, np.nan, k), 0.1, 1.0)
+    assert [e["reason"] for e in events if e["type"] == "rejected"] == ["non_finite_keypoints"]

@@ -38,5 +38,12 @@ def test_a_keypoint_is_seen_when_confident_and_inside_the_frame():
     kp[1, 2] = MIN_SCORE - 0.01  # unsure
     kp[2, 0] = -0.05  # above the frame: the crop reached past it
     kp[3, 1] = 1.0 - EDGE_MARGIN / 2  # on the right edge
-    kp[4, 0] = EDGE_MARGIN  # just inside
-    assert seen(kp).tolist() == [True, False, False, False] + [True] * 13
+    kp[4, 0] = EDGE_MARGIN + 1e-6  # just inside
+    assert seen(kp) == [True, False, False, False] + [True] * 13
+    # The margin is compared in double precision, as the rule reads: exactly at
+    # it is inside; float32's nearest value to it is 0.4 nm closer to the edge.
+    at = kp.astype(np.float64)
+    at[4, 0] = EDGE_MARGIN
+    assert seen(at)[4]
+    kp[4, 0] = EDGE_MARGIN  # as float32: 0.019999999552965164
+    assert not seen(kp)[4]

@@ -26,6 +26,23 @@ def test_to_full_frame_inverts_the_square_mapping():
     assert out[0, 1] == pytest.approx(0.25)
 
 
+def test_to_full_frame_equals_the_float64_numpy_formulation_bit_for_bit():
+    rng = np.random.default_rng(11)
+    for i in range(2000):
+        raw = rng.uniform(-0.05, 1.05, (17, 3)).astype(np.float32)
+        h, w = ((480, 640), (720, 1280), (1280, 720))[i % 3]
+        square = (crop_square(raw, h, w) if i % 2 else full_frame_square(h, w)) + \
+            rng.uniform(-3, 3, 3)
+        want = np.empty((17, 3), np.float32)
+        r = raw.astype(np.float64)
+        want[:, 0] = (square[0] + r[:, 0] * square[2]) / h
+        want[:, 1] = (square[1] + r[:, 1] * square[2]) / w
+        want[:, 2] = raw[:, 2]
+        got = to_full_frame(raw, square, h, w)
+        assert got.dtype == np.float32 and got.shape == (17, 3)
+        assert np.array_equal(got, want), (raw, square)
+
+
 def test_square_input_pads_outside_the_frame_black():
     frame = np.full((100, 200, 3), 255, np.uint8)
     inp = square_input(frame, full_frame_square(100, 200), size=192)

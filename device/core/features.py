@@ -39,8 +39,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from device.core.filters import MIN_SCORE
 from device.core.skeleton import (
     L_ANKLE,
@@ -89,8 +87,8 @@ PHYSIOLOGICAL_MAX = {"hinge_deg": 120.0, "hip_deg": 150.0, "knee_deg": 160.0}
 ANGLE_WORDS = {"hinge_deg": "trunk lean", "hip_deg": "hip flexion", "knee_deg": "knee flexion"}
 
 # Left-side keypoints of the limbs and trunk; each right twin is the next index.
-_LEFT = np.array([L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE])
-_RIGHT = _LEFT + 1
+_LEFT = (L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE)
+_RIGHT = tuple(i + 1 for i in _LEFT)
 
 
 def _track_quantile(q: float, x: float, dt_s: float, p: float, rate_per_s: float) -> float:
@@ -248,13 +246,11 @@ def _surer_side(sc: list, idx: tuple[int, ...]) -> int:
     return 0 if left >= right else 1
 
 
-def measure(xy: np.ndarray, scores: np.ndarray) -> Features | None:
+def measure(pts: list, sc: list) -> Features | None:
     """Features of one frame, or None when shoulders and hips are not both seen.
 
-    xy: (17, 2) aspect-corrected (x, y) in frame heights; scores: (17,).
+    pts: 17 aspect-corrected (x, y) in frame heights; sc: 17 scores.
     """
-    pts = xy.tolist()
-    sc = scores.tolist()
     s = _mid(pts, sc, L_SHOULDER, R_SHOULDER)
     h = _mid(pts, sc, L_HIP, R_HIP)
     if s is None or h is None:

@@ -1,9 +1,9 @@
-"""Keypoint conditioning: confidence and in-frame gating, and a vectorized One Euro filter.
+"""Keypoint conditioning: confidence and in-frame gating, and a One Euro filter.
 
 One Euro filter: Casiez, Roussel & Vogel, "1 Euro Filter: A Simple Speed-based
 Low-pass Filter for Noisy Input in Interactive Systems", CHI 2012. An
 exponential smoother whose cutoff rises with speed: steady when still, little
-lag when moving. Here it runs on all 34 coordinates at once; the rate comes
+lag when moving. Here it runs on the 34 coordinates each on its own; the rate comes
 from the timestamps, so a Pi that drops frames still filters correctly.
 """
 
@@ -24,11 +24,13 @@ MIN_SCORE = 0.3
 EDGE_MARGIN = 0.02
 
 
-def seen(keypoints: np.ndarray) -> np.ndarray:
-    """(17,) bool: confident and inside the frame. keypoints: (17, 3) (y, x, score),
-    normalized to the full frame."""
-    inside = (np.abs(keypoints[:, :2] - 0.5) <= 0.5 - EDGE_MARGIN).all(axis=1)
-    return (keypoints[:, 2] >= MIN_SCORE) & inside
+def seen(keypoints: np.ndarray | list) -> list[bool]:
+    """17 bools: confident and inside the frame. keypoints: (17, 3) (y, x, score),
+    normalized to the full frame, as an array or as its ``tolist()``."""
+    rows = keypoints.tolist() if isinstance(keypoints, np.ndarray) else keypoints
+    edge = 0.5 - EDGE_MARGIN
+    return [score >= MIN_SCORE and abs(y - 0.5) <= edge and abs(x - 0.5) <= edge
+            for y, x, score in rows]
 
 
 @dataclass(frozen=True)
@@ -46,37 +48,54 @@ class OneEuroParams:
 
 @dataclass(frozen=True)
 class OneEuroState:
-    x: np.ndarray  # filtered values
-    dx: np.ndarray  # filtered speed, units per second
+    x: tuple[float, ...]  # filtered values
+    dx: tuple[float, ...]  # filtered speed, units per second
     t_s: float
-    started: np.ndarray  # bool, like `valid`: the entry has had a valid sample
+    started: tuple[bool, ...]  # like `valid`: the entry has had a valid sample
 
 
-def _alpha(cutoff_hz: np.ndarray | float, dt_s: float) -> np.ndarray | float:
+def _alpha(cutoff_hz: float, dt_s: float) -> float:
     tau = 1.0 / (2.0 * math.pi * cutoff_hz)
     return 1.0 / (1.0 + tau / dt_s)
 
 
-def one_euro_step(state: OneEuroState | None, x: np.ndarray, valid: np.ndarray, t_s: float,
+def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
                   params: OneEuroParams) -> OneEuroState:
-    """Filter one sample. Entries where `valid` is False keep their previous value.
+    """Filter one sample of a few values (the coach's 34 coordinates), each on its own.
+    Entries where `valid` is False keep their previous value.
 
     An entry starts from its first valid sample, never from an unseen one (an
     unseen keypoint's coordinates are whatever the model left there). Raises
     ValueError when time does not increase: the caller decides what that means.
+
+    Plain Python floats, not numpy: on 34 values each numpy call costs more
+    than its arithmetic, and at the device's pace, with the pose model's
+    invoke between frames evicting the caches, several times more (the
+    coach's per-frame cost, measured by `hinge-mirror bench`). The arithmetic
+    is float64 either way, in the same order, so the result is the same.
     """
+    x = [float(v) for v in x]
+    valid = [bool(v) for v in valid]
     if state is None:
-        return OneEuroState(np.where(valid, x, 0.0), np.zeros_like(x), t_s, valid.copy())
+        return OneEuroState(tuple(v if ok else 0.0 for v, ok in zip(x, valid, strict=True)),
+                            (0.0,) * len(x), t_s, tuple(valid))
     dt = t_s - state.t_s
     if not dt > 0:
         raise ValueError(f"time must increase: {t_s} s after {state.t_s} s")
-    raw_dx = (x - state.x) / dt
-    dx = state.dx + _alpha(params.d_cutoff_hz, dt) * (raw_dx - state.dx)
-    cutoff = params.min_cutoff_hz + params.beta * np.abs(dx)
-    new_x = state.x + _alpha(cutoff, dt) * (x - state.x)
-    first = valid & ~state.started
-    if first.any():
-        new_x = np.where(first, x, new_x)
-        dx = np.where(first, 0.0, dx)
-    return OneEuroState(np.where(valid, new_x, state.x), np.where(valid, dx, state.dx), t_s,
-                        state.started | valid)
+    a_d = _alpha(params.d_cutoff_hz, dt)
+    min_cutoff, beta = params.min_cutoff_hz, params.beta
+    new_x, new_dx = [], []
+    for v, ok, old, old_dx, started in zip(x, valid, state.x, state.dx, state.started,
+                                           strict=True):
+        if not ok:
+            new_x.append(old)
+            new_dx.append(old_dx)
+        elif not started:  # the first valid sample
+            new_x.append(v)
+            new_dx.append(0.0)
+        else:
+            dx = old_dx + a_d * ((v - old) / dt - old_dx)
+            new_x.append(old + _alpha(min_cutoff + beta * abs(dx), dt) * (v - old))
+            new_dx.append(dx)
+    return OneEuroState(tuple(new_x), tuple(new_dx), t_s,
+                        tuple(s or ok for s, ok in zip(state.started, valid, strict=True)))

@@ -8,6 +8,7 @@ against the coach's state and returns values or a new state.
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 
@@ -63,12 +64,20 @@ def dominant_view(votes: tuple[int, int, int]) -> str:
     return VIEWS[int(np.argmax(votes))] if sum(votes) else "unknown"
 
 
-def to_xy(keypoints: np.ndarray, aspect: float) -> np.ndarray:
-    """(y, x, score) normalized -> (x, y) in frame heights (aspect = width / height)."""
-    xy = np.empty((17, 2))
-    xy[:, 0] = keypoints[:, 1] * aspect
-    xy[:, 1] = keypoints[:, 0]
-    return xy
+def to_xy(rows: list, aspect: float, single: bool) -> list[tuple[float, float]]:
+    """17 (y, x, score) rows, normalized -> 17 (x, y) in frame heights (aspect =
+    width / height).
+
+    single: the keypoints are float32 (the model's), and x is scaled in float32,
+    as numpy scales a float32 array: the product of two float32 values is exact
+    in a double, so rounding it once to float32 (`array`'s "f") gives numpy's
+    product bit for bit (tests/test_core_input.py checks it).
+    """
+    if single:
+        a = array("f", (aspect,))[0]
+        xs = array("f", [row[1] * a for row in rows])
+        return [(x, row[0]) for x, row in zip(xs, rows, strict=True)]
+    return [(row[1] * aspect, row[0]) for row in rows]
 
 
 def forget_person(s: CoachState, t_s: float) -> CoachState:
@@ -105,7 +114,7 @@ def on_feet(f: Features, cal: Calibration, params: CoachParams) -> bool:
     return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
 
 
-def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
+def identity(s: CoachState, xy: list, valid: list, t_s: float,
              p: CoachParams) -> tuple[str, CoachState]:
     """Whether this frame shows the person followed: "same", "other" (skip the
     frame) or "switched" (someone else, seen for ``switch_s``).
@@ -124,8 +133,8 @@ def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
     if not (valid[L_HIP] and valid[R_HIP] and valid[L_SHOULDER] and valid[R_SHOULDER]):
         return "same", s
     pts = _parts(xy, valid)
-    sx = (xy[L_SHOULDER, 0] + xy[R_SHOULDER, 0]) / 2 - pts[0][0]
-    sy = (xy[L_SHOULDER, 1] + xy[R_SHOULDER, 1]) / 2 - pts[0][1]
+    sx = (xy[L_SHOULDER][0] + xy[R_SHOULDER][0]) / 2 - pts[0][0]
+    sy = (xy[L_SHOULDER][1] + xy[R_SHOULDER][1]) / 2 - pts[0][1]
     torso = max(s.cal.lengths()[0], math.hypot(sx, sy), 1e-6)
     here = {"anchor_pts": pts, "anchor_t_s": t_s, "other_pts": None, "other_since_s": None}
     if s.anchor_pts is None or s.anchor_t_s is None:
@@ -148,13 +157,12 @@ def identity(s: CoachState, xy: np.ndarray, valid: np.ndarray, t_s: float,
 Parts = tuple[tuple[float, float] | None, ...]  # midpoints of hips, knees, feet
 
 
-def _parts(xy: np.ndarray, valid: np.ndarray) -> Parts:
+def _parts(xy: list, valid: list) -> Parts:
     """Midpoints of the hips, the knees and the ankles, None where a pair is not both seen."""
     out = []
     for left, right in ((L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE)):
         if valid[left] and valid[right]:
-            out.append((float(xy[left, 0] + xy[right, 0]) / 2,
-                        float(xy[left, 1] + xy[right, 1]) / 2))
+            out.append(((xy[left][0] + xy[right][0]) / 2, (xy[left][1] + xy[right][1]) / 2))
         else:
             out.append(None)
     return tuple(out)

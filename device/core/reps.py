@@ -87,7 +87,10 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
 def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
            params: CoachParams) -> tuple[CoachState, list[Event]]:
     """The person in view and their rep, for one frame."""
-    rejected = _reject(state, keypoints, t_s, params)
+    if keypoints.shape != (17, 3):
+        raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
+    rows = keypoints.tolist()  # plain floats from here: see filters.one_euro_step
+    rejected = _reject(state, rows, t_s, params)
     if rejected == "clock_restarted":
         # The clock went back by more than a person's absence: a new recording
         # or a restarted camera. What was under way ends; counting starts over.
@@ -103,8 +106,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return state, [{"type": "rejected", "reason": rejected,
                         "t_s": t_s if math.isfinite(t_s) else None}]
     events: list[Event] = []
-    valid = seen(keypoints)
-    xy = to_xy(keypoints, aspect)
+    valid = seen(rows)
+    xy = to_xy(rows, aspect, keypoints.dtype == np.float32)
     who, state = identity(state, xy, valid, t_s, params)
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
         return state, events
@@ -115,15 +118,20 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
                        view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
     dt_s = t_s - state.t_s if state.t_s is not None else 0.0
-    scores = keypoints[:, 2]
-    filt = one_euro_step(state.filt, xy, valid[:, None], t_s, params.filter)
+    # The 34 coordinates filtered as one vector, x then y of each keypoint.
+    filt = one_euro_step(state.filt, [v for point in xy for v in point],
+                         [ok for ok in valid for _ in (0, 1)], t_s, params.filter)
     # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
     # filtered position at the lowest usable weight, and is counted as bridged.
-    seen_s = np.where(valid, t_s, state.seen_s if state.seen_s is not None else -np.inf)
-    bridged = ~valid & (t_s - seen_s <= params.bridge_s)
-    usable = np.where(valid, scores, np.where(bridged, MIN_SCORE, 0.0))
-    f = measure(filt.x, usable)
-    state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=int(bridged.sum()))
+    last = state.seen_s if state.seen_s is not None else (-math.inf,) * 17
+    seen_s = tuple(t_s if ok else was for ok, was in zip(valid, last, strict=True))
+    bridged = [not ok and t_s - was <= params.bridge_s
+               for ok, was in zip(valid, seen_s, strict=True)]
+    usable = [row[2] if ok else (MIN_SCORE if gap else 0.0)
+              for row, ok, gap in zip(rows, valid, bridged, strict=True)]
+    fx = filt.x
+    f = measure(list(zip(fx[0::2], fx[1::2], strict=True)), usable)
+    state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=sum(bridged))
     if f is None or not on_feet(f, state.cal, params):
         state = evolve(state, framing=framing(keypoints))
         return _unseen(state, t_s, params, events), events
@@ -158,20 +166,21 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return evolve(state, phase=Phase.READY, still_since_s=None), events
     if hip < params.stand_deg:
         state = observe_standing(state, f, t_s, params)
-    frame_score = float(usable[L_SHOULDER:].sum()) / (17 - L_SHOULDER)  # the body, not the face
+    frame_score = sum(usable[L_SHOULDER:]) / (17 - L_SHOULDER)  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
 
 
-def _reject(state: CoachState, keypoints: np.ndarray, t_s: float,
-            p: CoachParams) -> str | None:
+def _reject(state: CoachState, rows: list, t_s: float, p: CoachParams) -> str | None:
     """Why this frame cannot enter the coach, or None. The one rule for time:
     it must increase; a frame at or before the last one is skipped, and a
-    clock that went back by more than ``absent_s`` has restarted."""
-    if keypoints.shape != (17, 3):
-        raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
+    clock that went back by more than ``absent_s`` has restarted.
+    rows: the 17 keypoints' (y, x, score)."""
     if not math.isfinite(t_s):
         return "non_finite_time"
-    if not np.isfinite(keypoints).all():
+    # A sum is finite when every term is (NaN and infinities carry through);
+    # only one that overflowed needs each term looked at.
+    if not math.isfinite(sum(map(sum, rows))) and \
+            not all(math.isfinite(v) for row in rows for v in row):
         return "non_finite_keypoints"
     if state.t_s is not None and t_s <= state.t_s:
         return "clock_restarted" if state.t_s - t_s > p.absent_s else "time_not_increasing"

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Literal, TypedDict
 
-import numpy as np
-
 from device.core.features import Calibration
 from device.core.filters import OneEuroParams, OneEuroState
 
@@ -298,7 +296,7 @@ class RepTrack:
 @dataclass(frozen=True)
 class CoachState:
     filt: OneEuroState | None = None
-    seen_s: np.ndarray | None = None  # (17,) last time each keypoint was seen
+    seen_s: tuple[float, ...] | None = None  # the last time each of the 17 keypoints was seen
     bridged: int = 0  # keypoints bridged over a dropout in this frame
     cal: Calibration = Calibration()
     ref: Reference = Reference()

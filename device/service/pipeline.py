@@ -116,9 +116,9 @@ class Processor:
         st = self.coach.state
         if st.filt is None or st.seen_s is None or st.phase == Phase.ABSENT:
             return None
-        fresh = (st.t_s - st.seen_s) <= self.coach.params.bridge_s
-        return [[round(float(x) / self.aspect, 4), round(float(y), 4)] if ok else None
-                for (x, y), ok in zip(st.filt.x.tolist(), fresh.tolist(), strict=True)]
+        bridge_s, x = self.coach.params.bridge_s, st.filt.x
+        return [[round(x[2 * i] / self.aspect, 4), round(x[2 * i + 1], 4)]
+                if st.t_s - seen <= bridge_s else None for i, seen in enumerate(st.seen_s)]
 
     def process(self, frame: Frame) -> list[dict]:
         """Pose, then coach and publish: one frame, synchronously."""
