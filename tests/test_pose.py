@@ -152,3 +152,25 @@ def test_crop_mode_tracks_on_the_second_frame(model_path, squat_rgb):
     second = pose.estimate(rgb)
     ok = (first[:, 2] > 0.3) & (second[:, 2] > 0.3)
     assert np.abs(first[ok, :2] - second[ok, :2]).max() < 0.05
+
+
+def test_estimate_in_place_gives_what_preprocess_and_infer_give(model_path, clips):
+    """estimate() warps into the interpreter's own input and reads its output
+    without copies; frame by frame, with the crop following, it must give what
+    the copying steps give, bit for bit."""
+    src = cv2.VideoCapture(str(clips / "kbdl_correct_side.mp4"))
+    frames = []
+    while len(frames) < 40:
+        ok, bgr = src.read()
+        assert ok
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    src.release()
+    fast, slow = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
+    assert fast._in_place
+    for rgb in frames:
+        got = fast.estimate(rgb)
+        model_input, square = slow.preprocess(rgb)
+        want = to_full_frame(slow.infer(model_input), square, *rgb.shape[:2])
+        slow._previous = want
+        assert np.array_equal(got, want)
+    assert got[:, 2].max() > 0.5  # a person was seen, not an empty input

@@ -20,6 +20,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     calib_s = p.calib_s
     present = s.phase != Phase.ABSENT
     now = s.t_s if s.t_s is not None else 0.0
+    view = window_view(s)
 
     def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
         return round(x, 3) if present and math.isfinite(x) else None
@@ -42,9 +43,9 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         else round(now - s.resting_since_s, 1),
         "rest_target_s": p.rest_s,
         "set_faults": [r["faults"] for r in s.set_reps],  # this set's strip, rep by rep
-        "guide": guide(s, p, window_view(s)),
+        "guide": guide(s, p, view),
         "partial_reps": s.partial_count,
-        "view": window_view(s) if present else "unknown",
+        "view": view if present else "unknown",
         "calibrated": present and s.ref.standing_s >= calib_s,
         "bridged_keypoints": s.bridged,
         # What the page asks of the person: to come into frame, or that it cannot
@@ -54,7 +55,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         # The depth gauge: where this hinge is between standing and depth.
         "stand_deg": p.stand_deg, "depth_deg": p.depth_deg,
         # Each angle in its physiological range or None (features.reportable).
-        **{name: reportable(name, value, window_view(s))[0] if present else None
+        **{name: reportable(name, value, view)[0] if present else None
            for name, value in (("hinge_deg", s.hinge_deg), ("hip_deg", s.hip_deg),
                                ("knee_deg", s.knee_deg))},
         "lean_deg": num(round(s.lean_deg, 1)),
