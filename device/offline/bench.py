@@ -3,13 +3,17 @@
 Reports medians and 90th percentiles, never a single timing. The pipeline
 figures run the same `Processor` as the device (pose + coach + publish):
 ``pipeline_fps_decoded`` on frames already decoded into memory (the device's
-own overhead), ``pipeline_fps_file`` reading the video file (decode included).
+own overhead), ``pipeline_fps_file`` reading the video file (decode included),
+``pipeline_fps_threaded`` and ``pipeline_fps_file_threaded`` the same through the
+device's own threads.
 """
 
 from __future__ import annotations
 
+import itertools
 import resource
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -146,38 +150,44 @@ class ExampleLoop:
 
 
 class _HandedSource:
-    """Decoded frames to the device's threaded Pipeline, each only once the
-    previous one was taken: the capture hand-off is measured, nothing dropped."""
+    """Frames to the device's threaded Pipeline, each only once the previous one
+    was taken: the capture hand-off is measured, nothing dropped. From a file,
+    the next frame is decoded in the capture thread while the model works on
+    this one, as the device runs a file."""
 
     live = False
     name = "bench (decoded frames)"
 
-    def __init__(self, frames: list[Frame], t0: float) -> None:
-        self.block, self.t0, self.mailbox = frames, t0, None
+    def __init__(self, frames: Iterable[Frame]) -> None:
+        self._frames, self.mailbox = frames, None
 
     def frames(self):
-        for i, f in enumerate(self.block):
+        for f in self._frames:
             self.mailbox.wait_taken(5.0)
-            yield Frame(t_s=self.t0 + i / 30.0, image=f.image, size=f.size)
+            yield f
 
     def close(self) -> None:
         pass
 
 
-def _threaded(proc: Processor, hub, block: list[Frame], t0: float) -> dict[str, float]:
-    """One block through the device's own Pipeline (capture, pose and coach
+def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int) -> dict[str, float]:
+    """n frames through the device's own Pipeline (capture, pose and coach
     threads), returning once every frame's snapshot reached the hub."""
     from device.service.pipeline import Pipeline
 
-    source = _HandedSource(block, t0)
+    source = _HandedSource(frames)
     pipeline = Pipeline(source, proc)
     source.mailbox = pipeline.mailbox
-    want = hub.received + len(block)
+    want = hub.received + n
     pipeline.start()
     with hub._cond:
         hub._cond.wait_for(lambda: hub.received >= want, 60.0)
     pipeline.stop()
     return dict(pipeline.thread_cpu_s)  # each thread's CPU seconds over the block
+
+
+def _decoded_block(block: list[Frame], t0: float) -> Iterator[Frame]:
+    return (Frame(t_s=t0 + i / 30.0, image=f.image, size=f.size) for i, f in enumerate(block))
 
 
 class _CountingHub(StateHub):
@@ -264,6 +274,13 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         variants["tf_example"] = (lambda f: example.detect(f.image), decoded)
     if file_frames is not None:
         variants["pipeline_file"] = (device_file, [None])
+        # The file through the device's threads: decoding in the capture thread,
+        # beside the model, as `hinge-mirror run --source FILE` runs it.
+        file_thr_src = OpenCVSource(str(clip), loop=True)
+        file_thr_frames = file_thr_src.frames()
+        file_thr_hub = _CountingHub()
+        file_thr_proc = Processor(pose, Coach(), file_thr_hub)
+        variants["pipeline_file_threaded"] = (None, [None])
     sup = Supervised(load_pose, clip) if boundary else None
     if sup is not None:  # the device's path across the process boundary, in the rounds
         variants["pipeline_supervised"] = (None, decoded)
@@ -280,7 +297,11 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
             if name == "pipeline_threaded":  # the whole block through the threads
                 t_block = 1000.0 + r * per_round / 30.0
                 w, c = _block(lambda blk, t=t_block: per_thread.append(
-                    _threaded(thr_proc, thr_hub, blk, t)), [block])
+                    _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
+            elif name == "pipeline_file_threaded":  # the file's next frames, threaded
+                w, c = _block(lambda _: _threaded(
+                    file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
+                    per_round), [None])
             elif name == "pipeline_supervised":  # the child's block, into this hub
                 w, c = _block(lambda _, first=r * per_round: sup.block(first, per_round),
                               [None])
@@ -302,6 +323,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         pre.append(t1 - t0)
     if file_src is not None:
         file_src.close()
+        file_thr_src.close()
     ratio = {f"{n}_over_invoke": _quartiles([wall["invoke_only"][r] / wall[n][r]
                                              for r in range(rounds)])
              for n in names if n not in ("invoke_only", "tf_example")}
@@ -318,6 +340,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     h, w = decoded[0].size
     received = {"pipeline_decoded": dec_hub.received, "pipeline_file": file_hub.received - warm,
                 "pipeline_threaded": thr_hub.received}
+    if file_src is not None:
+        received["pipeline_file_threaded"] = file_thr_hub.received
     if sup is not None:
         received["pipeline_supervised"] = sup.hub.received
         sup_end = sup.close()
@@ -334,6 +358,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         "invoke_only_fps": round(invoke_fps, 1),
         "decoded_over_invoke": ratio["pipeline_decoded_over_invoke"]["median"],
         "pipeline_fps_threaded": fps["pipeline_threaded"],
+        "pipeline_fps_file_threaded": fps.get("pipeline_file_threaded"),
         "ratios": ratio,
         "wall_ms_per_frame": {n: _quartiles([v * 1e3 for v in wall[n]]) for n in names},
         "cpu_ms_per_frame": {n: _quartiles([v * 1e3 for v in cpu[n]]) for n in names},
@@ -380,7 +405,8 @@ def format_bench(r: dict) -> str:
         f"core          {r['core_us_per_frame']['median']:.1f} us/frame median, "
         f"{r['core_us_per_frame']['p90']:.1f} p90",
         f"pipeline      {r['pipeline_fps_decoded']:.0f} fps decoded, "
-        f"{r['pipeline_fps_file']} fps from the file; invoke-only {r['invoke_only_fps']:.0f} fps",
+        f"{r['pipeline_fps_file']} fps from the file ({r.get('pipeline_fps_file_threaded')} "
+        f"through the device's threads); invoke-only {r['invoke_only_fps']:.0f} fps",
         *[f"ratio         {name}: {q['median']:.3f} median (IQR {q['p25']:.3f}-{q['p75']:.3f}), "
           f"{r['rounds']} interleaved rounds of {r['frames_per_round']} frames"
           for name, q in r["ratios"].items()],
