@@ -31,7 +31,7 @@ class FakePose:
     def infer(self, model_input):
         return self.kp
 
-    def estimate(self, frame):
+    def estimate(self, frame, before_invoke=None):
         return self.kp
 
 

@@ -56,6 +56,10 @@ class Mailbox:
         with self._cond:
             return self._cond.wait_for(lambda: self._frame is None or self.closed, timeout_s)
 
+    def ready(self) -> bool:
+        """A frame is waiting (only the taking thread can empty the slot)."""
+        return self._frame is not None
+
     def take(self, timeout_s: float) -> Frame | None:
         with self._cond:
             self._cond.wait_for(lambda: self._frame is not None or self.closed, timeout_s)
@@ -124,14 +128,18 @@ class Processor:
         """Pose, then coach and publish: one frame, synchronously."""
         return self.coach_step(frame, self.estimate(frame))
 
-    def estimate(self, frame: Frame) -> np.ndarray:
-        """The frame's keypoints: the pose model's (timed), or the frame's own."""
-        if frame.keypoints is not None:
-            return frame.keypoints
-        if self.pose is None:
+    def estimate(self, frame: Frame, before_invoke=None) -> np.ndarray:
+        """The frame's keypoints: the pose model's (timed), or the frame's own.
+        before_invoke: called once the model's input is ready, just before it runs."""
+        if frame.keypoints is not None or self.pose is None:
+            if before_invoke is not None:
+                before_invoke()
+            if frame.keypoints is not None:
+                return frame.keypoints
             raise RuntimeError("a frame without keypoints needs a pose estimator")
         t0 = time.perf_counter()
-        keypoints = self.pose.estimate(frame.image)
+        keypoints = (self.pose.estimate(frame.image) if before_invoke is None else
+                     self.pose.estimate(frame.image, before_invoke=before_invoke))
         took = time.perf_counter() - t0
         self.invoke_s.append(took)
         if self.invoke_log is not None:
@@ -192,6 +200,14 @@ class Pipeline:
         # gives back as it takes one. SimpleQueues, C all through: a
         # queue.Queue's Python locking cost 180 µs per frame at the device's
         # pace, both sides together (measured per thread).
+        # A frame's keypoints go to the coach thread just before the next frame's
+        # invoke, once its input is prepared, when that frame is already waiting
+        # (the model is the bottleneck): the coach's Python then runs while the
+        # invoke has released the GIL, not while the pose thread needs it between
+        # invokes. With no frame waiting they go at once, adding no latency.
+        # Measured: 1.5-2.7% faster in three in-process A/B runs (README).
+        self.defer_handoff = True
+        self._pending: tuple | None = None
         self._handoff: queue.SimpleQueue = queue.SimpleQueue()
         self._slots: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(2):
@@ -261,10 +277,18 @@ class Pipeline:
         try:
             self._pose_loop()
         finally:
+            self._hand_pending()
             self._hand(("end", None, None))
+
+    def _hand_pending(self) -> None:
+        if self._pending is not None:
+            item, self._pending = self._pending, None
+            self._hand(item)
 
     def _pose_loop(self) -> None:
         while not self._stop.is_set():
+            if not self.defer_handoff or not self.mailbox.ready():
+                self._hand_pending()  # no next frame to prepare meanwhile: hand it now
             frame = self.mailbox.take(timeout_s=0.5)
             if frame is None:
                 if self._stop.is_set():  # stopping on purpose: no camera was lost
@@ -284,11 +308,13 @@ class Pipeline:
                 log.info("camera %s: frames again", self.source.name)
                 self._device_event("camera_back", None)
             try:
-                keypoints = self.processor.estimate(frame)
+                keypoints = self.processor.estimate(frame, before_invoke=self._hand_pending)
             except Exception as exc:
+                self._hand_pending()
                 self._failed(exc)
                 continue
-            self._hand(("frame", frame, keypoints))
+            self._hand_pending()  # a pose that did not call it: in order, before this one
+            self._pending = ("frame", frame, keypoints)
 
     def _coach_loop(self) -> None:
         while True:

@@ -37,8 +37,9 @@ BODY_MARGIN = 1.2
 
 
 class PoseEstimator(Protocol):
-    def estimate(self, frame: np.ndarray) -> np.ndarray:
-        """RGB uint8 (H, W, 3) -> float32 (17, 3) of (y, x, score) on the full frame."""
+    def estimate(self, frame: np.ndarray, before_invoke=None) -> np.ndarray:
+        """RGB uint8 (H, W, 3) -> float32 (17, 3) of (y, x, score) on the full frame;
+        before_invoke, if given, is called once the model's input is ready."""
 
     def reset(self) -> None:
         """Forget any tracking state (a new video, a new person)."""
@@ -166,16 +167,21 @@ class MoveNet:
         self._interp.invoke()
         return self._interp.get_tensor(self._out_index)[0, 0]
 
-    def estimate(self, frame: np.ndarray) -> np.ndarray:
-        """preprocess, infer and to_full_frame, the same result without their copies."""
+    def estimate(self, frame: np.ndarray, before_invoke=None) -> np.ndarray:
+        """preprocess, infer and to_full_frame, the same result without their copies.
+        before_invoke: called once the input is ready, just before the model runs."""
         h, w = frame.shape[:2]
         if self._in_place:
             square = self._square(h, w)
             square_input(frame, square, out=self._tensor_in()[0])
+            if before_invoke is not None:
+                before_invoke()
             self._interp.invoke()
             raw = self._tensor_out()[0, 0]
         else:
             model_input, square = self.preprocess(frame)
+            if before_invoke is not None:
+                before_invoke()
             raw = self.infer(model_input)
         keypoints = to_full_frame(raw, square, h, w)
         self._previous = keypoints
