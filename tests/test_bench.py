@@ -57,6 +57,7 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
                                 "pipeline_threaded_over_invoke",
                                 "pipeline_file_threaded_over_invoke",
+                                "pipeline_threaded_at_once_over_invoke", "deferred_over_at_once",
                                 "pipeline_supervised_over_invoke", "supervised_over_decoded"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     assert isinstance(r["pipeline_fps_file_threaded"], float)
@@ -64,15 +65,16 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
     assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
-                                          "pipeline_threaded", "pipeline_file_threaded",
-                                          "pipeline_supervised"}
+                                          "pipeline_threaded", "pipeline_threaded_at_once",
+                                          "pipeline_file_threaded", "pipeline_supervised"}
     # Every frame a pipeline variant was offered reached the hub, the threaded ones
     # too (the file's 20 frames looped through five times).
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
-                              "pipeline_threaded": 100, "pipeline_file_threaded": 100,
-                              "pipeline_supervised": 100}
+                              "pipeline_threaded": 100, "pipeline_threaded_at_once": 100,
+                              "pipeline_file_threaded": 100, "pipeline_supervised": 100}
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
-                            "pipeline_file_threaded": 0, "pipeline_supervised": 0}
+                            "pipeline_threaded_at_once": 0, "pipeline_file_threaded": 0,
+                            "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Each thread's CPU, read from the threads themselves: the coach thread runs
     # the coach, so it costs something on every frame; so do the others.

@@ -170,13 +170,16 @@ class _HandedSource:
         pass
 
 
-def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int) -> dict[str, float]:
+def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int,
+              defer: bool = True) -> dict[str, float]:
     """n frames through the device's own Pipeline (capture, pose and coach
-    threads), returning once every frame's snapshot reached the hub."""
+    threads), returning once every frame's snapshot reached the hub. defer: the
+    device's hand-off just before the next invoke (Pipeline.defer_handoff)."""
     from device.service.pipeline import Pipeline
 
     source = _HandedSource(frames)
     pipeline = Pipeline(source, proc)
+    pipeline.defer_handoff = defer
     source.mailbox = pipeline.mailbox
     want = hub.received + n
     pipeline.start()
@@ -267,8 +270,12 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
 
     thr_hub = _CountingHub()
     thr_proc = Processor(pose, Coach(), thr_hub)
+    # The same threads with each frame's keypoints handed to the coach at once
+    # rather than just before the next invoke: what the deferral buys.
+    at_once_hub = _CountingHub()
+    at_once_proc = Processor(pose, Coach(), at_once_hub)
     variants = {"invoke_only": (pose.infer, inputs), "pipeline_decoded": (device_decoded, decoded),
-                "pipeline_threaded": (None, decoded)}
+                "pipeline_threaded": (None, decoded), "pipeline_threaded_at_once": (None, decoded)}
     if hasattr(pose, "_interp"):  # the real model: TensorFlow's example loop beside it
         example = ExampleLoop(pose)
         variants["tf_example"] = (lambda f: example.detect(f.image), decoded)
@@ -298,6 +305,11 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                 t_block = 1000.0 + r * per_round / 30.0
                 w, c = _block(lambda blk, t=t_block: per_thread.append(
                     _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
+            elif name == "pipeline_threaded_at_once":
+                t_block = 1000.0 + r * per_round / 30.0
+                w, c = _block(lambda blk, t=t_block: _threaded(
+                    at_once_proc, at_once_hub, _decoded_block(blk, t), len(blk), defer=False),
+                    [block])
             elif name == "pipeline_file_threaded":  # the file's next frames, threaded
                 w, c = _block(lambda _: _threaded(
                     file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
@@ -330,6 +342,10 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     if sup is not None:  # > 0.98: the boundary costs less than 2%
         ratio["supervised_over_decoded"] = _quartiles(
             [wall["pipeline_decoded"][r] / wall["pipeline_supervised"][r] for r in range(rounds)])
+    # > 1: handing the keypoints over just before the next invoke is faster.
+    ratio["deferred_over_at_once"] = _quartiles(
+        [wall["pipeline_threaded_at_once"][r] / wall["pipeline_threaded"][r]
+         for r in range(rounds)])
     if "tf_example" in wall:  # > 1: the device (pose, coach, publish) is faster
         ratio["device_over_tf_example"] = _quartiles(
             [wall["tf_example"][r] / wall["pipeline_threaded"][r] for r in range(rounds)])
@@ -339,7 +355,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     overhead = [cpu["pipeline_threaded"][r] - cpu["invoke_only"][r] for r in range(rounds)]
     h, w = decoded[0].size
     received = {"pipeline_decoded": dec_hub.received, "pipeline_file": file_hub.received - warm,
-                "pipeline_threaded": thr_hub.received}
+                "pipeline_threaded": thr_hub.received,
+                "pipeline_threaded_at_once": at_once_hub.received}
     if file_src is not None:
         received["pipeline_file_threaded"] = file_thr_hub.received
     if sup is not None:
