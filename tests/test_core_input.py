@@ -209,3 +209,17 @@ def test_a_keypoint_value_too_large_to_sum_is_still_finite():
     assert not [e for e in events if e["type"] == "rejected"]
     events = coach.update(np.where(np.arange(51).reshape(17, 3) == 4, np.nan, k), 0.1, 1.0)
     assert [e["reason"] for e in events if e["type"] == "rejected"] == ["non_finite_keypoints"]
+
+
+def test_a_numpy_aspect_gives_what_a_plain_one_gives():
+    """x scales in the keypoints' own dtype (float32) whatever the aspect's type:
+    a frame size held in a numpy array makes an np.float64 aspect, with which
+    numpy's own product would have been float64 (person.to_xy)."""
+    kp, t, size = session_track(Session(reps=2, noise=0.003))
+    assert kp.dtype == np.float32
+    a, b = Coach(), Coach()
+    for k, ts in zip(kp[:90], t[:90], strict=True):
+        a.update(k, float(ts), size[1] / size[0])
+        b.update(k, float(ts), np.float64(size[1]) / np.float64(size[0]))
+        assert a.state.filt.x == b.state.filt.x
+    assert analyze(kp, t, np.array(size)) == analyze(kp, t, size)

@@ -47,3 +47,43 @@ def test_a_keypoint_is_seen_when_confident_and_inside_the_frame():
     assert seen(at)[4]
     kp[4, 0] = EDGE_MARGIN  # as float32: 0.019999999552965164
     assert not seen(kp)[4]
+
+
+def _one_euro_numpy(state, x, valid, t_s, p):
+    """The vectorized formulation the plain-float filter replaced (its reference)."""
+    def alpha(cutoff, dt):
+        tau = 1.0 / (2.0 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+    if state is None:
+        return np.where(valid, x, 0.0), np.zeros_like(x), t_s, valid.copy()
+    sx, sdx, st, started = state
+    dt = t_s - st
+    dx = sdx + alpha(p.d_cutoff_hz, dt) * ((x - sx) / dt - sdx)
+    new_x = sx + alpha(p.min_cutoff_hz + p.beta * np.abs(dx), dt) * (x - sx)
+    first = valid & ~started
+    new_x, dx = np.where(first, x, new_x), np.where(first, 0.0, dx)
+    return (np.where(valid, new_x, sx), np.where(valid, dx, sdx), t_s, started | valid)
+
+
+def test_the_plain_float_filter_equals_the_vectorized_one_bit_for_bit():
+    rng = np.random.default_rng(5)
+    p = OneEuroParams()
+    ref = got = None
+    t = 0.0
+    for i in range(600):
+        t += float(rng.choice([1 / 30, 1 / 15, 0.1, 0.004]))
+        x = rng.normal(0.5, 0.2, 34) + (0.3 if i % 97 < 5 else 0.0)  # jumps too
+        valid = rng.random(34) > (0.9 if i < 5 else 0.15)  # late first samples too
+        ref = _one_euro_numpy(ref, x, valid, t, p)
+        got = one_euro_step(got, x, valid, t, p)
+        assert list(got.x) == ref[0].tolist() and list(got.dx) == ref[1].tolist()
+        assert list(got.started) == ref[3].tolist()
+    assert all(got.started)
+
+
+def test_the_filter_refuses_arrays_that_are_not_flat():
+    p = OneEuroParams()
+    with pytest.raises(ValueError, match="flat"):
+        one_euro_step(None, np.zeros((17, 2)), np.ones(34, bool), 0.0, p)
+    with pytest.raises(ValueError, match="flat"):
+        one_euro_step(None, np.zeros(34), np.ones((17, 2), bool), 0.0, p)

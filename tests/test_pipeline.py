@@ -215,3 +215,23 @@ def test_with_no_frame_waiting_the_keypoints_are_not_held_back():
     _run(_Frames(8, gap_s=0.15), log)
     for n in range(7):
         assert log.index(("snapshot", n)) < log.index(("invoke", n + 1)), log
+
+
+def test_the_invoke_time_leaves_out_the_wait_to_hand_over():
+    """before_invoke may wait for the coach thread (two frames behind): that wait
+    is the pipeline's, not the model's, and stays out of the invoke figures."""
+    import numpy as np
+
+    kp = session_track(Session(view="side", reps=1))[0][0]
+
+    class Pose:
+        runtime, threads, mode = "fake", 1, "crop"
+
+        def estimate(self, image, before_invoke=None):
+            before_invoke()
+            return kp
+
+    proc = Processor(Pose(), Coach(), StateHub())
+    proc.estimate(Frame(t_s=0.0, image=np.zeros((4, 4, 3), np.uint8), size=(480, 640)),
+                  before_invoke=lambda: time.sleep(0.3))
+    assert proc.invoke_s[-1] < 0.15

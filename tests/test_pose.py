@@ -174,3 +174,15 @@ def test_estimate_in_place_gives_what_preprocess_and_infer_give(model_path, clip
         slow._previous = want
         assert np.array_equal(got, want)
     assert got[:, 2].max() > 0.5  # a person was seen, not an empty input
+
+
+def test_a_frame_the_model_cannot_take_is_refused_not_given_the_last_keypoints(model_path,
+                                                                                squat_rgb):
+    """The in-place warp writes into the model's input only for RGB uint8: a
+    four-channel frame must fail, not run the model on the last frame's input."""
+    pose = MoveNet(model_path, mode="crop")
+    pose.estimate(squat_rgb)
+    rgba = cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA)
+    with pytest.raises(ValueError):
+        pose.estimate(rgba)
+    assert pose.estimate(squat_rgb)[:, 2].max() > 0.5  # and it goes on afterwards

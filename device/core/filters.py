@@ -75,8 +75,12 @@ def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
     is float64 either way, in the same order, so the result is the same.
     """
     if isinstance(x, np.ndarray):
+        if x.ndim != 1:
+            raise ValueError(f"x must be one value per entry (flat), got shape {x.shape}")
         x = x.tolist()
     if isinstance(valid, np.ndarray):
+        if valid.ndim != 1:
+            raise ValueError(f"valid must be one flag per entry (flat), got shape {valid.shape}")
         valid = valid.tolist()
     if state is None:
         return OneEuroState(tuple(v if ok else 0.0 for v, ok in zip(x, valid, strict=True)),

@@ -171,14 +171,23 @@ class MoveNet:
         """preprocess, infer and to_full_frame, the same result without their copies.
         before_invoke: called once the input is ready, just before the model runs."""
         h, w = frame.shape[:2]
-        if self._in_place:
+        if self._in_place and frame.dtype == np.uint8 and frame.ndim == 3 and \
+                frame.shape[2] == 3 and frame.size:
             square = self._square(h, w)
-            square_input(frame, square, out=self._tensor_in()[0])
+            view = self._tensor_in()[0]
+            try:
+                written = square_input(frame, square, out=view) is view
+            except Exception as exc:  # its traceback would hold the view: invoke refuses
+                del view
+                raise exc.with_traceback(None) from None
+            del view
+            if not written:  # never silently the last frame's input
+                raise RuntimeError("pose: the warp did not write the model's input")
             if before_invoke is not None:
                 before_invoke()
             self._interp.invoke()
             raw = self._tensor_out()[0, 0]
-        else:
+        else:  # anything else goes the copying way, which refuses what the model cannot take
             model_input, square = self.preprocess(frame)
             if before_invoke is not None:
                 before_invoke()
