@@ -114,3 +114,62 @@ def test_the_devices_memory_is_read_from_a_real_run_of_both_processes():
     text = format_bench({**run_bench(FakePose, frames=50, boundary=False, device_run=False),
                          "memory_mb": m})
     assert f"= {m['total']} MB PSS" in text
+
+
+class _SpinningInterpreter:
+    """An interpreter whose invoke burns 1 ms of its thread's CPU, exactly enough
+    for the bench's invoke clock to have something to find."""
+
+    def __init__(self) -> None:
+        self.out = np.zeros((1, 1, 17, 3), np.float32)
+
+    def set_tensor(self, index, value) -> None:
+        pass
+
+    def invoke(self) -> None:
+        import time
+
+        end = time.thread_time() + 0.001
+        while time.thread_time() < end:
+            pass
+
+    def get_tensor(self, index):
+        return self.out
+
+
+class SpinningPose(FakePose):
+    """FakePose with an interpreter: the invoke's own CPU is measured, and
+    TensorFlow's example loop runs beside it."""
+
+    _in_index, _out_index = 0, 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._interp = _SpinningInterpreter()
+
+    def infer(self, model_input):
+        self._interp.invoke()
+        return self.kp
+
+    def estimate(self, frame, before_invoke=None):
+        if before_invoke is not None:
+            before_invoke()
+        self._interp.invoke()
+        return self.kp
+
+
+def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip):
+    r = run_bench(SpinningPose, clip=clip, frames=100, rounds=10, boundary=False,
+                  device_run=False)
+    inv = r["invoke_cpu_us_per_frame"]
+    assert set(inv) == {"invoke_only", "in_device_threads"}
+    assert inv["in_device_threads"]["p25"] >= 1000  # every frame's invoke burnt 1 ms of CPU
+    own, pose_own = r["overhead_own_us_per_frame"], r["pose_thread_beside_own_invoke_us_per_frame"]
+    assert set(own) == set(pose_own) == {"median", "p25", "p75"}
+    # The pose thread's CPU less its invoke is a part of the threads' CPU less it.
+    assert 0 <= pose_own["median"] <= own["median"]
+    assert own["median"] < r["threads_cpu_us_per_frame"]["pose"]["median"] + \
+        r["threads_cpu_us_per_frame"]["coach"]["median"] + \
+        r["threads_cpu_us_per_frame"]["capture"]["median"]
+    assert "device_over_tf_example" in r["ratios"]
+    assert "own work" in format_bench(r)

@@ -189,6 +189,26 @@ def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int,
     return dict(pipeline.thread_cpu_s)  # each thread's CPU seconds over the block
 
 
+class _InvokeClock:
+    """Each invoke's own CPU time (time.thread_time around it), summed: what the
+    invoke costs inside the device's threads, to take from their CPU. Installed
+    on the one interpreter every variant uses, so all pay its two clock reads."""
+
+    def __init__(self, interp) -> None:
+        self.interp, self.real, self.cpu_s = interp, interp.invoke, 0.0
+        interp.invoke = self
+
+    def __call__(self) -> None:
+        t = time.thread_time()
+        try:
+            self.real()
+        finally:
+            self.cpu_s += time.thread_time() - t
+
+    def close(self) -> None:
+        del self.interp.invoke  # the class's own method again
+
+
 def _decoded_block(block: list[Frame], t0: float) -> Iterator[Frame]:
     return (Frame(t_s=t0 + i / 30.0, image=f.image, size=f.size) for i, f in enumerate(block))
 
@@ -292,6 +312,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     if sup is not None:  # the device's path across the process boundary, in the rounds
         variants["pipeline_supervised"] = (None, decoded)
     names = list(variants)
+    invoke_clock = _InvokeClock(pose._interp) if hasattr(pose, "_interp") else None
     per_thread: list[dict[str, float]] = []  # the threaded variant's threads, per round
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -303,8 +324,11 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
             block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
             if name == "pipeline_threaded":  # the whole block through the threads
                 t_block = 1000.0 + r * per_round / 30.0
+                before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
                 w, c = _block(lambda blk, t=t_block: per_thread.append(
                     _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
+                if invoke_clock is not None:
+                    per_thread[-1]["invoke"] = invoke_clock.cpu_s - before
             elif name == "pipeline_threaded_at_once":
                 t_block = 1000.0 + r * per_round / 30.0
                 w, c = _block(lambda blk, t=t_block: _threaded(
@@ -333,6 +357,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         pose.infer(model_input)
         inv.append(time.perf_counter() - t1)
         pre.append(t1 - t0)
+    if invoke_clock is not None:
+        invoke_clock.close()
     if file_src is not None:
         file_src.close()
         file_thr_src.close()
@@ -388,6 +414,19 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         "pose_thread_beside_invoke_us_per_frame": _quartiles(
             [d.get("pose", 0.0) / per_round * 1e6 - cpu["invoke_only"][r] * 1e6
              for r, d in enumerate(per_thread)]),
+        # The same from the invoke's own CPU in those threads (no other variant's
+        # timing in it): the device's own work, and what the invoke itself costs
+        # there against invoke-only (caches shared with that work).
+        **({"invoke_cpu_us_per_frame": {
+                "invoke_only": _quartiles([v * 1e6 for v in cpu["invoke_only"]]),
+                "in_device_threads": _quartiles(
+                    [d["invoke"] / per_round * 1e6 for d in per_thread])},
+            "overhead_own_us_per_frame": _quartiles(
+                [(d.get("capture", 0.0) + d.get("pose", 0.0) + d.get("coach", 0.0)
+                  - d["invoke"]) / per_round * 1e6 for d in per_thread]),
+            "pose_thread_beside_own_invoke_us_per_frame": _quartiles(
+                [(d.get("pose", 0.0) - d["invoke"]) / per_round * 1e6 for d in per_thread])}
+           if invoke_clock is not None else {}),
         "alloc_bytes_per_frame": _alloc_bytes_per_frame(dec_proc, decoded[:30]),
         # Every frame offered to a pipeline variant reached the hub as a snapshot
         # (this loop is synchronous: nothing can be dropped; counted, not assumed).
@@ -438,6 +477,13 @@ def format_bench(r: dict) -> str:
             f"{t} {q['median']:.0f} us" for t, q in r["threads_cpu_us_per_frame"].items())
         + f" (the pose thread's beside the invoke: "
           f"{r['pose_thread_beside_invoke_us_per_frame']['median']:.0f} us)",
+        *([f"own work      {r['overhead_own_us_per_frame']['median']:.0f} us CPU per frame "
+           f"beside the invoke's own (IQR {r['overhead_own_us_per_frame']['p25']:.0f}-"
+           f"{r['overhead_own_us_per_frame']['p75']:.0f}), the pose thread's "
+           f"{r['pose_thread_beside_own_invoke_us_per_frame']['median']:.0f} us of it; the "
+           f"invoke {r['invoke_cpu_us_per_frame']['in_device_threads']['median']:.0f} us CPU "
+           f"there, {r['invoke_cpu_us_per_frame']['invoke_only']['median']:.0f} us alone"]
+          if "overhead_own_us_per_frame" in r else []),
         f"snapshots     {r['snapshots']} reached the hub, dropped {r['dropped']}",
         *([f"supervised    {r['pipeline_fps_supervised']:.0f} fps across the process boundary "
            f"({r['supervised_over_decoded']:.3f} of in-process, paired in the rounds), crossing "
