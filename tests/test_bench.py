@@ -31,7 +31,7 @@ class FakePose:
     def infer(self, model_input):
         return self.kp
 
-    def estimate(self, frame, before_invoke=None):
+    def estimate(self, frame, before_invoke=None, bgr=False):
         return self.kp
 
 
@@ -151,7 +151,7 @@ class SpinningPose(FakePose):
         self._interp.invoke()
         return self.kp
 
-    def estimate(self, frame, before_invoke=None):
+    def estimate(self, frame, before_invoke=None, bgr=False):
         if before_invoke is not None:
             before_invoke()
         self._interp.invoke()

@@ -137,7 +137,7 @@ class _RecordingPose:
     def __init__(self, log: list) -> None:
         self.log, self.kp = log, session_track(Session(view="side", reps=1))[0][0]
 
-    def estimate(self, image, before_invoke=None):
+    def estimate(self, image, before_invoke=None, bgr=False):
         n = int(image[0, 0, 0])
         time.sleep(0.01)  # preparing the input (the warp)
         self.log.append(("ready", n))
@@ -227,7 +227,7 @@ def test_the_invoke_time_leaves_out_the_wait_to_hand_over():
     class Pose:
         runtime, threads, mode = "fake", 1, "crop"
 
-        def estimate(self, image, before_invoke=None):
+        def estimate(self, image, before_invoke=None, bgr=False):
             before_invoke()
             return kp
 

@@ -186,3 +186,27 @@ def test_a_frame_the_model_cannot_take_is_refused_not_given_the_last_keypoints(m
     with pytest.raises(ValueError):
         pose.estimate(rgba)
     assert pose.estimate(squat_rgb)[:, 2].max() > 0.5  # and it goes on afterwards
+
+
+def test_a_bgr_frame_gives_what_its_rgb_frame_gives_bit_for_bit(model_path, clips):
+    """OpenCV's frames stay B, G, R (Frame.bgr) and the channels are swapped on the
+    model's 192x192 input: the warp is per channel, so the keypoints must be those
+    of the RGB frame, exactly, by both the in-place and the copying path."""
+    from device.vision.sources import OpenCVSource
+
+    src = OpenCVSource(str(clips / "kbdl_correct_side.mp4"))
+    frames = []
+    for f in src.frames():
+        frames.append(f)
+        if len(frames) == 30:
+            break
+    src.close()
+    assert all(f.bgr for f in frames)
+    from_rgb, from_bgr = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
+    copying = MoveNet(model_path, mode="crop")
+    copying._in_place = False
+    for f in frames:
+        want = from_rgb.estimate(cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB))
+        assert np.array_equal(from_bgr.estimate(f.image, bgr=True), want)
+        assert np.array_equal(copying.estimate(f.image, bgr=True), want)
+    assert want[:, 2].max() > 0.5

@@ -26,7 +26,7 @@ def track_video(path: Path, pose: PoseEstimator) -> Track:
     pose.reset()
     try:
         for frame in source.frames():
-            keypoints.append(pose.estimate(frame.image))
+            keypoints.append(pose.estimate(frame.image, bgr=frame.bgr))
             times.append(frame.t_s)
             size = frame.size
     finally:

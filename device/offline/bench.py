@@ -35,11 +35,14 @@ def _stats(samples_s: list[float], scale: float) -> dict[str, float]:
 
 def _frames(clip: Path | None, n: int) -> tuple[list[Frame], str]:
     if clip is not None:
+        import cv2
+
         src = OpenCVSource(str(clip))
         frames = []
         try:
-            for f in src.frames():
-                frames.append(f)
+            for f in src.frames():  # in memory as RGB, as the Pi's camera delivers them
+                rgb = cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB) if f.bgr else f.image
+                frames.append(Frame(t_s=f.t_s, image=rgb, size=f.size))
                 if len(frames) >= n:
                     break
         finally:

@@ -145,8 +145,9 @@ class Processor:
             waited[0] = time.perf_counter() - t
 
         t0 = time.perf_counter()
-        keypoints = (self.pose.estimate(frame.image) if before_invoke is None else
-                     self.pose.estimate(frame.image, before_invoke=hand_over))
+        extra = {"bgr": True} if frame.bgr else {}
+        keypoints = (self.pose.estimate(frame.image, **extra) if before_invoke is None else
+                     self.pose.estimate(frame.image, before_invoke=hand_over, **extra))
         took = time.perf_counter() - t0 - waited[0]
         self.invoke_s.append(took)
         if self.invoke_log is not None:

@@ -37,9 +37,10 @@ BODY_MARGIN = 1.2
 
 
 class PoseEstimator(Protocol):
-    def estimate(self, frame: np.ndarray, before_invoke=None) -> np.ndarray:
-        """RGB uint8 (H, W, 3) -> float32 (17, 3) of (y, x, score) on the full frame;
-        before_invoke, if given, is called once the model's input is ready."""
+    def estimate(self, frame: np.ndarray, before_invoke=None, bgr: bool = False) -> np.ndarray:
+        """RGB uint8 (H, W, 3) (B, G, R with `bgr`) -> float32 (17, 3) of (y, x,
+        score) on the full frame; before_invoke, if given, is called once the
+        model's input is ready."""
 
     def reset(self) -> None:
         """Forget any tracking state (a new video, a new person)."""
@@ -155,10 +156,15 @@ class MoveNet:
             return crop_square(self._previous, height, width)
         return full_frame_square(height, width)
 
-    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """RGB frame -> (model input (192, 192, 3), square (y0, x0, side) in pixels)."""
+    def preprocess(self, frame: np.ndarray,
+                   bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """RGB frame (B, G, R with `bgr`) -> (model input (192, 192, 3), RGB;
+        square (y0, x0, side) in pixels)."""
         square = self._square(*frame.shape[:2])
-        return square_input(frame, square, out=self._input), square
+        model_input = square_input(frame, square, out=self._input)
+        if bgr:
+            cv2.cvtColor(model_input, cv2.COLOR_BGR2RGB, dst=model_input)
+        return model_input, square
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """(192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
@@ -167,9 +173,10 @@ class MoveNet:
         self._interp.invoke()
         return self._interp.get_tensor(self._out_index)[0, 0]
 
-    def estimate(self, frame: np.ndarray, before_invoke=None) -> np.ndarray:
+    def estimate(self, frame: np.ndarray, before_invoke=None, bgr: bool = False) -> np.ndarray:
         """preprocess, infer and to_full_frame, the same result without their copies.
-        before_invoke: called once the input is ready, just before the model runs."""
+        before_invoke: called once the input is ready, just before the model runs.
+        bgr: the frame is B, G, R; the channels are swapped on the model's input."""
         h, w = frame.shape[:2]
         if self._in_place and frame.dtype == np.uint8 and frame.ndim == 3 and \
                 frame.shape[2] == 3 and frame.size:
@@ -177,6 +184,8 @@ class MoveNet:
             view = self._tensor_in()[0]
             try:
                 written = square_input(frame, square, out=view) is view
+                if bgr:
+                    cv2.cvtColor(view, cv2.COLOR_BGR2RGB, dst=view)
             except Exception as exc:  # its traceback would hold the view: invoke refuses
                 del view
                 raise exc.with_traceback(None) from None
@@ -188,7 +197,7 @@ class MoveNet:
             self._interp.invoke()
             raw = self._tensor_out()[0, 0]
         else:  # anything else goes the copying way, which refuses what the model cannot take
-            model_input, square = self.preprocess(frame)
+            model_input, square = self.preprocess(frame, bgr)
             if before_invoke is not None:
                 before_invoke()
             raw = self.infer(model_input)
