@@ -164,12 +164,30 @@ def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip
     inv = r["invoke_cpu_us_per_frame"]
     assert set(inv) == {"invoke_only", "in_device_threads"}
     assert inv["in_device_threads"]["p25"] >= 1000  # every frame's invoke burnt 1 ms of CPU
+    assert inv["invoke_only"]["p25"] >= 1000  # the same clock, alone
     own, pose_own = r["overhead_own_us_per_frame"], r["pose_thread_beside_own_invoke_us_per_frame"]
     assert set(own) == set(pose_own) == {"median", "p25", "p75"}
-    # The pose thread's CPU less its invoke is a part of the threads' CPU less it.
-    assert 0 <= pose_own["median"] <= own["median"]
-    assert own["median"] < r["threads_cpu_us_per_frame"]["pose"]["median"] + \
-        r["threads_cpu_us_per_frame"]["coach"]["median"] + \
-        r["threads_cpu_us_per_frame"]["capture"]["median"]
+    assert pose_own["median"] >= 0  # the invoke's CPU is part of the pose thread's
     assert "device_over_tf_example" in r["ratios"]
     assert "own work" in format_bench(r)
+
+
+def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, monkeypatch):
+    import device.offline.bench as bench
+
+    poses = []
+
+    def load():
+        poses.append(SpinningPose())
+        return poses[-1]
+
+    r = run_bench(load, clip=clip, frames=100, rounds=10, boundary=False, device_run=False)
+    assert r["invoke_cpu_us_per_frame"] and "invoke" not in vars(poses[-1]._interp)
+
+    def broken(*a, **k):
+        raise RuntimeError("a variant failed")
+
+    monkeypatch.setattr(bench, "_threaded", broken)
+    with pytest.raises(RuntimeError, match="a variant failed"):
+        run_bench(load, clip=clip, frames=100, rounds=10, boundary=False, device_run=False)
+    assert "invoke" not in vars(poses[-1]._interp)

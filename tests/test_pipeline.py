@@ -235,3 +235,29 @@ def test_the_invoke_time_leaves_out_the_wait_to_hand_over():
     proc.estimate(Frame(t_s=0.0, image=np.zeros((4, 4, 3), np.uint8), size=(480, 640)),
                   before_invoke=lambda: time.sleep(0.3))
     assert proc.invoke_s[-1] < 0.15
+
+
+def test_a_bgr_frame_reaches_the_pose_model_as_bgr_and_an_rgb_one_without_the_word():
+    """OpenCV's frames stay B, G, R (Frame.bgr): the processor must say so to the
+    model, with or without the pipeline's hand-off, and say nothing otherwise."""
+    import numpy as np
+
+    kp = session_track(Session(view="side", reps=1))[0][0]
+    seen = []
+
+    class Pose:
+        runtime, threads, mode = "fake", 1, "crop"
+
+        def estimate(self, image, **kw):
+            seen.append(kw.get("bgr"))
+            if kw.get("before_invoke"):
+                kw["before_invoke"]()
+            return kp
+
+    proc = Processor(Pose(), Coach(), StateHub())
+    image = np.zeros((4, 4, 3), np.uint8)
+    for bgr in (True, False):
+        frame = Frame(t_s=0.0, image=image, size=(480, 640), bgr=bgr)
+        proc.estimate(frame)
+        proc.estimate(frame, before_invoke=lambda: None)
+    assert seen == [True, True, None, None]

@@ -193,9 +193,11 @@ def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int,
 
 
 class _InvokeClock:
-    """Each invoke's own CPU time (time.thread_time around it), summed: what the
-    invoke costs inside the device's threads, to take from their CPU. Installed
-    on the one interpreter every variant uses, so all pay its two clock reads."""
+    """Each invoke's own CPU time (time.thread_time around it, the calling
+    thread's: with more than one model thread, the runtime's workers are not in
+    it), summed: what the invoke costs inside the device's threads, to take from
+    their CPU. Installed on the one interpreter the in-process variants use, so
+    each pays its two clock reads (the supervised child has its own, unclocked)."""
 
     def __init__(self, interp) -> None:
         self.interp, self.real, self.cpu_s = interp, interp.invoke, 0.0
@@ -317,39 +319,47 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     names = list(variants)
     invoke_clock = _InvokeClock(pose._interp) if hasattr(pose, "_interp") else None
     per_thread: list[dict[str, float]] = []  # the threaded variant's threads, per round
+    invoke_alone: list[float] = []  # the invoke's own CPU per frame in invoke-only, per round
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
     offered = {n: 0 for n in names}
-    for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
-            fn, pool = variants[name]
-            block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
-            if name == "pipeline_threaded":  # the whole block through the threads
-                t_block = 1000.0 + r * per_round / 30.0
-                before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
-                w, c = _block(lambda blk, t=t_block: per_thread.append(
-                    _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
-                if invoke_clock is not None:
-                    per_thread[-1]["invoke"] = invoke_clock.cpu_s - before
-            elif name == "pipeline_threaded_at_once":
-                t_block = 1000.0 + r * per_round / 30.0
-                w, c = _block(lambda blk, t=t_block: _threaded(
-                    at_once_proc, at_once_hub, _decoded_block(blk, t), len(blk), defer=False),
-                    [block])
-            elif name == "pipeline_file_threaded":  # the file's next frames, threaded
-                w, c = _block(lambda _: _threaded(
-                    file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
-                    per_round), [None])
-            elif name == "pipeline_supervised":  # the child's block, into this hub
-                w, c = _block(lambda _, first=r * per_round: sup.block(first, per_round),
-                              [None])
-                c += sup.child_cpu[-1]  # both processes' CPU
-            else:
-                w, c = _block(fn, block)
-            wall[name].append(w / per_round)
-            cpu[name].append(c / per_round)
-            offered[name] += per_round
+    try:
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                fn, pool = variants[name]
+                block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
+                if name == "pipeline_threaded":  # the whole block through the threads
+                    t_block = 1000.0 + r * per_round / 30.0
+                    before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
+                    w, c = _block(lambda blk, t=t_block: per_thread.append(
+                        _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
+                    if invoke_clock is not None:
+                        per_thread[-1]["invoke"] = invoke_clock.cpu_s - before
+                elif name == "pipeline_threaded_at_once":
+                    t_block = 1000.0 + r * per_round / 30.0
+                    w, c = _block(lambda blk, t=t_block: _threaded(
+                        at_once_proc, at_once_hub, _decoded_block(blk, t), len(blk), defer=False),
+                        [block])
+                elif name == "pipeline_file_threaded":  # the file's next frames, threaded
+                    w, c = _block(lambda _: _threaded(
+                        file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
+                        per_round), [None])
+                elif name == "pipeline_supervised":  # the child's block, into this hub
+                    w, c = _block(lambda _, first=r * per_round: sup.block(first, per_round),
+                                  [None])
+                    c += sup.child_cpu[-1]  # both processes' CPU
+                else:
+                    before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
+                    w, c = _block(fn, block)
+                    if name == "invoke_only" and invoke_clock is not None:
+                        invoke_alone.append((invoke_clock.cpu_s - before) / per_round)
+                wall[name].append(w / per_round)
+                cpu[name].append(c / per_round)
+                offered[name] += per_round
+    finally:
+        if invoke_clock is not None:
+            invoke_clock.close()  # before the timing below, and whatever went wrong
     # Timed separately, never inside the rounds: preprocessing alone, the coach alone.
     pre, inv = [], []
     pose.reset()
@@ -360,8 +370,6 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         pose.infer(model_input)
         inv.append(time.perf_counter() - t1)
         pre.append(t1 - t0)
-    if invoke_clock is not None:
-        invoke_clock.close()
     if file_src is not None:
         file_src.close()
         file_thr_src.close()
@@ -420,8 +428,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         # The same from the invoke's own CPU in those threads (no other variant's
         # timing in it): the device's own work, and what the invoke itself costs
         # there against invoke-only (caches shared with that work).
-        **({"invoke_cpu_us_per_frame": {
-                "invoke_only": _quartiles([v * 1e6 for v in cpu["invoke_only"]]),
+        **({"invoke_cpu_us_per_frame": {  # the same clock, alone and in the threads
+                "invoke_only": _quartiles([v * 1e6 for v in invoke_alone]),
                 "in_device_threads": _quartiles(
                     [d["invoke"] / per_round * 1e6 for d in per_thread])},
             "overhead_own_us_per_frame": _quartiles(

@@ -1,4 +1,5 @@
-"""MoveNet SinglePose: an RGB frame of any size -> (17, 3) keypoints on the full frame.
+"""MoveNet SinglePose: an RGB (or BGR, `bgr`) frame of any size -> (17, 3) keypoints
+on the full frame.
 
 The one place where MoveNet's conventions are converted: the model takes a
 192x192 RGB uint8 square and returns (y, x, score) normalized to that square;
@@ -183,9 +184,8 @@ class MoveNet:
             square = self._square(h, w)
             view = self._tensor_in()[0]
             try:
-                written = square_input(frame, square, out=view) is view
-                if bgr:
-                    cv2.cvtColor(view, cv2.COLOR_BGR2RGB, dst=view)
+                written = square_input(frame, square, out=view) is view and (
+                    not bgr or cv2.cvtColor(view, cv2.COLOR_BGR2RGB, dst=view) is view)
             except Exception as exc:  # its traceback would hold the view: invoke refuses
                 del view
                 raise exc.with_traceback(None) from None
