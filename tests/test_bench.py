@@ -3,6 +3,8 @@ Untimed: speed is measured by `hinge-mirror bench`, never asserted here."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -58,23 +60,28 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
                                 "pipeline_threaded_over_invoke",
                                 "pipeline_file_threaded_over_invoke",
                                 "pipeline_threaded_at_once_over_invoke", "deferred_over_at_once",
+                                "pipeline_threaded_switch_0_5ms_over_invoke",
+                                "switch_0_5ms_over_default",
                                 "pipeline_supervised_over_invoke", "supervised_over_decoded"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     assert isinstance(r["pipeline_fps_file_threaded"], float)
+    assert sys.getswitchinterval() == 0.005  # the fast variant put Python's default back
     for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
     assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
                                           "pipeline_threaded", "pipeline_threaded_at_once",
+                                          "pipeline_threaded_switch_0_5ms",
                                           "pipeline_file_threaded", "pipeline_supervised"}
     # Every frame a pipeline variant was offered reached the hub, the threaded ones
     # too (the file's 20 frames looped through five times).
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
                               "pipeline_threaded": 100, "pipeline_threaded_at_once": 100,
+                              "pipeline_threaded_switch_0_5ms": 100,
                               "pipeline_file_threaded": 100, "pipeline_supervised": 100}
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
-                            "pipeline_threaded_at_once": 0, "pipeline_file_threaded": 0,
-                            "pipeline_supervised": 0}
+                            "pipeline_threaded_at_once": 0, "pipeline_threaded_switch_0_5ms": 0,
+                            "pipeline_file_threaded": 0, "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Each thread's CPU, read from the threads themselves: the coach thread runs
     # the coach, so it costs something on every frame; so do the others.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import resource
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from device.service.pipeline import Processor
 from device.vision.sources import Frame, OpenCVSource
 
 DECODED_BUFFER = 60  # frames held decoded in memory, cycled
+SWITCH_FAST_S = 0.0005  # the switch interval of one variant (Python's default: 0.005)
 DEFAULT_CLIP = Path(__file__).resolve().parents[3] / "shared" / "clips" / "bbdl_front_studio.mp4"
 
 
@@ -174,10 +176,11 @@ class _HandedSource:
 
 
 def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int,
-              defer: bool = True) -> dict[str, float]:
+              defer: bool = True, switch_s: float | None = None) -> dict[str, float]:
     """n frames through the device's own Pipeline (capture, pose and coach
     threads), returning once every frame's snapshot reached the hub. defer: the
-    device's hand-off just before the next invoke (Pipeline.defer_handoff)."""
+    device's hand-off just before the next invoke (Pipeline.defer_handoff);
+    switch_s: Python's thread switch interval for the block (then put back)."""
     from device.service.pipeline import Pipeline
 
     source = _HandedSource(frames)
@@ -185,10 +188,16 @@ def _threaded(proc: Processor, hub, frames: Iterable[Frame], n: int,
     pipeline.defer_handoff = defer
     source.mailbox = pipeline.mailbox
     want = hub.received + n
-    pipeline.start()
-    with hub._cond:
-        hub._cond.wait_for(lambda: hub.received >= want, 60.0)
-    pipeline.stop()
+    default_s = sys.getswitchinterval()
+    if switch_s is not None:
+        sys.setswitchinterval(switch_s)
+    try:
+        pipeline.start()
+        with hub._cond:
+            hub._cond.wait_for(lambda: hub.received >= want, 60.0)
+        pipeline.stop()
+    finally:
+        sys.setswitchinterval(default_s)
     return dict(pipeline.thread_cpu_s)  # each thread's CPU seconds over the block
 
 
@@ -299,8 +308,13 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     # rather than just before the next invoke: what the deferral buys.
     at_once_hub = _CountingHub()
     at_once_proc = Processor(pose, Coach(), at_once_hub)
+    # And with Python's thread switch interval at a tenth of its 5 ms default
+    # (the issue asks what it does to the threads' convoy).
+    fast_hub = _CountingHub()
+    fast_proc = Processor(pose, Coach(), fast_hub)
     variants = {"invoke_only": (pose.infer, inputs), "pipeline_decoded": (device_decoded, decoded),
-                "pipeline_threaded": (None, decoded), "pipeline_threaded_at_once": (None, decoded)}
+                "pipeline_threaded": (None, decoded), "pipeline_threaded_at_once": (None, decoded),
+                "pipeline_threaded_switch_0_5ms": (None, decoded)}
     if hasattr(pose, "_interp"):  # the real model: TensorFlow's example loop beside it
         example = ExampleLoop(pose)
         variants["tf_example"] = (lambda f: example.detect(f.image), decoded)
@@ -341,6 +355,11 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                     w, c = _block(lambda blk, t=t_block: _threaded(
                         at_once_proc, at_once_hub, _decoded_block(blk, t), len(blk), defer=False),
                         [block])
+                elif name == "pipeline_threaded_switch_0_5ms":
+                    t_block = 1000.0 + r * per_round / 30.0
+                    w, c = _block(lambda blk, t=t_block: _threaded(
+                        fast_proc, fast_hub, _decoded_block(blk, t), len(blk),
+                        switch_s=SWITCH_FAST_S), [block])
                 elif name == "pipeline_file_threaded":  # the file's next frames, threaded
                     w, c = _block(lambda _: _threaded(
                         file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
@@ -383,6 +402,10 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     ratio["deferred_over_at_once"] = _quartiles(
         [wall["pipeline_threaded_at_once"][r] / wall["pipeline_threaded"][r]
          for r in range(rounds)])
+    # > 1: a 0.5 ms switch interval is faster than Python's 5 ms default.
+    ratio["switch_0_5ms_over_default"] = _quartiles(
+        [wall["pipeline_threaded"][r] / wall["pipeline_threaded_switch_0_5ms"][r]
+         for r in range(rounds)])
     if "tf_example" in wall:  # > 1: the device (pose, coach, publish) is faster
         ratio["device_over_tf_example"] = _quartiles(
             [wall["tf_example"][r] / wall["pipeline_threaded"][r] for r in range(rounds)])
@@ -393,7 +416,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     h, w = decoded[0].size
     received = {"pipeline_decoded": dec_hub.received, "pipeline_file": file_hub.received - warm,
                 "pipeline_threaded": thr_hub.received,
-                "pipeline_threaded_at_once": at_once_hub.received}
+                "pipeline_threaded_at_once": at_once_hub.received,
+                "pipeline_threaded_switch_0_5ms": fast_hub.received}
     if file_src is not None:
         received["pipeline_file_threaded"] = file_thr_hub.received
     if sup is not None:
