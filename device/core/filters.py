@@ -69,10 +69,10 @@ def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
     ValueError when time does not increase: the caller decides what that means.
 
     Plain Python floats, not numpy: on 34 values each numpy call costs more
-    than its arithmetic, and at the device's pace, with the pose model's
-    invoke between frames evicting the caches, several times more (the
-    coach's per-frame cost, measured by `hinge-mirror bench`). The arithmetic
-    is float64 either way, in the same order, so the result is the same.
+    than its arithmetic, and at the device's pace, with other work between
+    frames leaving the interpreter cold, several times more (README, "Why the
+    core costs three to five times its hot loop"). The arithmetic is float64
+    either way, in the same order, so the result is the same.
     """
     if isinstance(x, np.ndarray):
         if x.ndim != 1:

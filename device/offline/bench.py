@@ -10,6 +10,7 @@ device's own threads.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import resource
 import sys
@@ -247,6 +248,13 @@ def _block(fn, frames: list) -> tuple[float, float]:
     return time.perf_counter() - w0, time.process_time() - c0
 
 
+def _timed(fn) -> tuple[float, float, object]:
+    """(wall s, process CPU s, result) of one call of fn."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - w0, time.process_time() - c0, result
+
+
 def _alloc_bytes_per_frame(proc: Processor, frames: list[Frame]) -> int:
     """Median of the most memory one frame's processing holds at once beyond what
     was held before (tracemalloc): transient allocation per frame."""
@@ -302,19 +310,17 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     def device_file(_) -> None:
         file_proc.process(next(file_frames))
 
-    thr_hub = _CountingHub()
-    thr_proc = Processor(pose, Coach(), thr_hub)
-    # The same threads with each frame's keypoints handed to the coach at once
-    # rather than just before the next invoke: what the deferral buys.
-    at_once_hub = _CountingHub()
-    at_once_proc = Processor(pose, Coach(), at_once_hub)
-    # And with Python's thread switch interval at a tenth of its 5 ms default
-    # (the issue asks what it does to the threads' convoy).
-    fast_hub = _CountingHub()
-    fast_proc = Processor(pose, Coach(), fast_hub)
+    # The device's threads on decoded frames, as it runs (defer, the default
+    # switch interval); with each frame's keypoints handed to the coach at once
+    # rather than just before the next invoke (what the deferral buys); and with
+    # Python's thread switch interval at a tenth of its 5 ms default (what it
+    # does to the threads' convoy). Each: its processor, hub and _threaded options.
+    threaded = {name: (Processor(pose, Coach(), hub), hub, options) for name, hub, options in (
+        ("pipeline_threaded", _CountingHub(), {}),
+        ("pipeline_threaded_at_once", _CountingHub(), {"defer": False}),
+        ("pipeline_threaded_switch_0_5ms", _CountingHub(), {"switch_s": SWITCH_FAST_S}))}
     variants = {"invoke_only": (pose.infer, inputs), "pipeline_decoded": (device_decoded, decoded),
-                "pipeline_threaded": (None, decoded), "pipeline_threaded_at_once": (None, decoded),
-                "pipeline_threaded_switch_0_5ms": (None, decoded)}
+                **{name: (None, decoded) for name in threaded}}
     if hasattr(pose, "_interp"):  # the real model: TensorFlow's example loop beside it
         example = ExampleLoop(pose)
         variants["tf_example"] = (lambda f: example.detect(f.image), decoded)
@@ -333,9 +339,9 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     names = list(variants)
     invoke_clock = _InvokeClock(pose._interp) if hasattr(pose, "_interp") else None
     per_thread: list[dict[str, float]] = []  # the threaded variant's threads, per round
-    invoke_alone: list[float] = []  # the invoke's own CPU per frame in invoke-only, per round
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
+    invoke_cpu = {n: [] for n in names}  # the invoke's own CPU per frame, by the clock
     offered = {n: 0 for n in names}
     try:
         for r in range(rounds):
@@ -343,36 +349,25 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
             for name in order:
                 fn, pool = variants[name]
                 block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
-                if name == "pipeline_threaded":  # the whole block through the threads
-                    t_block = 1000.0 + r * per_round / 30.0
-                    before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
-                    w, c = _block(lambda blk, t=t_block: per_thread.append(
-                        _threaded(thr_proc, thr_hub, _decoded_block(blk, t), len(blk))), [block])
-                    if invoke_clock is not None:
-                        per_thread[-1]["invoke"] = invoke_clock.cpu_s - before
-                elif name == "pipeline_threaded_at_once":
-                    t_block = 1000.0 + r * per_round / 30.0
-                    w, c = _block(lambda blk, t=t_block: _threaded(
-                        at_once_proc, at_once_hub, _decoded_block(blk, t), len(blk), defer=False),
-                        [block])
-                elif name == "pipeline_threaded_switch_0_5ms":
-                    t_block = 1000.0 + r * per_round / 30.0
-                    w, c = _block(lambda blk, t=t_block: _threaded(
-                        fast_proc, fast_hub, _decoded_block(blk, t), len(blk),
-                        switch_s=SWITCH_FAST_S), [block])
+                before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
+                if name in threaded:  # the whole block through the threads
+                    proc, hub, options = threaded[name]
+                    frames_in = _decoded_block(block, 1000.0 + r * per_round / 30.0)
+                    w, c, threads_s = _timed(functools.partial(
+                        _threaded, proc, hub, frames_in, per_round, **options))
+                    if name == "pipeline_threaded":
+                        per_thread.append(threads_s)
                 elif name == "pipeline_file_threaded":  # the file's next frames, threaded
-                    w, c = _block(lambda _: _threaded(
-                        file_thr_proc, file_thr_hub, itertools.islice(file_thr_frames, per_round),
-                        per_round), [None])
+                    w, c, _ = _timed(functools.partial(
+                        _threaded, file_thr_proc, file_thr_hub,
+                        itertools.islice(file_thr_frames, per_round), per_round))
                 elif name == "pipeline_supervised":  # the child's block, into this hub
-                    w, c = _block(lambda _, first=r * per_round: sup.block(first, per_round),
-                                  [None])
+                    w, c, _ = _timed(functools.partial(sup.block, r * per_round, per_round))
                     c += sup.child_cpu[-1]  # both processes' CPU
                 else:
-                    before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
                     w, c = _block(fn, block)
-                    if name == "invoke_only" and invoke_clock is not None:
-                        invoke_alone.append((invoke_clock.cpu_s - before) / per_round)
+                if invoke_clock is not None:
+                    invoke_cpu[name].append((invoke_clock.cpu_s - before) / per_round)
                 wall[name].append(w / per_round)
                 cpu[name].append(c / per_round)
                 offered[name] += per_round
@@ -415,9 +410,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     overhead = [cpu["pipeline_threaded"][r] - cpu["invoke_only"][r] for r in range(rounds)]
     h, w = decoded[0].size
     received = {"pipeline_decoded": dec_hub.received, "pipeline_file": file_hub.received - warm,
-                "pipeline_threaded": thr_hub.received,
-                "pipeline_threaded_at_once": at_once_hub.received,
-                "pipeline_threaded_switch_0_5ms": fast_hub.received}
+                **{name: hub.received for name, (_, hub, _) in threaded.items()}}
     if file_src is not None:
         received["pipeline_file_threaded"] = file_thr_hub.received
     if sup is not None:
@@ -453,14 +446,15 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         # timing in it): the device's own work, and what the invoke itself costs
         # there against invoke-only (caches shared with that work).
         **({"invoke_cpu_us_per_frame": {  # the same clock, alone and in the threads
-                "invoke_only": _quartiles([v * 1e6 for v in invoke_alone]),
+                "invoke_only": _quartiles([v * 1e6 for v in invoke_cpu["invoke_only"]]),
                 "in_device_threads": _quartiles(
-                    [d["invoke"] / per_round * 1e6 for d in per_thread])},
+                    [v * 1e6 for v in invoke_cpu["pipeline_threaded"]])},
             "overhead_own_us_per_frame": _quartiles(
-                [(d.get("capture", 0.0) + d.get("pose", 0.0) + d.get("coach", 0.0)
-                  - d["invoke"]) / per_round * 1e6 for d in per_thread]),
+                [((d.get("capture", 0.0) + d.get("pose", 0.0) + d.get("coach", 0.0)) / per_round
+                  - invoke_cpu["pipeline_threaded"][r]) * 1e6 for r, d in enumerate(per_thread)]),
             "pose_thread_beside_own_invoke_us_per_frame": _quartiles(
-                [(d.get("pose", 0.0) - d["invoke"]) / per_round * 1e6 for d in per_thread])}
+                [(d.get("pose", 0.0) / per_round - invoke_cpu["pipeline_threaded"][r]) * 1e6
+                 for r, d in enumerate(per_thread)])}
            if invoke_clock is not None else {}),
         "alloc_bytes_per_frame": _alloc_bytes_per_frame(dec_proc, decoded[:30]),
         # Every frame offered to a pipeline variant reached the hub as a snapshot
