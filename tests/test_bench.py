@@ -62,6 +62,8 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
                                 "pipeline_threaded_at_once_over_invoke", "deferred_over_at_once",
                                 "pipeline_threaded_switch_0_5ms_over_invoke",
                                 "switch_0_5ms_over_default",
+                                "pipeline_threaded_three_channels_over_invoke",
+                                "four_over_three_channels",
                                 "pipeline_supervised_over_invoke", "supervised_over_decoded"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     assert isinstance(r["pipeline_fps_file_threaded"], float)
@@ -72,15 +74,18 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
                                           "pipeline_threaded", "pipeline_threaded_at_once",
                                           "pipeline_threaded_switch_0_5ms",
+                                          "pipeline_threaded_three_channels",
                                           "pipeline_file_threaded", "pipeline_supervised"}
     # Every frame a pipeline variant was offered reached the hub, the threaded ones
     # too (the file's 20 frames looped through five times).
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
                               "pipeline_threaded": 100, "pipeline_threaded_at_once": 100,
                               "pipeline_threaded_switch_0_5ms": 100,
+                              "pipeline_threaded_three_channels": 100,
                               "pipeline_file_threaded": 100, "pipeline_supervised": 100}
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
                             "pipeline_threaded_at_once": 0, "pipeline_threaded_switch_0_5ms": 0,
+                            "pipeline_threaded_three_channels": 0,
                             "pipeline_file_threaded": 0, "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Each thread's CPU, read from the threads themselves: the coach thread runs
@@ -175,7 +180,7 @@ def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip
     own, pose_own = r["overhead_own_us_per_frame"], r["pose_thread_beside_own_invoke_us_per_frame"]
     assert set(own) == set(pose_own) == {"median", "p25", "p75"}
     assert pose_own["median"] >= 0  # the invoke's CPU is part of the pose thread's
-    assert "device_over_tf_example" in r["ratios"]
+    assert {"device_over_tf_example", "device_three_channels_over_tf_example"} <= set(r["ratios"])
     assert "own work" in format_bench(r)
 
 
@@ -198,3 +203,23 @@ def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, mon
     with pytest.raises(RuntimeError, match="a variant failed"):
         run_bench(load, clip=clip, frames=100, rounds=10, boundary=False, device_run=False)
     assert "invoke" not in vars(poses[-1]._interp)
+
+
+def test_the_decoded_frames_are_as_the_pi_camera_delivers_them_and_three_channels_beside(clip):
+    """The device's variants get R, G, B, X (picamera2's XBGR8888); the
+    three-channel variant and TensorFlow's example the same pixels as R, G, B."""
+    import cv2
+
+    from device.offline.bench import _frames, _three_channels
+
+    frames, name = _frames(clip, 5)
+    assert name == clip.name and len(frames) == 5
+    src = cv2.VideoCapture(str(clip))
+    ok, bgr = src.read()
+    src.release()
+    assert ok and frames[0].image.shape == (240, 320, 4)
+    assert np.array_equal(frames[0].image[:, :, :3], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    rgb = _three_channels(frames)
+    assert rgb[0].image.shape == (240, 320, 3) and np.array_equal(rgb[0].image,
+                                                                   frames[0].image[:, :, :3])
+    assert [f.t_s for f in rgb] == [f.t_s for f in frames]

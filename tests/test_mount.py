@@ -70,7 +70,7 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
         def __init__(self, hflip=0, vflip=0):
             seen["transform"] = (hflip, vflip)
 
-    sensor = np.zeros((480, 640, 3), np.uint8)
+    sensor = np.zeros((480, 640, 4), np.uint8)  # XBGR8888: R, G, B, X
     sensor[:10, :20] = 255  # a white corner, top left of what the sensor gives
 
     class Request:
@@ -103,6 +103,7 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
 
     cam = Picamera2Source((480, 640), 30, Mount(180, False, False))  # upside down
     assert seen["transform"] == (1, 1)  # both flips in the ISP: nothing in software
+    assert seen["config"]["main"]["format"] == "XBGR8888"  # four channels: the faster warp
     frame = next(cam.frames())
     assert frame.size == (480, 640) and frame.t_s == 5.0
     cam = Picamera2Source((480, 640), 30, Mount(90, True, False))  # on its side, mirrored

@@ -261,3 +261,48 @@ def test_a_bgr_frame_reaches_the_pose_model_as_bgr_and_an_rgb_one_without_the_wo
         proc.estimate(frame)
         proc.estimate(frame, before_invoke=lambda: None)
     assert seen == [True, True, None, None]
+
+
+def test_wait_taken_wakes_on_a_take_times_out_without_one_and_wakes_on_close():
+    """The bench's and tests' sources wait for each frame to be taken: the take
+    wakes them (by a token, not a notify); no take, no wake-up until the time
+    is up; closing the mailbox wakes them too."""
+    import threading
+
+    box = Mailbox()
+    assert box.wait_taken(0.01)  # empty: nothing to wait for
+    box.put(Frame(t_s=0.0))
+    t0 = time.monotonic()
+    assert not box.wait_taken(0.2)  # nobody took it
+    assert time.monotonic() - t0 >= 0.15
+    taker = threading.Timer(0.1, lambda: box.take(1.0))
+    taker.start()
+    t0 = time.monotonic()
+    assert box.wait_taken(5.0)
+    assert time.monotonic() - t0 < 2.0  # woken by the take, not the timeout
+    taker.join()
+    box.put(Frame(t_s=1.0))
+    closer = threading.Timer(0.1, box.close)
+    closer.start()
+    t0 = time.monotonic()
+    assert box.wait_taken(5.0) and box.closed
+    assert time.monotonic() - t0 < 2.0
+    closer.join()
+
+
+def test_a_token_left_from_a_timed_out_wait_does_not_end_the_next_wait_early():
+    """A take just after a watcher gave up leaves a token behind: the next
+    wait must still wait for its own frame to be taken."""
+    import threading
+
+    box = Mailbox()
+    box.put(Frame(t_s=0.0))
+    assert not box.wait_taken(0.05)
+    box._taken.put(None)  # the stale token such a late take leaves
+    box.take(0.1)
+    box.put(Frame(t_s=1.0))
+    t0 = time.monotonic()
+    assert not box.wait_taken(0.2)  # the stale token is not this frame's take:
+    assert time.monotonic() - t0 >= 0.15  # it waited on, for the time it was given
+    threading.Timer(0.05, lambda: box.take(1.0)).start()
+    assert box.wait_taken(5.0)

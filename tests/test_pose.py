@@ -155,9 +155,9 @@ def test_crop_mode_tracks_on_the_second_frame(model_path, squat_rgb):
 
 
 def test_estimate_in_place_gives_what_preprocess_and_infer_give(model_path, clips):
-    """estimate() warps into the interpreter's own input and reads its output
-    without copies; frame by frame, with the crop following, it must give what
-    the copying steps give, bit for bit."""
+    """estimate() warps into the interpreter's own input, without set_tensor's
+    copy; frame by frame, with the crop following, it must give what the
+    copying steps give, bit for bit."""
     src = cv2.VideoCapture(str(clips / "kbdl_correct_side.mp4"))
     frames = []
     while len(frames) < 40:
@@ -171,21 +171,62 @@ def test_estimate_in_place_gives_what_preprocess_and_infer_give(model_path, clip
         got = fast.estimate(rgb)
         model_input, square = slow.preprocess(rgb)
         want = to_full_frame(slow.infer(model_input), square, *rgb.shape[:2])
-        slow._previous = want
+        slow._previous = want.ravel().tolist()  # what the crop follows, as estimate keeps it
         assert np.array_equal(got, want)
     assert got[:, 2].max() > 0.5  # a person was seen, not an empty input
 
 
 def test_a_frame_the_model_cannot_take_is_refused_not_given_the_last_keypoints(model_path,
                                                                                 squat_rgb):
-    """The in-place warp writes into the model's input only for RGB uint8: a
-    four-channel frame must fail, not run the model on the last frame's input."""
+    """The in-place warp writes into the model's input only for uint8 frames of
+    three or four channels: a two-channel frame must fail, not run the model on
+    the last frame's input."""
     pose = MoveNet(model_path, mode="crop")
     pose.estimate(squat_rgb)
-    rgba = cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA)
     with pytest.raises(ValueError):
-        pose.estimate(rgba)
+        pose.estimate(np.ascontiguousarray(squat_rgb[:, :, :2]))
     assert pose.estimate(squat_rgb)[:, 2].max() > 0.5  # and it goes on afterwards
+
+
+def test_a_four_channel_frame_gives_what_its_three_channels_give_bit_for_bit(model_path, clips):
+    """R, G, B, X (the Pi camera's XBGR8888) and B, G, R, X are warped with four
+    channels, OpenCV's faster path, then cut to three: per channel the same
+    bytes as the three-channel warp, for squares inside and past the frame, so
+    the keypoints are the same too, by the in-place and the copying path."""
+    rng = np.random.default_rng(3)
+    frames = _clip_frames(clips, "kbdl_correct_side.mp4", 30, rgb=False)  # B, G, R
+    four = np.empty((192, 192, 4), np.uint8)
+    for bgr in frames:
+        bgrx = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+        h, w = bgr.shape[:2]
+        for _ in range(10):
+            side = rng.uniform(40, 2.5 * max(h, w))
+            square = (rng.uniform(-side / 2, h), rng.uniform(-side / 2, w), side)
+            square_input(bgrx, square, out=four)
+            assert np.array_equal(four[:, :, :3], square_input(bgr, square))
+    from_bgr, from_rgbx, from_bgrx = (MoveNet(model_path, mode="crop") for _ in range(3))
+    copying = MoveNet(model_path, mode="crop")
+    copying._in_place = False
+    for bgr in frames:
+        want = from_bgr.estimate(bgr, bgr=True)
+        rgbx = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)
+        rgbx[:, :, 3] = 7  # the fourth channel is never looked at
+        assert np.array_equal(from_rgbx.estimate(rgbx), want)
+        bgrx = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+        assert np.array_equal(from_bgrx.estimate(bgrx, bgr=True), want)
+        assert np.array_equal(copying.estimate(bgrx, bgr=True), want)
+    assert want[:, 2].max() > 0.5
+
+
+def _clip_frames(clips, name, n, rgb=True):
+    src = cv2.VideoCapture(str(clips / name))
+    frames = []
+    while len(frames) < n:
+        ok, bgr = src.read()
+        assert ok
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if rgb else bgr)
+    src.release()
+    return frames
 
 
 def test_a_bgr_frame_gives_what_its_rgb_frame_gives_bit_for_bit(model_path, clips):
@@ -210,3 +251,16 @@ def test_a_bgr_frame_gives_what_its_rgb_frame_gives_bit_for_bit(model_path, clip
         assert np.array_equal(from_bgr.estimate(f.image, bgr=True), want)
         assert np.array_equal(copying.estimate(f.image, bgr=True), want)
     assert want[:, 2].max() > 0.5
+
+
+def test_the_warp_into_a_kept_matrix_is_the_warp_with_a_new_one():
+    """square_input(matrix=...) rewrites a (2, 3) array each call instead of making
+    one: the same bytes, for any square, the matrix reused across calls."""
+    rng = np.random.default_rng(11)
+    frame = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    kept = np.zeros((2, 3))
+    for _ in range(200):
+        side = rng.uniform(30, 1500)
+        square = (rng.uniform(-side, 360), rng.uniform(-side, 640), side)
+        assert np.array_equal(square_input(frame, square, matrix=kept), square_input(frame, square))
+    assert kept[0, 1] == kept[1, 0] == 0.0

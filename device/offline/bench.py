@@ -37,23 +37,34 @@ def _stats(samples_s: list[float], scale: float) -> dict[str, float]:
 
 
 def _frames(clip: Path | None, n: int) -> tuple[list[Frame], str]:
-    if clip is not None:
-        import cv2
+    """n frames in memory as the Pi's camera delivers them: R, G, B, X (XBGR8888)."""
+    import cv2
 
+    if clip is not None:
         src = OpenCVSource(str(clip))
         frames = []
         try:
-            for f in src.frames():  # in memory as RGB, as the Pi's camera delivers them
-                rgb = cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB) if f.bgr else f.image
-                frames.append(Frame(t_s=f.t_s, image=rgb, size=f.size))
+            for f in src.frames():
+                rgbx = cv2.cvtColor(f.image, cv2.COLOR_BGR2RGBA if f.bgr else cv2.COLOR_RGB2RGBA)
+                frames.append(Frame(t_s=f.t_s, image=rgbx, size=f.size))
                 if len(frames) >= n:
                     break
         finally:
             src.close()
         return frames, clip.name
     rng = np.random.default_rng(0)
-    return [Frame(t_s=i / 30, image=rng.integers(0, 255, (480, 640, 3), dtype=np.uint8),
-                  size=(480, 640)) for i in range(min(n, 60))], "synthetic noise 640x480"
+    return [Frame(t_s=i / 30, image=cv2.cvtColor(
+        rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), cv2.COLOR_RGB2RGBA),
+        size=(480, 640)) for i in range(min(n, 60))], "synthetic noise 640x480"
+
+
+def _three_channels(frames: list[Frame]) -> list[Frame]:
+    """The same frames as R, G, B: a camera of three channels, and what TensorFlow's
+    example takes (its main loop converts each camera frame to R, G, B)."""
+    import cv2
+
+    return [Frame(t_s=f.t_s, image=cv2.cvtColor(f.image, cv2.COLOR_RGBA2RGB), size=f.size)
+            for f in frames]
 
 
 def core_us_per_frame(repeats: int = 5) -> dict[str, float]:
@@ -92,7 +103,11 @@ class ExampleLoop:
     a box. Differences from the example itself: it ships the float16 model and
     hard-codes 4 threads (here both loops use the device's model and threads);
     its main loop also flips and converts each camera frame and draws the
-    skeleton, which are not the detector's work and are left out of both."""
+    skeleton, which are not the detector's work and are left out of both. Both
+    get the same pixels, each as its camera hands them over: the example R, G, B
+    (its loop's conversion of an OpenCV frame), the device R, G, B, X (the Pi
+    camera's XBGR8888); `device_three_channels_over_tf_example` gives the device
+    R, G, B too."""
 
     MIN_SCORE, TORSO, BODY = 0.2, 1.9, 1.2
 
@@ -298,6 +313,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     rss_device = _peak_rss_mb()
     warm = file_hub.received  # snapshots of the warm-up, not of the rounds
     decoded, clip_name = _frames(clip, DECODED_BUFFER)
+    decoded_rgb = _three_channels(decoded)
     inputs = [pose.preprocess(f.image)[0].copy() for f in decoded]  # one buffer, reused
     dec_hub = _CountingHub()
     dec_proc = Processor(pose, Coach(), dec_hub)
@@ -318,12 +334,14 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     threaded = {name: (Processor(pose, Coach(), hub), hub, options) for name, hub, options in (
         ("pipeline_threaded", _CountingHub(), {}),
         ("pipeline_threaded_at_once", _CountingHub(), {"defer": False}),
-        ("pipeline_threaded_switch_0_5ms", _CountingHub(), {"switch_s": SWITCH_FAST_S}))}
+        ("pipeline_threaded_switch_0_5ms", _CountingHub(), {"switch_s": SWITCH_FAST_S}),
+        ("pipeline_threaded_three_channels", _CountingHub(), {}))}
     variants = {"invoke_only": (pose.infer, inputs), "pipeline_decoded": (device_decoded, decoded),
-                **{name: (None, decoded) for name in threaded}}
+                **{name: (None, decoded_rgb if name.endswith("_three_channels") else decoded)
+                   for name in threaded}}
     if hasattr(pose, "_interp"):  # the real model: TensorFlow's example loop beside it
         example = ExampleLoop(pose)
-        variants["tf_example"] = (lambda f: example.detect(f.image), decoded)
+        variants["tf_example"] = (lambda f: example.detect(f.image), decoded_rgb)
     if file_frames is not None:
         variants["pipeline_file"] = (device_file, [None])
         # The file through the device's threads: decoding in the capture thread,
@@ -401,9 +419,17 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     ratio["switch_0_5ms_over_default"] = _quartiles(
         [wall["pipeline_threaded"][r] / wall["pipeline_threaded_switch_0_5ms"][r]
          for r in range(rounds)])
+    # > 1: the camera's four channels (R, G, B, X) are faster than three.
+    ratio["four_over_three_channels"] = _quartiles(
+        [wall["pipeline_threaded_three_channels"][r] / wall["pipeline_threaded"][r]
+         for r in range(rounds)])
     if "tf_example" in wall:  # > 1: the device (pose, coach, publish) is faster
         ratio["device_over_tf_example"] = _quartiles(
             [wall["tf_example"][r] / wall["pipeline_threaded"][r] for r in range(rounds)])
+        # The same with the device given three channels too, as from a webcam.
+        ratio["device_three_channels_over_tf_example"] = _quartiles(
+            [wall["tf_example"][r] / wall["pipeline_threaded_three_channels"][r]
+             for r in range(rounds)])
     invoke_fps = 1.0 / float(np.median(wall["invoke_only"]))
     fps = {n: round(1.0 / float(np.median(wall[n])), 1) for n in names}
     # The device's own path (its threads) less the invoke: what a Pi pays beside the model.

@@ -1,5 +1,5 @@
-"""MoveNet SinglePose: an RGB (or BGR, `bgr`) frame of any size -> (17, 3) keypoints
-on the full frame.
+"""MoveNet SinglePose: an RGB (or BGR, `bgr`) frame of any size, three channels or
+four (R, G, B, X: the Pi camera's XBGR8888) -> (17, 3) keypoints on the full frame.
 
 The one place where MoveNet's conventions are converted: the model takes a
 192x192 RGB uint8 square and returns (y, x, score) normalized to that square;
@@ -19,6 +19,7 @@ Two ways to build the square input:
 from __future__ import annotations
 
 import logging
+from array import array
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +36,8 @@ INPUT_SIZE = 192
 CROP_MIN_SCORE = 0.2
 TORSO_MARGIN = 1.9
 BODY_MARGIN = 1.2
+# A four-channel frame's 192x192 input, to the model's three channels (R, G, B).
+_FROM_FOUR = {False: cv2.COLOR_RGBA2RGB, True: cv2.COLOR_BGRA2RGB}
 
 
 class PoseEstimator(Protocol):
@@ -49,8 +52,7 @@ class PoseEstimator(Protocol):
 
 def full_frame_square(height: int, width: int) -> np.ndarray:
     """The letterbox square in pixels: (y0, x0, side), centred on the frame."""
-    side = float(max(height, width))
-    return np.array([(height - side) / 2.0, (width - side) / 2.0, side])
+    return np.array(_full_square(height, width))
 
 
 # MoveNet's scores are float32, compared as float32 with the threshold (as the
@@ -64,58 +66,98 @@ def crop_square(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
 
     Returns (y0, x0, side) in pixels; the square may extend past the frame
     (the outside is padded black). Falls back to `full_frame_square` when
-    neither a hip nor a shoulder is confidently seen.
-
-    Plain Python floats over the 17 points, one conversion in: on the device
-    this runs once per frame between invokes, with its data cold, where each
-    of a dozen small numpy calls cost more than the arithmetic (measured 169 µs
-    per frame in the pose thread before). Bit for bit the numpy version's
-    result (float64 throughout; tests/test_pose.py checks it against that).
+    neither a hip nor a shoulder is confidently seen. Bit for bit the numpy
+    version's result (float64 throughout; tests/test_pose.py checks it against
+    that); the work is `_crop_flat`'s.
     """
-    kp = keypoints.tolist()
+    return np.array(_crop_flat(np.asarray(keypoints).ravel().tolist(), height, width))
+
+
+def _full_square(height: int, width: int) -> tuple[float, float, float]:
+    side = float(max(height, width))
+    return ((height - side) / 2.0, (width - side) / 2.0, side)
+
+
+def _crop_flat(kp: list[float], height: int, width: int) -> tuple[float, float, float]:
+    """`crop_square` on the 51 values y, x, score of the 17 joints, flat.
+
+    Plain Python floats: on the device this runs once per frame between
+    invokes, with its data cold, where each of a dozen small numpy calls cost
+    more than the arithmetic (measured 169 µs per frame in the pose thread as
+    numpy, 47 µs as nested lists, this).
+    """
     m = _MIN_SCORE32
-    if not ((kp[11][2] > m or kp[12][2] > m) and (kp[5][2] > m or kp[6][2] > m)):
-        return full_frame_square(height, width)
-    cy = (kp[11][0] * height + kp[12][0] * height) / 2.0
-    cx = (kp[11][1] * width + kp[12][1] * width) / 2.0
-    ty = max(abs(kp[j][0] * height - cy) for j in _TORSO_JOINTS)
-    tx = max(abs(kp[j][1] * width - cx) for j in _TORSO_JOINTS)
-    seen = [p for p in kp if p[2] > m]
-    by = max(abs(p[0] * height - cy) for p in seen)
-    bx = max(abs(p[1] * width - cx) for p in seen)
+    if not ((kp[35] > m or kp[38] > m) and (kp[17] > m or kp[20] > m)):
+        return _full_square(height, width)
+    cy = (kp[33] * height + kp[36] * height) / 2.0
+    cx = (kp[34] * width + kp[37] * width) / 2.0
+    ty = max(abs(kp[3 * j] * height - cy) for j in _TORSO_JOINTS)
+    tx = max(abs(kp[3 * j + 1] * width - cx) for j in _TORSO_JOINTS)
+    seen = [i for i in range(0, len(kp), 3) if kp[i + 2] > m]
+    by = max(abs(kp[i] * height - cy) for i in seen)
+    bx = max(abs(kp[i + 1] * width - cx) for i in seen)
     half = max(max(ty, tx) * TORSO_MARGIN, max(by, bx) * BODY_MARGIN)
     half = min(half, max(cx, width - cx, cy, height - cy))
     if half > max(height, width) / 2.0:
-        return full_frame_square(height, width)
-    return np.array([cy - half, cx - half, 2.0 * half])
+        return _full_square(height, width)
+    return (cy - half, cx - half, 2.0 * half)
 
 
-def square_input(frame: np.ndarray, square: np.ndarray, size: int = INPUT_SIZE,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def square_input(frame: np.ndarray, square, size: int = INPUT_SIZE,
+                 out: np.ndarray | None = None, matrix: np.ndarray | None = None) -> np.ndarray:
     """Crop the square (y0, x0, side) from the frame, pad black, resize to size x size.
 
     One affine warp does crop, pad and bilinear resize together, sampling only
-    the output pixels, so the cost does not grow with the frame size.
+    the output pixels, so the cost does not grow with the frame size. matrix: a
+    (2, 3) float64 array to write the warp's matrix into (its zeros kept), not a
+    new one each frame (a new array cost 45-60 µs at the device's pace, the four
+    entries 15-25).
     """
     y0, x0, side = square
     s = size / side
-    m = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
+    if matrix is None:
+        m = np.array([[s, 0.0, -s * x0], [0.0, s, -s * y0]])
+    else:
+        m = matrix
+        m[0, 0] = m[1, 1] = s
+        m[0, 2] = -s * x0
+        m[1, 2] = -s * y0
     return cv2.warpAffine(frame, m, (size, size), dst=out, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def to_full_frame(raw: np.ndarray, square: np.ndarray, height: int, width: int) -> np.ndarray:
+def to_full_frame(raw: np.ndarray, square, height: int, width: int) -> np.ndarray:
     """MoveNet's (y, x, score) on the input square -> (y, x, score) on the full frame.
 
-    Plain Python floats, one conversion in and one out, for the reason
-    `crop_square` gives (each of ten small numpy calls cost more than the sums,
-    measured 135 µs per frame in the pose thread). float64 arithmetic, stored as
-    float32: NumPy 2's result for the numpy formulation bit for bit
-    (tests/test_pose.py), and now the same on NumPy 1.x, which did it in float32.
+    float64 arithmetic, stored as float32: NumPy 2's result for the numpy
+    formulation bit for bit (tests/test_pose.py), and now the same on NumPy
+    1.x, which did it in float32. The work is `_full_frame_flat`'s.
     """
-    y0, x0, side = (float(v) for v in square)
-    return np.array([((y0 + y * side) / height, (x0 + x * side) / width, score)
-                     for y, x, score in raw.tolist()], dtype=np.float32)
+    return _as_keypoints(_full_frame_flat(raw.tolist(), square, height, width))
+
+
+def _full_frame_flat(rows: list, square, height: int, width: int) -> array:
+    """The 17 rows (y, x, score) on the square -> the 51 values on the full frame,
+    flat, rounded to float32 (`array("f")` rounds as numpy's cast does).
+
+    Plain Python floats, one conversion in, no numpy call: for the reason
+    `_crop_flat` gives (as numpy, ten small calls cost 135 µs per frame in the
+    pose thread; as a list made into an array, 130 µs, most of it the array).
+    """
+    y0, x0, side = square
+    y0, x0, side = float(y0), float(x0), float(side)
+    return array("f", [v for y, x, score in rows
+                       for v in ((y0 + y * side) / height, (x0 + x * side) / width, score)])
+
+
+def _as_keypoints(flat: array) -> np.ndarray:
+    """The flat float32 values as the (17, 3) keypoints array, without a copy."""
+    return np.frombuffer(flat, dtype=np.float32).reshape(-1, 3)
+
+
+def _four(frame: np.ndarray) -> bool:
+    """R, G, B, X (or B, G, R, X) uint8: the fourth channel is not looked at."""
+    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 4
 
 
 class MoveNet:
@@ -136,36 +178,48 @@ class MoveNet:
         self._in_index = inp["index"]
         self._in_dtype = inp["dtype"]
         self._out_index = self._interp.get_output_details()[0]["index"]
-        self._previous: np.ndarray | None = None
+        # The last frame's keypoints, flat (51 float32 values), for the crop.
+        self._previous: array | list[float] | None = None
         # The model's input, written in place every frame (no allocation per frame).
         self._input = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
-        # estimate() warps straight into the interpreter's own input tensor and
-        # reads its output tensor once, with no set_tensor or get_tensor copy
-        # (80 µs per frame between invokes, measured in the pose thread). The
-        # views must be gone before invoke: the interpreter refuses to run while
-        # a numpy array holds its memory.
+        # A four-channel frame is warped with four channels, then its first three
+        # copied to the model's input: OpenCV's bilinear warp has a vector path
+        # for four channels and not for three (143 against 392 µs per frame here,
+        # 415 against 640 at the device's pace), and gives the same bytes per
+        # channel (tests/test_pose.py). The Pi camera delivers four (XBGR8888).
+        self._input4 = np.zeros((INPUT_SIZE, INPUT_SIZE, 4), dtype=np.uint8)
+        self._matrix = np.zeros((2, 3))  # the warp's, rewritten every frame
+        # estimate() warps straight into the interpreter's own input tensor, with
+        # no set_tensor copy (with the output's view, 80 µs per frame between
+        # invokes, measured in the pose thread). The view must be gone before
+        # invoke: the interpreter refuses to run while a numpy array holds its
+        # memory. The output, 51 floats, is read by get_tensor: its copy
+        # measured 58 µs per frame at the device's pace against 70 for a view.
         self._tensor_in = self._interp.tensor(self._in_index)
-        self._tensor_out = self._interp.tensor(self._out_index)
         self._in_place = self._in_dtype == np.uint8
         log.info("MoveNet pose mode %s", mode)
 
     def reset(self) -> None:
         self._previous = None
 
-    def _square(self, height: int, width: int) -> np.ndarray:
+    def _square(self, height: int, width: int) -> tuple[float, float, float]:
         if self.mode == "crop" and self._previous is not None:
-            return crop_square(self._previous, height, width)
-        return full_frame_square(height, width)
+            return _crop_flat(self._previous, height, width)
+        return _full_square(height, width)
 
     def preprocess(self, frame: np.ndarray,
                    bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """RGB frame (B, G, R with `bgr`) -> (model input (192, 192, 3), RGB;
         square (y0, x0, side) in pixels)."""
         square = self._square(*frame.shape[:2])
-        model_input = square_input(frame, square, out=self._input)
-        if bgr:
-            cv2.cvtColor(model_input, cv2.COLOR_BGR2RGB, dst=model_input)
-        return model_input, square
+        if _four(frame):
+            model_input = cv2.cvtColor(square_input(frame, square, out=self._input4),
+                                       _FROM_FOUR[bgr], dst=self._input)
+        else:
+            model_input = square_input(frame, square, out=self._input)
+            if bgr:
+                cv2.cvtColor(model_input, cv2.COLOR_BGR2RGB, dst=model_input)
+        return model_input, np.array(square)
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
         """(192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
@@ -179,13 +233,20 @@ class MoveNet:
         before_invoke: called once the input is ready, just before the model runs.
         bgr: the frame is B, G, R; the channels are swapped on the model's input."""
         h, w = frame.shape[:2]
-        if self._in_place and frame.dtype == np.uint8 and frame.ndim == 3 and \
-                frame.shape[2] == 3 and frame.size:
+        four = _four(frame)
+        if self._in_place and frame.size and (four or (
+                frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3)):
             square = self._square(h, w)
             view = self._tensor_in()[0]
             try:
-                written = square_input(frame, square, out=view) is view and (
-                    not bgr or cv2.cvtColor(view, cv2.COLOR_BGR2RGB, dst=view) is view)
+                if four:
+                    warped = square_input(frame, square, out=self._input4, matrix=self._matrix)
+                    written = warped is self._input4 and \
+                        cv2.cvtColor(warped, _FROM_FOUR[bgr], dst=view) is view
+                else:
+                    written = square_input(frame, square, out=view,
+                                           matrix=self._matrix) is view and (
+                        not bgr or cv2.cvtColor(view, cv2.COLOR_BGR2RGB, dst=view) is view)
             except Exception as exc:  # its traceback would hold the view: invoke refuses
                 del view
                 raise exc.with_traceback(None) from None
@@ -195,12 +256,12 @@ class MoveNet:
             if before_invoke is not None:
                 before_invoke()
             self._interp.invoke()
-            raw = self._tensor_out()[0, 0]
+            rows = self._interp.get_tensor(self._out_index).tolist()[0][0]  # (17, 3)
         else:  # anything else goes the copying way, which refuses what the model cannot take
             model_input, square = self.preprocess(frame, bgr)
             if before_invoke is not None:
                 before_invoke()
-            raw = self.infer(model_input)
-        keypoints = to_full_frame(raw, square, h, w)
-        self._previous = keypoints
-        return keypoints
+            rows = self.infer(model_input).tolist()
+        flat = _full_frame_flat(rows, square, h, w)
+        self._previous = flat  # indexed as floats by _crop_flat, no list made
+        return _as_keypoints(flat)
