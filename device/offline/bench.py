@@ -226,14 +226,23 @@ class _InvokeClock:
 
     def __init__(self, interp) -> None:
         self.interp, self.real, self.cpu_s = interp, interp.invoke, 0.0
+        # Each invoke's (start, end) on the monotonic clock, for the block under
+        # way (`spans`, emptied by `block_spans`): how much of a block's wall time
+        # the model ran, and the waits between one invoke and the next.
+        self.spans: list[tuple[float, float]] = []
         interp.invoke = self
 
     def __call__(self) -> None:
-        t = time.thread_time()
+        t, w = time.thread_time(), time.perf_counter()
         try:
             self.real()
         finally:
             self.cpu_s += time.thread_time() - t
+            self.spans.append((w, time.perf_counter()))
+
+    def block_spans(self) -> list[tuple[float, float]]:
+        spans, self.spans = self.spans, []
+        return spans
 
     def close(self) -> None:
         del self.interp.invoke  # the class's own method again
@@ -360,6 +369,12 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
     invoke_cpu = {n: [] for n in names}  # the invoke's own CPU per frame, by the clock
+    # The same clock's wall time: the share of each block the model ran, and the
+    # median wait from one invoke's end to the next one's start (what a variant
+    # loses to invoke-only, measured on its own frames, not against another
+    # variant's rounds).
+    share: dict[str, list[float]] = {n: [] for n in names}
+    between: dict[str, list[float]] = {n: [] for n in names}
     offered = {n: 0 for n in names}
     try:
         for r in range(rounds):
@@ -368,6 +383,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                 fn, pool = variants[name]
                 block = [pool[(r * per_round + i) % len(pool)] for i in range(per_round)]
                 before = invoke_clock.cpu_s if invoke_clock is not None else 0.0
+                if invoke_clock is not None:
+                    invoke_clock.block_spans()  # only this block's invokes below
                 if name in threaded:  # the whole block through the threads
                     proc, hub, options = threaded[name]
                     frames_in = _decoded_block(block, 1000.0 + r * per_round / 30.0)
@@ -386,6 +403,11 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                     w, c = _block(fn, block)
                 if invoke_clock is not None:
                     invoke_cpu[name].append((invoke_clock.cpu_s - before) / per_round)
+                    spans = invoke_clock.block_spans()
+                    if len(spans) >= 2 and name != "pipeline_supervised":  # its own model
+                        share[name].append(sum(e - b for b, e in spans) / w)
+                        between[name].append(float(np.median(
+                            [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)])))
                 wall[name].append(w / per_round)
                 cpu[name].append(c / per_round)
                 offered[name] += per_round
@@ -475,6 +497,9 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                 "invoke_only": _quartiles([v * 1e6 for v in invoke_cpu["invoke_only"]]),
                 "in_device_threads": _quartiles(
                     [v * 1e6 for v in invoke_cpu["pipeline_threaded"]])},
+            "invoke_wall_share": {n: _quartiles(v) for n, v in share.items() if v},
+            "between_invokes_us": {n: _quartiles([g * 1e6 for g in v])
+                                   for n, v in between.items() if v},
             "overhead_own_us_per_frame": _quartiles(
                 [((d.get("capture", 0.0) + d.get("pose", 0.0) + d.get("coach", 0.0)) / per_round
                   - invoke_cpu["pipeline_threaded"][r]) * 1e6 for r, d in enumerate(per_thread)]),
@@ -539,6 +564,10 @@ def format_bench(r: dict) -> str:
            f"invoke {r['invoke_cpu_us_per_frame']['in_device_threads']['median']:.0f} us CPU "
            f"there, {r['invoke_cpu_us_per_frame']['invoke_only']['median']:.0f} us alone"]
           if "overhead_own_us_per_frame" in r else []),
+        *([f"model's share {name}: {q['median']:.3f} of the wall (IQR {q['p25']:.3f}-"
+           f"{q['p75']:.3f}), {r['between_invokes_us'][name]['median']:.0f} us from one "
+           "invoke's end to the next one's start"
+           for name, q in r.get("invoke_wall_share", {}).items()]),
         f"snapshots     {r['snapshots']} reached the hub, dropped {r['dropped']}",
         *([f"supervised    {r['pipeline_fps_supervised']:.0f} fps across the process boundary "
            f"({r['supervised_over_decoded']:.3f} of in-process, paired in the rounds), crossing "
