@@ -306,3 +306,26 @@ def test_a_token_left_from_a_timed_out_wait_does_not_end_the_next_wait_early():
     assert time.monotonic() - t0 >= 0.15  # it waited on, for the time it was given
     threading.Timer(0.05, lambda: box.take(1.0)).start()
     assert box.wait_taken(5.0)
+
+
+def test_one_take_wakes_every_source_waiting_for_it():
+    import threading
+
+    box = Mailbox()
+    box.put(Frame(t_s=0.0))
+    woke = []
+
+    def wait():
+        t0 = time.monotonic()
+        woke.append((box.wait_taken(5.0), time.monotonic() - t0))
+
+    waiters = [threading.Thread(target=wait) for _ in range(2)]
+    for w in waiters:
+        w.start()
+    deadline = time.monotonic() + 5
+    while box._watchers < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    box.take(0.1)
+    for w in waiters:
+        w.join(6.0)
+    assert len(woke) == 2 and all(ok and took < 2.0 for ok, took in woke), woke

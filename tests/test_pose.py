@@ -264,3 +264,33 @@ def test_the_warp_into_a_kept_matrix_is_the_warp_with_a_new_one():
         square = (rng.uniform(-side, 360), rng.uniform(-side, 640), side)
         assert np.array_equal(square_input(frame, square, matrix=kept), square_input(frame, square))
     assert kept[0, 1] == kept[1, 0] == 0.0
+
+
+def test_a_warp_that_did_not_write_the_models_input_stops_before_the_model_runs(
+        model_path, squat_rgb, monkeypatch):
+    """The in-place path checks that the warp wrote into the interpreter's own
+    input (three channels) or its four-channel buffer: when it did not, the
+    frame fails and the model never runs on the last frame's input."""
+    import device.vision.pose as pose_mod
+
+    pose = MoveNet(model_path, mode="crop")
+    pose.estimate(squat_rgb)
+    runs = []
+    real = pose._interp.invoke
+    pose._interp.invoke = lambda: (runs.append(1), real())[1]
+    warp = pose_mod.square_input
+    monkeypatch.setattr(pose_mod, "square_input", lambda *a, **k: warp(*a, **{**k, "out": None}))
+    for frame in (squat_rgb, cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA)):
+        with pytest.raises(RuntimeError, match="did not write the model's input"):
+            pose.estimate(frame)
+    assert runs == []
+    monkeypatch.setattr(pose_mod, "square_input", warp)
+    assert pose.estimate(squat_rgb)[:, 2].max() > 0.5 and runs == [1]
+
+
+def test_the_keypoints_returned_are_read_only(model_path, squat_rgb):
+    """They are a view of what the crop follows next frame: not to be written."""
+    kp = MoveNet(model_path, mode="crop").estimate(squat_rgb)
+    assert kp.shape == (17, 3) and kp.dtype == np.float32
+    with pytest.raises(ValueError):
+        kp[0, 0] = 0.5

@@ -403,9 +403,10 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                     w, c = _block(fn, block)
                 if invoke_clock is not None:
                     invoke_cpu[name].append((invoke_clock.cpu_s - before) / per_round)
-                    spans = invoke_clock.block_spans()
-                    if len(spans) >= 2 and name != "pipeline_supervised":  # its own model
-                        share[name].append(sum(e - b for b, e in spans) / w)
+                    spans = invoke_clock.block_spans()  # none: the supervised child's model
+                    if len(spans) >= 2:  # steady state: the first invoke's start to the last's end
+                        share[name].append(sum(e - b for b, e in spans) /
+                                           (spans[-1][1] - spans[0][0]))
                         between[name].append(float(np.median(
                             [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)])))
                 wall[name].append(w / per_round)

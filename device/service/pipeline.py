@@ -92,8 +92,9 @@ class Mailbox:
                 finally:
                     self._takers -= 1
             frame, self._frame = self._frame, None
-            if self._watchers and frame is not None:
-                self._taken.put(None)
+            if frame is not None:  # a token for each watcher; each one checks the slot again
+                for _ in range(self._watchers):
+                    self._taken.put(None)
             return frame
 
 

@@ -150,9 +150,10 @@ class Picamera2Source:
     The ISP scales to a small stream, so Python never resizes big frames.
     picamera2's "XBGR8888" format is R, G, B and a fourth byte in memory (like
     its "BGR888", R, G, B; DRM's names read the other way), so frames arrive as
-    R, G, B, X with no conversion: the pose model warps four channels faster
-    than three (OpenCV's vector path; 415 against 640 µs per frame at the
-    device's pace here, the same bytes). Time is the sensor timestamp.
+    R, G, B, X with no conversion in Python: the pose model warps four
+    channels faster than three (OpenCV's vector path; about 400-415 against
+    600-640 µs per frame at the device's pace here, the same bytes). Time is
+    the sensor timestamp.
     """
 
     live = True
