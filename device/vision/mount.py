@@ -4,8 +4,8 @@ A mirror's camera is often upside down or on its side. `[camera] rotation`
 (0, 90, 180, 270, clockwise) and `hflip`/`vflip` say how to turn its picture
 upright. The camera's own hardware does what it can (libcamera's transform:
 flips, and 180 degrees as both flips), for free; what it cannot (90 and 270
-degrees: picamera2 has no transpose) is done once per frame in software, one
-copy, before the model sees the frame.
+degrees: picamera2 has no transpose) is done once per frame in software,
+before the model sees the frame, by OpenCV's flip and rotate.
 """
 
 from __future__ import annotations
@@ -40,13 +40,23 @@ class Mount:
 
 
 def apply(image: np.ndarray, hflip: bool, vflip: bool, rotation: int) -> np.ndarray:
-    """The flips, then the clockwise rotation, in software (one contiguous copy)."""
+    """The flips, then the clockwise rotation, in software: a new contiguous
+    frame, or the same one when there is nothing to do.
+
+    OpenCV's `flip` and `rotate` move the same pixels as numpy's reversed views
+    and `rot90` made contiguous (tests/test_mount.py), in a fraction of the
+    time: a quarter turn of a 640x480 frame took 3.7-4.4 ms that way and
+    0.4-0.7 ms this way here, on every frame of a mirror mounted on its side."""
     if not (hflip or vflip or rotation):
         return image
-    if hflip:
-        image = image[:, ::-1]
-    if vflip:
-        image = image[::-1]
+    import cv2  # imported here: the config reads Mount without loading OpenCV
+
+    turned = image
+    if hflip or vflip:
+        turned = cv2.flip(turned, -1 if hflip and vflip else 1 if hflip else 0)
     if rotation:
-        image = np.rot90(image, k=-rotation // 90)
-    return np.ascontiguousarray(image)
+        turned = cv2.rotate(turned, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                                     270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotation])
+    if turned.ndim < image.ndim:  # OpenCV drops a single channel's axis
+        turned = turned[:, :, None]
+    return turned
