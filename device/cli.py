@@ -135,6 +135,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="interleaved rounds (at least 10): ratios are paired per round")
     b.add_argument("--threads", type=_thread_list, metavar="N,N,...",
                    help="measure with each of these model thread counts, e.g. 1,2,4")
+    b.add_argument("--camera", nargs="?", const="auto", metavar="SOURCE",
+                   help="instead: the device's threads on a live camera for --frames "
+                   "snapshots (auto, picamera or a webcam index; the config's size, rate, "
+                   "mount and model threads, or the first of --threads)")
+    b.add_argument("--config", type=Path, help="TOML config file, for --camera")
 
     m = sub.add_parser("models", help="install or check the pose model files",
                        description="fetch: copy from $HINGE_MIRROR_MODEL_DIR or download the "
@@ -249,6 +254,8 @@ def _cmd_eval(args) -> int:
 def _cmd_bench(args) -> int:
     from device.offline.bench import format_bench, run_bench
 
+    if args.camera is not None:
+        return _bench_camera(args)
     if args.threads:
         import functools
 
@@ -286,6 +293,27 @@ def _cmd_config(args) -> int:
         shown["mqtt"]["password"] = "(set)"  # never echoed
     print(f"# config {args.file}: ok; the settings in effect (defaults where not given):")
     print(tomli_w.dumps(shown), end="")
+    return 0
+
+
+def _bench_camera(args) -> int:
+    from device.config import load_config
+    from device.offline.bench import camera_bench, format_camera_bench
+    from device.service.app import open_source
+
+    if args.camera == "demo" or args.camera.lower().endswith(".npz"):
+        raise HingeMirrorError(f"bench --camera {args.camera}: not a camera; give auto, "
+                               "picamera or a webcam index (a video: --clip)")
+    config = load_config(_config_path(args.config))
+    p = config.pose
+    threads = args.threads[0] if args.threads else p.model_threads()
+    pose = _load_pose(p.mode, threads, p.runtime)
+    source, demo = open_source(args.camera, config, loop=False)
+    if demo:
+        raise HingeMirrorError("bench --camera: no camera found; plug one in, or give "
+                               "picamera or a webcam index")
+    result = camera_bench(source, pose, frames=args.frames)  # closes the source
+    print(json.dumps(result) if args.json else format_camera_bench(result))
     return 0
 
 

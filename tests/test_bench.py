@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from device.core.synth import Session, session_track
+from device.errors import HingeMirrorError
 from device.offline.bench import format_bench, run_bench
 
 DESIGN_KEYS = {"runtime": str, "threads": int, "model": str, "invoke_ms": dict,
@@ -234,3 +235,59 @@ def test_the_decoded_frames_are_as_the_pi_camera_delivers_them_and_three_channel
     assert rgb[0].image.shape == (240, 320, 3) and np.array_equal(rgb[0].image,
                                                                    frames[0].image[:, :, :3])
     assert [f.t_s for f in rgb] == [f.t_s for f in frames]
+
+
+class _SlowInterpreter:
+    """An invoke of 40 ms of wall time: a model slower than a 30 fps camera."""
+
+    def invoke(self) -> None:
+        import time
+
+        time.sleep(0.04)
+
+
+class SlowPose(FakePose):
+    runtime, threads, mode = "fake", 1, "crop"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._interp = _SlowInterpreter()
+
+    def estimate(self, frame, before_invoke=None, bgr=False):
+        if before_invoke is not None:
+            before_invoke()
+        self._interp.invoke()
+        return self.kp
+
+
+def test_the_camera_bench_runs_the_devices_threads_on_a_live_camera():
+    """`bench --camera`: a live camera at its own pace (a fake at 30 fps with
+    pixels), a model slower than it (40 ms an invoke): every snapshot counted,
+    the frames the model had no time for dropped, not queued, and the figures
+    the invoke's own clock and the camera's stamps give."""
+    from device.offline.bench import camera_bench, format_camera_bench
+    from tests.fakes import LiveFake
+
+    camera = LiveFake("pixels")
+    r = camera_bench(camera, SlowPose(), frames=15, timeout_s=30)
+    assert r["frames"] >= 15 and r["camera_frames"] >= r["frames"]
+    assert r["dropped"] >= 1  # about 30 frames a second came, at most 25 could go through
+    assert r["camera_frames"] - r["dropped"] >= r["frames"]
+    assert r["invoke_ms"]["median"] >= 40 and 0.5 < r["invoke_wall_share"] <= 1
+    assert r["pipeline_fps"] < 26  # an invoke takes 40 ms: no more than 25 a second
+    assert r["latency_ms"]["median"] >= 40  # a frame's snapshot waits for its invoke
+    assert set(r["threads_cpu_us_per_frame"]) == {"capture", "pose", "coach"}
+    assert r["frame_size"] == list(camera.size) and r["source"] == "fake camera"
+    assert camera._closed.is_set()  # the camera is closed when the bench ends
+    text = format_camera_bench(r)
+    assert "dropped (newest wins)" in text and "the model ran" in text
+
+
+def test_a_camera_that_gives_nothing_is_one_line_and_closed():
+    from device.offline.bench import camera_bench
+    from tests.fakes import LiveFake
+
+    camera = LiveFake("stall", after=0)
+    with pytest.raises(HingeMirrorError, match="went through in 1 s; check the camera"):
+        camera_bench(camera, SlowPose(), frames=5, timeout_s=1.0)
+    assert camera._closed.is_set()

@@ -252,3 +252,15 @@ def test_the_models_threads_default_to_what_the_machine_spares(monkeypatch, capl
     assert "more than this machine's 1 cores" in caplog.text
     with pytest.raises(SystemExit):
         main(["bench", "--threads", "1,x"])
+
+
+def test_bench_on_a_camera_that_is_not_one(capsys):
+    assert main(["bench", "--camera", "demo"]) == 2
+    line = err_line(capsys)
+    assert "bench --camera demo" in line and "not a camera" in line
+
+
+def test_bench_on_a_webcam_that_is_not_there(capsys, model_path):
+    assert main(["bench", "--camera", "57"]) == 2
+    line = err_line(capsys)
+    assert "camera 57" in line and "cannot be opened" in line

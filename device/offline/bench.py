@@ -532,6 +532,127 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     }
 
 
+def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> dict:
+    """The device's own threads on a live camera, as `hinge-mirror run` drives them:
+    what a Pi owner measures on their own camera (`hinge-mirror bench --camera`).
+
+    The camera's frames come at its own rate and the newest wins, as on the
+    device: frames the model had no time for are counted as dropped, not
+    queued. Reports the snapshots' rate into the hub, the invoke (its own clock),
+    the model's share of the wall time and the wait between invokes (a camera
+    slower than the model shows here as waiting), each thread's CPU per frame,
+    and the time from a frame leaving the camera to its snapshot in the hub."""
+    from device.core.coach import Coach
+    from device.errors import HingeMirrorError
+    from device.service.pipeline import Pipeline
+
+    hub = _CountingHub()
+    received: list[float] = []  # when each snapshot reached the hub
+    publish = hub.publish
+
+    def stamped_publish(value: dict) -> int:
+        received.append(time.monotonic())
+        return publish(value)
+
+    hub.publish = stamped_publish
+    proc = Processor(pose, Coach(), hub)
+    taken: dict[float, float] = {}  # a frame's t_s -> when the camera gave it
+    latency: list[float] = []
+    delivered = [0]
+    size: list = []
+
+    class Stamped:
+        live, name = source.live, source.name
+
+        def frames(self):
+            for f in source.frames():
+                taken[f.t_s] = time.monotonic()
+                delivered[0] += 1
+                if not size:
+                    size.extend(f.size)
+                if len(taken) > 64:  # dropped frames' stamps: keep the newest only
+                    for t in sorted(taken)[:-32]:
+                        del taken[t]
+                yield f
+
+        def close(self):
+            source.close()
+
+    step = proc.coach_step
+
+    def timed_step(frame: Frame, keypoints) -> list:
+        events = step(frame, keypoints)
+        was = taken.pop(frame.t_s, None)
+        if was is not None:
+            latency.append(time.monotonic() - was)
+        return events
+
+    proc.coach_step = timed_step
+    clock = _InvokeClock(pose._interp) if hasattr(pose, "_interp") else None
+    pipeline = Pipeline(Stamped(), proc)
+    t0 = time.monotonic()
+    try:
+        pipeline.start()
+        deadline = t0 + timeout_s
+        while hub.received < frames and not pipeline.source_ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:  # the camera closed whatever happens (the pipeline's stop closes its source)
+        pipeline.stop()
+        wall = time.monotonic() - t0
+        if clock is not None:
+            clock.close()
+    if pipeline.error:
+        raise HingeMirrorError(f"bench --camera: {pipeline.error}; check the camera with "
+                               "`hinge-mirror run` and its staff dashboard")
+    if len(received) < 2:
+        raise HingeMirrorError(f"bench --camera: {source.name} gave {delivered[0]} frame(s) and "
+                               f"{len(received)} went through in {timeout_s:.0f} s; check the "
+                               "camera's cable and that no other program holds it")
+    n = len(received)
+    spans = clock.block_spans() if clock is not None else []
+    gaps = [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)]
+    cpu = pipeline.thread_cpu_s
+    return {
+        "source": source.name, "frame_size": size, "runtime": getattr(pose, "runtime", None),
+        "threads": getattr(pose, "threads", None), "pose_mode": getattr(pose, "mode", None),
+        "frames": n, "camera_frames": delivered[0], "dropped": pipeline.mailbox.dropped,
+        "seconds": round(wall, 2),
+        "camera_fps": round(delivered[0] / wall, 1),
+        "pipeline_fps": round((n - 1) / (received[-1] - received[0]), 1)
+        if received[-1] > received[0] else None,
+        **({"invoke_ms": _stats([e - b for b, e in spans], 1e3),
+            "invoke_wall_share": round(sum(e - b for b, e in spans) /
+                                       (spans[-1][1] - spans[0][0]), 3),
+            "between_invokes_us": _stats(gaps, 1e6)} if len(spans) >= 2 else {}),
+        "latency_ms": {"median": round(float(np.median(latency)) * 1e3, 1),
+                       "p95": round(float(np.percentile(latency, 95)) * 1e3, 1)}
+        if latency else None,
+        "threads_cpu_us_per_frame": {t: round(cpu.get(t, 0.0) / n * 1e6)
+                                     for t in ("capture", "pose", "coach")},
+    }
+
+
+def format_camera_bench(r: dict) -> str:
+    lines = [
+        f"camera        {r['source']} {r['frame_size'][1]}x{r['frame_size'][0]}: "
+        f"{r['camera_frames']} frames in {r['seconds']} s ({r['camera_fps']} fps), "
+        f"{r['dropped']} dropped (newest wins)",
+        f"pipeline      {r['pipeline_fps']} snapshots per second into the hub ({r['frames']}); "
+        f"runtime {r['runtime']}, {r['threads']} model thread(s), pose mode {r['pose_mode']}",
+    ]
+    if "invoke_ms" in r:
+        lines.append(f"invoke        {r['invoke_ms']['median']:.1f} ms median, "
+                     f"{r['invoke_ms']['p90']:.1f} p90; the model ran {r['invoke_wall_share']:.3f} "
+                     f"of the wall, {r['between_invokes_us']['median']:.0f} us from one invoke's "
+                     "end to the next one's start (waiting for the camera included)")
+    if r["latency_ms"]:
+        lines.append(f"latency       {r['latency_ms']['median']} ms median, "
+                     f"{r['latency_ms']['p95']} p95, from the camera to the snapshot in the hub")
+    lines.append("threads       CPU per frame: " + ", ".join(
+        f"{t} {v} us" for t, v in r["threads_cpu_us_per_frame"].items()))
+    return "\n".join(lines)
+
+
 def format_bench(r: dict) -> str:
     return "\n".join([
         f"runtime {r['runtime']}, {r['threads']} thread(s), pose mode {r['pose_mode']}, "
