@@ -303,7 +303,8 @@ def _bench_camera(args) -> int:
 
     if args.camera == "demo" or args.camera.lower().endswith(".npz"):
         raise HingeMirrorError(f"bench --camera {args.camera}: not a camera; give auto, "
-                               "picamera or a webcam index (a video: --clip)")
+                               "picamera or a webcam index (a video: --clip, or its path "
+                               "to play it at its own pace)")
     config = load_config(_config_path(args.config))
     p = config.pose
     threads = args.threads[0] if args.threads else p.model_threads()

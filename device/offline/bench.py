@@ -546,17 +546,14 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     from device.errors import HingeMirrorError
     from device.service.pipeline import Pipeline
 
+    if frames < 2:
+        raise HingeMirrorError(f"bench --camera: --frames {frames} is too few; give 2 or more "
+                               "(300 by default)")
     hub = _CountingHub()
-    received: list[float] = []  # when each snapshot reached the hub
-    publish = hub.publish
-
-    def stamped_publish(value: dict) -> int:
-        received.append(time.monotonic())
-        return publish(value)
-
-    hub.publish = stamped_publish
     proc = Processor(pose, Coach(), hub)
-    taken: dict[float, float] = {}  # a frame's t_s -> when the camera gave it
+    taken: dict[float, float] = {}  # a frame's t_s -> when the camera's frame reached Python
+    came: list[float] = []  # the first and the last of those
+    received: list[float] = []  # when each frame's snapshot reached the hub
     latency: list[float] = []
     delivered = [0]
     size: list = []
@@ -566,13 +563,15 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
 
         def frames(self):
             for f in source.frames():
-                taken[f.t_s] = time.monotonic()
+                now = time.monotonic()
+                taken[f.t_s] = now
+                came[min(len(came), 1):] = [now]  # [first] then [first, last]
                 delivered[0] += 1
                 if not size:
                     size.extend(f.size)
                 if len(taken) > 64:  # dropped frames' stamps: keep the newest only
                     for t in sorted(taken)[:-32]:
-                        del taken[t]
+                        taken.pop(t, None)
                 yield f
 
         def close(self):
@@ -581,10 +580,13 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     step = proc.coach_step
 
     def timed_step(frame: Frame, keypoints) -> list:
+        # Only the camera's frames: not a "camera unavailable" snapshot after a stall.
         events = step(frame, keypoints)
+        now = time.monotonic()
+        received.append(now)
         was = taken.pop(frame.t_s, None)
         if was is not None:
-            latency.append(time.monotonic() - was)
+            latency.append(now - was)
         return events
 
     proc.coach_step = timed_step
@@ -592,22 +594,33 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     pipeline = Pipeline(Stamped(), proc)
     t0 = time.monotonic()
     try:
-        pipeline.start()
-        deadline = t0 + timeout_s
-        while hub.received < frames and not pipeline.source_ended and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:  # the camera closed whatever happens (the pipeline's stop closes its source)
-        pipeline.stop()
-        wall = time.monotonic() - t0
+        try:
+            pipeline.start()
+            deadline = t0 + timeout_s
+            while len(received) < frames and not pipeline.source_ended and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            wall = time.monotonic() - t0  # the run itself, not the stopping after it
+        finally:  # the camera closed whatever happens (the pipeline's stop closes its source)
+            pipeline.stop()
+    finally:
         if clock is not None:
             clock.close()
+    if pipeline.error and pipeline.error.startswith("processing:"):
+        raise HingeMirrorError(f"bench --camera: the pose model failed on {source.name}'s frames "
+                               f"({pipeline.error}); check the model with `hinge-mirror models "
+                               "verify` and the log")
     if pipeline.error:
-        raise HingeMirrorError(f"bench --camera: {pipeline.error}; check the camera with "
-                               "`hinge-mirror run` and its staff dashboard")
+        raise HingeMirrorError(f"bench --camera: {pipeline.error}; check the camera's cable and "
+                               "that no other program holds it")
     if len(received) < 2:
-        raise HingeMirrorError(f"bench --camera: {source.name} gave {delivered[0]} frame(s) and "
-                               f"{len(received)} went through in {timeout_s:.0f} s; check the "
-                               "camera's cable and that no other program holds it")
+        if delivered[0] == 0:
+            raise HingeMirrorError(f"bench --camera: {source.name} gave no frame in "
+                                   f"{wall:.0f} s; check the camera's cable and that no other "
+                                   "program holds it")
+        raise HingeMirrorError(f"bench --camera: {source.name} gave {delivered[0]} frame(s) but "
+                               f"{len(received)} went through in {wall:.0f} s; see the log for "
+                               "what the pipeline said")
     n = len(received)
     spans = clock.block_spans() if clock is not None else []
     gaps = [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)]
@@ -615,9 +628,11 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     return {
         "source": source.name, "frame_size": size, "runtime": getattr(pose, "runtime", None),
         "threads": getattr(pose, "threads", None), "pose_mode": getattr(pose, "mode", None),
-        "frames": n, "camera_frames": delivered[0], "dropped": pipeline.mailbox.dropped,
+        "frames": n, "complete": n >= frames,  # False: the source ended or the time ran out
+        "camera_frames": delivered[0], "dropped": pipeline.mailbox.dropped,
         "seconds": round(wall, 2),
-        "camera_fps": round(delivered[0] / wall, 1),
+        "camera_fps": round((delivered[0] - 1) / (came[-1] - came[0]), 1)
+        if len(came) == 2 and came[-1] > came[0] else None,
         "pipeline_fps": round((n - 1) / (received[-1] - received[0]), 1)
         if received[-1] > received[0] else None,
         **({"invoke_ms": _stats([e - b for b, e in spans], 1e3),
@@ -636,7 +651,8 @@ def format_camera_bench(r: dict) -> str:
     lines = [
         f"camera        {r['source']} {r['frame_size'][1]}x{r['frame_size'][0]}: "
         f"{r['camera_frames']} frames in {r['seconds']} s ({r['camera_fps']} fps), "
-        f"{r['dropped']} dropped (newest wins)",
+        f"{r['dropped']} dropped (newest wins)"
+        + ("" if r["complete"] else "; the source ended or the time ran out before --frames"),
         f"pipeline      {r['pipeline_fps']} snapshots per second into the hub ({r['frames']}); "
         f"runtime {r['runtime']}, {r['threads']} model thread(s), pose mode {r['pose_mode']}",
     ]
@@ -647,7 +663,8 @@ def format_camera_bench(r: dict) -> str:
                      "end to the next one's start (waiting for the camera included)")
     if r["latency_ms"]:
         lines.append(f"latency       {r['latency_ms']['median']} ms median, "
-                     f"{r['latency_ms']['p95']} p95, from the camera to the snapshot in the hub")
+                     f"{r['latency_ms']['p95']} p95, from the frame reaching Python to its "
+                     "snapshot in the hub")
     lines.append("threads       CPU per frame: " + ", ".join(
         f"{t} {v} us" for t, v in r["threads_cpu_us_per_frame"].items()))
     return "\n".join(lines)
