@@ -55,13 +55,14 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
 
     health = {"ok": True, "uptime_s": 3725.0, "camera": {"ok": True, "source": "picamera"},
               "pipeline": {"fps": 14.8, "frames": 900, "dropped": 0,
-                           "invoke_ms": {"median": 61.2, "p95": 70.4}},
+                           "invoke_ms": {"median": 61.2, "p95": 70.4}, "model_busy": 0.906},
               "model": {"loaded": True, "runtime": "ai_edge_litert", "threads": 4,
                         "mode": "crop"},
               "machine": machine(store.parent), "store": {"recording": True}}
     client = login(create(store, health=lambda: health), store=store)
     page = client.get("/staff/").get_data(as_text=True)
-    assert "61.2 ms median, 70.4 ms 95th percentile" in page
+    assert "61.2 ms median, 70.4 ms 95th percentile; busy 91% of the time" in page
+    assert "waits for the camera" not in page  # the model is the bottleneck: as it should be
     assert "47.2 °C" in page
     assert "GiB free of" in page
     assert "1 h 2 min" in page

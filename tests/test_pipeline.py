@@ -329,3 +329,41 @@ def test_one_take_wakes_every_source_waiting_for_it():
     for w in waiters:
         w.join(6.0)
     assert len(woke) == 2 and all(ok and took < 2.0 for ok, took in woke), woke
+
+
+def test_health_says_how_busy_the_pose_model_is():
+    """/healthz's model_busy: near 1 when frames wait for the model, well below
+    when the model waits for a camera slower than it."""
+    import numpy as np
+
+    kp = session_track(Session(view="side", reps=1))[0][0]
+
+    class Pose:
+        runtime, threads, mode = "fake", 1, "crop"
+
+        def estimate(self, image, before_invoke=None, bgr=False):
+            if before_invoke is not None:
+                before_invoke()
+            time.sleep(0.02)
+            return kp
+
+    def busy(source) -> float:
+        pipeline = Pipeline(source, Processor(Pose(), Coach(), StateHub()))
+        source.mailbox = pipeline.mailbox
+        pipeline.start()
+        deadline = time.monotonic() + 20
+        while pipeline.processor.frames < 25 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        value = pipeline.health()["pipeline"]["model_busy"]
+        pipeline.stop()
+        return value
+
+    class Waiting(_Frames):
+        def frames(self):
+            for f in super().frames():
+                yield Frame(t_s=f.t_s, image=np.zeros((8, 8, 3), np.uint8), size=f.size)
+
+    assert 0.6 < busy(Waiting(40)) <= 1.0  # each frame ready when the model is
+    assert busy(Waiting(40, gap_s=0.1)) < 0.5  # a 10 fps camera, a 20 ms model
+    assert Pipeline(Waiting(1), Processor(Pose(), Coach(), StateHub())).health()[
+        "pipeline"]["model_busy"] is None  # nothing yet

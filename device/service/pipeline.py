@@ -107,6 +107,17 @@ def _latency_ms(times_s) -> dict[str, float] | None:
             "p95": round(1000 * recent[min(len(recent) - 1, int(0.95 * len(recent)))], 1)}
 
 
+def _busy(fps: float, times_s) -> float | None:
+    """The share of the time the pose model works (its recent frames per second
+    by the mean time of the same last 60 frames' pose): near 1, the model is the
+    bottleneck, as it should be; well below, the camera or the device's own work
+    is. Read from figures kept anyway, nothing added per frame."""
+    recent = list(times_s)[-60:]
+    if not recent or fps <= 0:
+        return None
+    return round(min(1.0, fps * sum(recent) / len(recent)), 3)
+
+
 class Processor:
     """One frame through pose and coach into a published snapshot.
 
@@ -437,6 +448,7 @@ class Pipeline:
             "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
                          "frames": self.processor.frames, "dropped": self.mailbox.dropped,
                          "invoke_ms": _latency_ms(self.processor.invoke_s),
+                         "model_busy": _busy(self.fps(), self.processor.invoke_s),
                          # Since the last frame processed (or the first that came):
                          # growing while frames arrive, processing is stuck.
                          "last_processed_age_s": None if busy_since is None
