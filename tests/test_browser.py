@@ -373,7 +373,12 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
     backups.run_once()  # the first scheduled one, as at a device's first start
     app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
                      health=lambda: {"ok": True, "uptime_s": 7300, "machine": machine(tmp_path),
-                                     "camera": {"ok": True, "source": "demo (synthetic)"},
+                                     "camera": {"ok": True, "source": "picamera2"},
+                                     "pipeline": {"fps": 9.6, "frames": 52000, "dropped": 104000,
+                                                  "invoke_ms": {"median": 98.4, "p95": 112.0},
+                                                  "model_busy": 0.951},
+                                     "model": {"loaded": True, "runtime": "ai_edge_litert",
+                                               "threads": 3, "mode": "crop"},
                                      "backup": backups.status()})
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(Config(), settings_path(Config()))
     server = make_server(app, "127.0.0.1", port, 8)
@@ -386,6 +391,8 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
         chromium.find_element("name", "password").send_keys(PASSWORD)
         chromium.find_element("css selector", "button[type=submit]").click()
         wait_for(chromium, lambda: "ana (admin)" in chromium.page_source, 5, "login")
+        assert "98.4 ms median, 112.0 ms 95th percentile; busy 95% of the time" in text(
+            chromium, "invoke")
         chromium.save_screenshot(str(artifacts / "staff-dashboard.png"))
         for sid in (1, 2):  # the tag form, as an admin uses it
             chromium.get(f"{base}/staff/sessions/{sid}")
