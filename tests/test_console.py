@@ -54,7 +54,7 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
     from device.service.system import machine
 
     health = {"ok": True, "uptime_s": 3725.0, "camera": {"ok": True, "source": "picamera"},
-              "pipeline": {"fps": 14.8, "frames": 900, "dropped": 0,
+              "pipeline": {"fps": 14.8, "frames": 900, "dropped": 1800,
                            "invoke_ms": {"median": 61.2, "p95": 70.4}, "model_busy": 0.906},
               "model": {"loaded": True, "runtime": "ai_edge_litert", "threads": 4,
                         "mode": "crop"},
@@ -63,6 +63,8 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
     page = client.get("/staff/").get_data(as_text=True)
     assert "61.2 ms median, 70.4 ms 95th percentile; busy 91% of the time" in page
     assert "waits for the camera" not in page  # the model is the bottleneck: as it should be
+    # A camera faster than the model: its extra frames are skipped, said as normal.
+    assert "14.8 (1800 camera frames skipped: the model always takes the newest)" in page
     assert "47.2 °C" in page
     assert "GiB free of" in page
     assert "1 h 2 min" in page
