@@ -244,6 +244,17 @@ class _InvokeClock:
         spans, self.spans = self.spans, []
         return spans
 
+    def block_figures(self) -> tuple[list[float], float, list[float]] | None:
+        """This block's invokes (emptied): their wall times, the model's share of
+        the steady state (the first invoke's start to the last one's end) and the
+        waits from one invoke's end to the next one's start; None under two."""
+        spans = self.block_spans()
+        if len(spans) < 2:
+            return None
+        took = [e - b for b, e in spans]
+        return (took, sum(took) / (spans[-1][1] - spans[0][0]),
+                [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)])
+
     def close(self) -> None:
         del self.interp.invoke  # the class's own method again
 
@@ -403,12 +414,10 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
                     w, c = _block(fn, block)
                 if invoke_clock is not None:
                     invoke_cpu[name].append((invoke_clock.cpu_s - before) / per_round)
-                    spans = invoke_clock.block_spans()  # none: the supervised child's model
-                    if len(spans) >= 2:  # steady state: the first invoke's start to the last's end
-                        share[name].append(sum(e - b for b, e in spans) /
-                                           (spans[-1][1] - spans[0][0]))
-                        between[name].append(float(np.median(
-                            [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)])))
+                    figures = invoke_clock.block_figures()  # none: the supervised child's model
+                    if figures is not None:
+                        share[name].append(figures[1])
+                        between[name].append(float(np.median(figures[2])))
                 wall[name].append(w / per_round)
                 cpu[name].append(c / per_round)
                 offered[name] += per_round
@@ -552,7 +561,7 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     hub = _CountingHub()
     proc = Processor(pose, Coach(), hub)
     taken: dict[float, float] = {}  # a frame's t_s -> when the camera's frame reached Python
-    came: list[float] = []  # the first and the last of those
+    came: list[float | None] = [None, None]  # the first and the last of those
     received: list[float] = []  # when each frame's snapshot reached the hub
     latency: list[float] = []
     delivered = [0]
@@ -565,7 +574,9 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
             for f in source.frames():
                 now = time.monotonic()
                 taken[f.t_s] = now
-                came[min(len(came), 1):] = [now]  # [first] then [first, last]
+                if came[0] is None:
+                    came[0] = now
+                came[1] = now
                 delivered[0] += 1
                 if not size:
                     size.extend(f.size)
@@ -622,8 +633,7 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
                                f"{len(received)} went through in {wall:.0f} s; see the log for "
                                "what the pipeline said")
     n = len(received)
-    spans = clock.block_spans() if clock is not None else []
-    gaps = [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)]
+    figures = clock.block_figures() if clock is not None else None
     cpu = pipeline.thread_cpu_s
     return {
         "source": source.name, "frame_size": size, "runtime": getattr(pose, "runtime", None),
@@ -631,14 +641,12 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
         "frames": n, "complete": n >= frames,  # False: the source ended or the time ran out
         "camera_frames": delivered[0], "dropped": pipeline.mailbox.dropped,
         "seconds": round(wall, 2),
-        "camera_fps": round((delivered[0] - 1) / (came[-1] - came[0]), 1)
-        if len(came) == 2 and came[-1] > came[0] else None,
+        "camera_fps": round((delivered[0] - 1) / (came[1] - came[0]), 1)
+        if came[0] is not None and came[1] > came[0] else None,
         "pipeline_fps": round((n - 1) / (received[-1] - received[0]), 1)
         if received[-1] > received[0] else None,
-        **({"invoke_ms": _stats([e - b for b, e in spans], 1e3),
-            "invoke_wall_share": round(sum(e - b for b, e in spans) /
-                                       (spans[-1][1] - spans[0][0]), 3),
-            "between_invokes_us": _stats(gaps, 1e6)} if len(spans) >= 2 else {}),
+        **({"invoke_ms": _stats(figures[0], 1e3), "invoke_wall_share": round(figures[1], 3),
+            "between_invokes_us": _stats(figures[2], 1e6)} if figures is not None else {}),
         "latency_ms": {"median": round(float(np.median(latency)) * 1e3, 1),
                        "p95": round(float(np.percentile(latency, 95)) * 1e3, 1)}
         if latency else None,

@@ -188,11 +188,11 @@ class MoveNet:
         self._input = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
         # A four-channel frame is warped with four channels, then its first three
         # copied to the model's input: OpenCV's bilinear warp has a vector path
-        # for four channels and not for three (143 against 392 µs per frame here,
-        # 415 against 640 at the device's pace), and gives the same bytes per
-        # channel (tests/test_pose.py). The Pi camera delivers four (XBGR8888).
-        # 415 and 640 µs: the warp alone, a real invoke between frames; inside
-        # the device's threads it measured 400-405 against about 600.
+        # for four channels and not for three (143 against 392 µs per frame in a
+        # hot loop here; at the device's pace 415 against 640 for the warp alone
+        # with a real invoke between frames, 400-405 against about 600 inside the
+        # device's threads), and gives the same bytes per channel
+        # (tests/test_pose.py). The Pi camera delivers four (XBGR8888).
         self._input4 = np.zeros((INPUT_SIZE, INPUT_SIZE, 4), dtype=np.uint8)
         self._matrix = np.zeros((2, 3))  # the warp's, rewritten every frame
         # estimate() warps straight into the interpreter's own input tensor, with
