@@ -117,6 +117,66 @@ def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
     assert metrics.frames._value.get() >= r.sup.health()["pipeline"]["frames"] > 0
 
 
+def test_a_sigterm_to_the_child_alone_restarts_it_but_not_one_the_device_stops_with(rig):
+    r = rig(job())
+    r.sup.start()
+    os.kill(r.sup.health()["supervisor"]["pid"], signal.SIGTERM)  # the child alone
+    r.wait(lambda: "pipeline_restart" in r.kinds(), 10, "the restart event")
+    assert ("pipeline_restart", "killed by signal SIGTERM") in r.device_events
+    r.wait(lambda: r.sup.health()["ok"], 20, "healthy again")
+    # Now as a stop to the whole process group: the child dies first, the
+    # device's own stop follows.
+    events = len(r.device_events)
+    os.kill(r.sup.health()["supervisor"]["pid"], signal.SIGTERM)
+    time.sleep(0.2)
+    r.sup.stop()
+    assert r.device_events[events:] == [] and r.sup.state == "stopped"
+
+
+def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_path):
+    """`kill -TERM -PGID` (a terminal's `timeout make run`) reaches the pipeline's
+    process and the parent at once: a real `hinge-mirror run`."""
+    import sqlite3
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.test_mqtt import free_port
+
+    port, tls_port = free_port(), free_port()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n'
+                   f'[server]\nhttps_port = {tls_port}\nhttps_host = "127.0.0.1"\n')
+    with open(tmp_path / "run.out", "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--source", "demo",
+                                 "--host", "127.0.0.1", "--port", str(port), "--config",
+                                 str(cfg)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # up, and frames through the pipeline's process
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as h:
+                    import json
+
+                    if (json.load(h).get("pipeline") or {}).get("frames"):
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "run.out").read_text()
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, (tmp_path / "run.out").read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    kinds = [k for (k,) in sqlite3.connect(tmp_path / "data" / "s.db").execute(
+        "SELECT kind FROM events")]
+    log = (tmp_path / "run.out").read_text()
+    assert "pipeline_restart" not in kinds and "restarting it" not in log, (kinds, log)
+
+
 def test_a_pipeline_that_crashes_at_every_start_gives_up_within_its_limit(rig):
     r = rig(job(open_source=functools.partial(fakes.exit_now, 5)), max_restarts=2)
     with pytest.raises(HingeMirrorError, match="exited with code 5"):

@@ -32,6 +32,7 @@ from device.service.hub import StateHub
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STOP_GRACE_S = 1.0  # a child killed by SIGTERM: how long the device's own stop is awaited
 
 
 class Supervisor:
@@ -158,8 +159,20 @@ class Supervisor:
             if self._stop.is_set():
                 return
             why = self._trouble(proc)
+            if why and self._stopping_with(proc):
+                return  # the whole device is stopping: no restart, no restart event
             if why:
                 self._restart(why)
+
+    def _stopping_with(self, proc) -> bool:
+        """A child killed by SIGTERM while the device itself stops: a stop sent
+        to the whole process group (`kill -TERM -PGID`, a terminal's `timeout`)
+        reaches the child first as often as not. The parent's own stop follows
+        within milliseconds, so wait for it a moment before calling the death a
+        crash; a SIGTERM to the child alone is still restarted, a second late."""
+        if proc is None or proc.is_alive() or proc.exitcode != -signal.SIGTERM:
+            return False
+        return self._stop.wait(STOP_GRACE_S)
 
     def _trouble(self, proc) -> str | None:
         if self.state == "ended":
