@@ -54,8 +54,11 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     r = run_bench(FakePose, clip=clip, frames=100, rounds=10, device_run=False)
     for key, kind in DESIGN_KEYS.items():
         assert isinstance(r[key], kind), (key, r[key])
-    for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame"):
+    for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame", "preprocess_back_to_back_ms"):
         assert set(r[key]) == {"median", "p90"}
+    # The core after a pause as long as the median invoke (the machine's charge for it).
+    assert set(r["core_after_pause_us_per_frame"]) == {"median", "p90", "pause_ms"}
+    assert r["core_after_pause_us_per_frame"]["pause_ms"] == r["invoke_ms"]["median"]
     assert r["rounds"] == 10 and r["frames_per_round"] == 10 and r["frames"] == 100
     assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
                                 "pipeline_threaded_over_invoke",
@@ -324,3 +327,16 @@ class _Ending:
 
     def close(self) -> None:
         self.closed = True
+
+
+def test_the_core_after_a_pause_waits_once_before_each_frame_and_not_in_the_hot_loop(monkeypatch):
+    from device.offline import bench
+
+    waits: list[float] = []
+    monkeypatch.setattr(bench, "_busy_wait", waits.append)
+    frames = len(session_track(Session(reps=5, noise=0.003, dropout_rate=0.02))[1])
+    bench.core_us_per_frame(1)
+    assert waits == []
+    paused = bench.core_us_per_frame(1, pause_s=0.015)
+    assert waits == [0.015] * frames
+    assert set(paused) == {"median", "p90"} and paused["median"] > 0

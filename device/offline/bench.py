@@ -67,8 +67,15 @@ def _three_channels(frames: list[Frame]) -> list[Frame]:
             for f in frames]
 
 
-def core_us_per_frame(repeats: int = 5) -> dict[str, float]:
-    """Coach cost per frame over a synthetic session with noise and dropouts."""
+def core_us_per_frame(repeats: int = 5, pause_s: float = 0.0) -> dict[str, float]:
+    """Coach cost per frame over a synthetic session with noise and dropouts.
+
+    pause_s: a busy wait this long before each frame, doing no work (a loop on
+    the clock: it evicts none of the core's code or data and lets the CPU
+    idle no more than the hot loop does). Beside the hot loop (0), it shows
+    what the machine itself charges for a pause as long as an invoke, which
+    the device's threads pay every frame.
+    """
     kp, t, size = session_track(Session(reps=5, noise=0.003, dropout_rate=0.02))
     params = CoachParams()
     aspect = size[1] / size[0]
@@ -76,10 +83,18 @@ def core_us_per_frame(repeats: int = 5) -> dict[str, float]:
     for _ in range(repeats):
         state = CoachState()
         for k, ts in zip(kp, t, strict=True):
+            if pause_s:
+                _busy_wait(pause_s)
             t0 = time.perf_counter()
             state, _ = step(state, k, float(ts), aspect, params)
             per_frame.append(time.perf_counter() - t0)
     return _stats(per_frame, 1e6)
+
+
+def _busy_wait(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def _peak_rss_mb() -> float:
@@ -434,6 +449,16 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         pose.infer(model_input)
         inv.append(time.perf_counter() - t1)
         pre.append(t1 - t0)
+    # The same work back to back, and the core after a pause as long as an
+    # invoke: the machine's own charge for a pause (README, "Speed").
+    pre_hot = []
+    for f in decoded:
+        t0 = time.perf_counter()
+        pose.preprocess(f.image)
+        pre_hot.append(time.perf_counter() - t0)
+    pause_s = float(np.median(inv))
+    core_paused = {**core_us_per_frame(1, pause_s),
+                   "pause_ms": round(pause_s * 1e3, 3)}
     if file_src is not None:
         file_src.close()
         file_thr_src.close()
@@ -482,6 +507,8 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         "invoke_ms": _stats(inv, 1e3),
         "preprocess_ms": _stats(pre, 1e3),
         "core_us_per_frame": core_us_per_frame(),
+        "core_after_pause_us_per_frame": core_paused,
+        "preprocess_back_to_back_ms": _stats(pre_hot, 1e3),
         "pipeline_fps_decoded": fps["pipeline_decoded"],
         "pipeline_fps_file": fps.get("pipeline_file"),
         "invoke_only_fps": round(invoke_fps, 1),
@@ -687,6 +714,12 @@ def format_bench(r: dict) -> str:
         f"{r['preprocess_ms']['p90']:.2f} p90",
         f"core          {r['core_us_per_frame']['median']:.1f} us/frame median, "
         f"{r['core_us_per_frame']['p90']:.1f} p90",
+        f"after a pause the core {r['core_after_pause_us_per_frame']['median']:.1f} us/frame "
+        f"median with a {r['core_after_pause_us_per_frame']['pause_ms']:.1f} ms busy wait "
+        "(no work) before each frame, as long as an invoke; preprocessing "
+        f"{r['preprocess_back_to_back_ms']['median']:.2f} ms back to back against "
+        f"{r['preprocess_ms']['median']:.2f} between invokes: what this machine charges for a "
+        "pause",
         f"pipeline      {r['pipeline_fps_decoded']:.0f} fps decoded, "
         f"{r['pipeline_fps_file']} fps from the file ({r.get('pipeline_fps_file_threaded')} "
         f"through the device's threads); invoke-only {r['invoke_only_fps']:.0f} fps",
