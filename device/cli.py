@@ -205,12 +205,14 @@ def _load_pose(mode: str = "crop", threads: int = 1, runtime: str = ""):
 
 
 def _cmd_analyze(args) -> int:
+    from device.files import atomic_write, output_file
     from device.offline.analysis import analyze_path
     from device.offline.clinical import format_report, html_report
 
+    if args.html is not None:
+        output_file(args.html, "report", "--html")  # before the clip is processed
     report = analyze_path(args.path, _load_pose, series=args.html is not None)
     if args.html is not None:
-        from device.files import atomic_write
 
         atomic_write(args.html, html_report(report).encode(), what="report")
         report.pop("series")
@@ -220,9 +222,11 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_track(args) -> int:
+    from device.files import output_file
     from device.offline.analysis import track_video
     from device.vision.tracks import save_track
 
+    output_file(args.output, "track", "-o")  # before the model runs over the whole video
     track = track_video(args.video, _load_pose())
     save_track(args.output, track)
     print(f"{args.output}: {len(track)} frames")
@@ -255,7 +259,17 @@ def _cmd_bench(args) -> int:
     from device.offline.bench import format_bench, run_bench
 
     if args.camera is not None:
+        if args.frames < 1:
+            raise HingeMirrorError(f"bench --frames {args.frames}: needs at least 1 snapshot; "
+                                   "give more")
         return _bench_camera(args)
+    if args.rounds < 10:
+        raise HingeMirrorError(f"bench --rounds {args.rounds}: at least 10 rounds are needed "
+                               "(each ratio is a median over them); give 10 or more")
+    if args.frames < 10 * args.rounds:
+        raise HingeMirrorError(f"bench --frames {args.frames}: at least 10 frames a round are "
+                               f"needed, {10 * args.rounds} for {args.rounds} rounds; give "
+                               "more frames or fewer rounds")
     if args.threads:
         import functools
 
@@ -309,10 +323,7 @@ def _bench_camera(args) -> int:
     p = config.pose
     threads = args.threads[0] if args.threads else p.model_threads()
     pose = _load_pose(p.mode, threads, p.runtime)
-    source, demo = open_source(args.camera, config, loop=False)
-    if demo:
-        raise HingeMirrorError("bench --camera: no camera found; plug one in, or give "
-                               "picamera or a webcam index")
+    source, _ = open_source(args.camera, config, loop=False, demo=False)
     result = camera_bench(source, pose, frames=args.frames)  # closes the source
     print(json.dumps(result) if args.json else format_camera_bench(result))
     return 0
@@ -333,9 +344,11 @@ def _cmd_run(args) -> int:
 
 def _cmd_backup(args) -> int:
     from device.config import load_config
+    from device.files import output_file
     from device.store.backup import audit_backup, make_backup
 
     config = load_config(_config_path(args.config))
+    output_file(args.out, "backup", "path")
     manifest = make_backup(config.store.path, args.out)
     if not audit_backup(config.store.path, str(args.out), "hinge-mirror backup"):
         log.warning("backup %s: not written to the audit trail (the store is at schema %s, "
@@ -426,12 +439,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that left is met here, not at the interpreter's exit
+        return code
     except HingeMirrorError as exc:
         print(f"hinge-mirror: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hinge-mirror bench | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the exit's flush
+        return 141  # as a shell reports SIGPIPE (128 + 13)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import HingeMirrorError
+from device.files import not_a_file
 from device.vision import MODES
 from device.vision.runtime import RUNTIMES
 
@@ -271,8 +272,8 @@ def load_config(path: Path | None, settings: Path | None = None) -> Config:
 def _read(path: Path, what: str) -> dict:
     try:
         return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise HingeMirrorError(f"{what} {path}: no such file; check the --config path") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise not_a_file(what, path) from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise HingeMirrorError(f"{what} {path}: not valid TOML ({exc}); fix the syntax") from None
 

@@ -39,3 +39,28 @@ def atomic_write(path: Path | str, data: bytes, *, what: str = "file",
             pass
         raise HingeMirrorError(f"{what} {path}: cannot be written ({exc.strerror}); {keeps}; "
                                "free some space or check the folder's permissions") from None
+
+
+def output_file(path: Path | str, what: str, option: str) -> Path:
+    """A file the user named for a command to write, checked before the work
+    starts: its folder must exist (a typo is not made into new folders) and
+    be writable, and the path must not be a folder. One HingeMirrorError
+    naming `what` and the `option` to fix it with ("-o", "--html", "path")."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise HingeMirrorError(f"{what} {path}: is a folder; give a file in it as {option}")
+    if not folder.is_dir():
+        raise HingeMirrorError(f"{what} {path}: folder {folder} does not exist; create it "
+                               f"or give another {option}")
+    if not os.access(folder, os.W_OK):
+        raise HingeMirrorError(f"{what} {path}: folder {folder} is not writable; give "
+                               f"another {option}")
+    return path
+
+
+def not_a_file(what: str, path: Path | str) -> HingeMirrorError:
+    """The one line for a file to read that is not there: a folder, or nothing."""
+    if Path(path).is_dir():
+        return HingeMirrorError(f"{what} {path}: is a folder, not a file; give the file's path")
+    return HingeMirrorError(f"{what} {path}: no such file; check the path")

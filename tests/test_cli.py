@@ -264,3 +264,84 @@ def test_bench_on_a_webcam_that_is_not_there(capsys, model_path):
     assert main(["bench", "--camera", "57"]) == 2
     line = err_line(capsys)
     assert "camera 57" in line and "cannot be opened" in line
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    import device.cli as cli
+    from device.core.synth import Session, session_track
+    from device.vision.tracks import Track, save_track
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(cli, "_load_pose", no_model)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"0")
+    missing = tmp_path / "no" / "such"
+    assert main(["track", str(video), "-o", str(missing / "t.npz")]) == 2
+    line = err_line(capsys)
+    assert f"folder {missing} does not exist" in line and "-o" in line
+    save_track(tmp_path / "s.npz", Track(*session_track(Session(reps=1))))
+    assert main(["analyze", str(tmp_path / "s.npz"), "--html", str(missing / "r.html")]) == 2
+    assert "does not exist" in (line := err_line(capsys)) and "--html" in line
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n')
+    assert main(["backup", str(missing / "b.tar.gz"), "--config", str(cfg)]) == 2
+    assert "does not exist" in err_line(capsys)
+    assert main(["backup", str(tmp_path), "--config", str(cfg)]) == 2
+    assert f"backup {tmp_path}: is a folder" in err_line(capsys)
+    assert not (tmp_path / "no").exists()  # no folder made for a typo
+
+
+def test_a_folder_given_where_a_file_is_read_says_so(capsys, tmp_path):
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert f"video {tmp_path}: is a folder" in err_line(capsys)
+    assert main(["config", "check", str(tmp_path)]) == 2
+    assert f"config {tmp_path}: is a folder" in err_line(capsys)
+    (tmp_path / "t.npz").mkdir()
+    assert main(["analyze", str(tmp_path / "t.npz")]) == 2
+    assert "is a folder" in err_line(capsys)
+
+
+def test_a_reader_that_leaves_the_pipe_early_is_no_traceback(tmp_path):
+    """`hinge-mirror bench | head`: the output's reader closes the pipe first."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # before it writes a line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "device.cli", "config", "check", str(cfg)],
+                              stdout=write, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_bench_refuses_too_few_rounds_or_frames_instead_of_changing_them(capsys):
+    assert main(["bench", "--rounds", "5"]) == 2
+    assert "bench --rounds 5: at least 10 rounds" in err_line(capsys)
+    assert main(["bench", "--frames", "50"]) == 2
+    assert "bench --frames 50: at least 10 frames a round" in (line := err_line(capsys))
+    assert "100 for 10 rounds" in line
+    assert main(["bench", "--camera", "0", "--frames", "0"]) == 2
+    assert "at least 1 snapshot" in err_line(capsys)
+
+
+def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys, monkeypatch):
+    import device.cli as cli
+    from device.service import app
+
+    monkeypatch.setattr(cli, "_load_pose", lambda *a, **k: object())
+    monkeypatch.setattr(app, "_picamera_available", lambda: False)
+    monkeypatch.setattr(app.glob, "glob", lambda pattern: [])
+    assert main(["bench", "--camera"]) == 2
+    err = capsys.readouterr().err
+    assert "camera auto: no camera found" in err.strip().splitlines()[-1]
+    assert "demo" not in err

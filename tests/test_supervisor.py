@@ -135,7 +135,10 @@ def test_a_sigterm_to_the_child_alone_restarts_it_but_not_one_the_device_stops_w
 
 def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_path):
     """`kill -TERM -PGID` (a terminal's `timeout make run`) reaches the pipeline's
-    process and the parent at once: a real `hinge-mirror run`."""
+    process and the parent at once: a real `hinge-mirror run`, on `--port 0`,
+    found at the port its log names."""
+    import json
+    import re
     import sqlite3
     import subprocess
     import sys
@@ -143,38 +146,39 @@ def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_p
 
     from tests.test_mqtt import free_port
 
-    port, tls_port = free_port(), free_port()
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n'
-                   f'[server]\nhttps_port = {tls_port}\nhttps_host = "127.0.0.1"\n')
-    with open(tmp_path / "run.out", "wb") as out:
+                   f'[server]\nhttps_port = {free_port()}\nhttps_host = "127.0.0.1"\n')
+    run_out = tmp_path / "run.out"
+    with open(run_out, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--source", "demo",
-                                 "--host", "127.0.0.1", "--port", str(port), "--config",
-                                 str(cfg)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                 "--host", "127.0.0.1", "--port", "0", "--config", str(cfg)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while True:  # up, and frames through the pipeline's process
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as h:
-                    import json
-
-                    if (json.load(h).get("pipeline") or {}).get("frames"):
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.out").read_text()
+        while not (said := re.search(r"mirror on http://127\.0\.0\.1:(\d+)/",
+                                     run_out.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, run_out.read_text()
+            time.sleep(0.2)
+        port = int(said.group(1))
+        assert port != 0
+        while True:  # the port it named answers, with frames through the pipeline's process
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as h:
+                if (json.load(h).get("pipeline") or {}).get("frames"):
+                    break
+            assert time.monotonic() < deadline, run_out.read_text()
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0, (tmp_path / "run.out").read_text()
+        assert proc.wait(timeout=20) == 0, run_out.read_text()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     kinds = [k for (k,) in sqlite3.connect(tmp_path / "data" / "s.db").execute(
         "SELECT kind FROM events")]
-    log = (tmp_path / "run.out").read_text()
+    log = run_out.read_text()
     assert "pipeline_restart" not in kinds and "restarting it" not in log, (kinds, log)
+    assert kinds[-1] == "stop"
 
 
 def test_a_pipeline_that_crashes_at_every_start_gives_up_within_its_limit(rig):

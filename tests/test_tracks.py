@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -43,8 +45,21 @@ def test_missing_array_and_not_an_npz(tmp_path):
         load_track(p)
     q = tmp_path / "x.npz"
     q.write_text("not a zip")
-    with pytest.raises(HingeMirrorError, match="not a readable"):
+    with pytest.raises(HingeMirrorError, match=r"not a keypoint track \(not an .npz archive\)"
+                       ) as exc:
         load_track(q)
+    assert "pickle" not in str(exc.value)  # numpy's own advice: to unpickle the file
+    torn = tmp_path / "torn.npz"  # an archive cut short
+    np.savez(torn, keypoints=np.zeros((5, 17, 3)), t=np.arange(5.0), frame_size=[10, 10])
+    torn.write_bytes(torn.read_bytes()[:-40])
+    with pytest.raises(HingeMirrorError, match="a damaged .npz archive"):
+        load_track(torn)
+    odd = tmp_path / "odd.npz"  # an archive, one of its members no array
+    np.savez(odd, t=np.arange(5.0), frame_size=[10, 10])
+    with zipfile.ZipFile(odd, "a") as z:
+        z.writestr("keypoints.npy", b"not an array")
+    with pytest.raises(HingeMirrorError, match=r"not a readable .npz \(keypoints not an array"):
+        load_track(odd)
 
 
 def test_save_to_an_unwritable_place_says_so(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from device.core.coach import analyze as coach_analyze
-from device.errors import HingeMirrorError
+from device.files import not_a_file
 from device.vision.pose import PoseEstimator
 from device.vision.sources import OpenCVSource
 from device.vision.tracks import Track, load_track
@@ -41,7 +41,7 @@ def load_or_track(path: Path, load_pose) -> Track:
     if path.suffix.lower() in TRACK_SUFFIXES:
         return load_track(path)
     if not path.is_file():
-        raise HingeMirrorError(f"video {path}: no such file; check the path")
+        raise not_a_file("video", path)
     return track_video(path, load_pose())
 
 

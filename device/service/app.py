@@ -37,8 +37,9 @@ def _picamera_available() -> bool:
     return importlib.util.find_spec("picamera2") is not None
 
 
-def open_source(spec: str, config: Config, *, loop: bool):
-    """A frame source from `--source` (or the config). Returns (source, is_demo)."""
+def open_source(spec: str, config: Config, *, loop: bool, demo: bool = True):
+    """A frame source from `--source` (or the config). Returns (source, is_demo).
+    demo: with no camera, "auto" is the built-in demo; if False, an error."""
     cam = config.camera
     size = (cam.height, cam.width)
     mount = cam.mount()
@@ -50,6 +51,9 @@ def open_source(spec: str, config: Config, *, loop: bool):
                 return OpenCVSource(0, size=size, mount=mount), False
             except HingeMirrorError as exc:
                 log.warning("%s", exc)
+        if not demo:
+            raise HingeMirrorError("camera auto: no camera found; plug one in, or give "
+                                   "picamera or a webcam index")
         log.warning("no camera found: starting the built-in demo (a synthetic session "
                     "replayed in a loop); pass --source to pick a camera or a video")
         spec = "demo"
@@ -141,6 +145,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         settings_applier(app, supervisor.set_params, supervisor.shown))
     app.extensions["hinge_mirror"]["framing"] = lambda: supervisor.framing
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
+    port = int(server.effective_port)  # the port bound: --port 0 picks a free one
     tls_server = None
     try:
         if tls_config:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from device.errors import HingeMirrorError
+from device.files import not_a_file
 from device.vision.mount import Mount, apply
 from device.vision.tracks import Track, load_track
 
@@ -84,7 +85,7 @@ class OpenCVSource:
         self.realtime = realtime and not self.live
         self.loop = loop and not self.live
         if not self.live and not Path(spec).is_file():
-            raise HingeMirrorError(f"video {spec}: no such file; check the path")
+            raise not_a_file("video", spec)
         self._cap = cv2.VideoCapture(spec)
         if self.live and size:
             self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[1])

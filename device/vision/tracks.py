@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import zipfile
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import HingeMirrorError
+from device.files import not_a_file
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,12 @@ def load_track(path: Path) -> Track:
     """Read and check a track file; any defect raises a one-line HingeMirrorError."""
     path = Path(path)
     if not path.is_file():
-        raise HingeMirrorError(f"track {path}: no such file; check the path")
+        raise not_a_file("track", path)
+    if not zipfile.is_zipfile(path):  # numpy would say it holds pickled data and how to load it
+        with open(path, "rb") as f:
+            torn = f.read(4) == b"PK\x03\x04"  # begun as an archive, its end missing
+        raise _bad(path, "a damaged .npz archive (cut short, or not fully copied)" if torn
+                   else "not a keypoint track (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in ("keypoints", "t", "frame_size") if k in data.files}
@@ -41,6 +48,9 @@ def load_track(path: Path) -> Track:
     missing = {"keypoints", "t", "frame_size"} - arrays.keys()
     if missing:
         raise _bad(path, f"missing array(s) {sorted(missing)}")
+    odd = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
+    if odd:  # numpy hands back the bytes of a member that is no .npy
+        raise _bad(path, f"not a readable .npz ({', '.join(odd)} not an array)")
     kp, t, size = arrays["keypoints"], arrays["t"], arrays["frame_size"]
     if kp.ndim != 3 or kp.shape[1:] != (17, 3):
         raise _bad(path, f"keypoints have shape {kp.shape}, expected (N, 17, 3)")
@@ -72,7 +82,7 @@ def save_track(path: Path, track: Track) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise HingeMirrorError(
-            f"track {path}: cannot be written ({exc.strerror}); free disk space or pick "
-            "another folder with -o"
-        ) from None
+        hint = ("free disk space or pick another folder with -o" if exc.errno == errno.ENOSPC
+                else "pick another folder with -o")
+        raise HingeMirrorError(f"track {path}: cannot be written ({exc.strerror}); {hint}"
+                               ) from None
