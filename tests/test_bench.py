@@ -111,6 +111,8 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert all(v is not None and v > 0 for v in r["bench_memory_mb"].values())  # Linux: /proc
     text = format_bench(r)
     assert "10 interleaved rounds of 10 frames" in text and "IQR" in text
+    # The difference of two variants' CPU is named as one: its quartiles can be below 0.
+    assert "by difference" in text and "can fall below 0" in text
     assert "across the process boundary" in text
 
 
@@ -196,7 +198,7 @@ def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip
     assert share["invoke_only"]["median"] > 0.5
     assert all(q["median"] >= 0 for q in between.values()), between
     assert "model's share pipeline_threaded" in format_bench(r)
-    assert "own work" in format_bench(r)
+    assert "beside the invoke's own" in format_bench(r)
 
 
 def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, monkeypatch):

@@ -729,21 +729,22 @@ def format_bench(r: dict) -> str:
         *[f"cpu / frame   {name}: {q['median']:.2f} ms "
           f"(wall {r['wall_ms_per_frame'][name]['median']:.2f})"
           for name, q in r["cpu_ms_per_frame"].items()],
-        f"overhead      {r['overhead_us_per_frame']['median']:.0f} us CPU per frame beside the "
-        f"invoke (IQR {r['overhead_us_per_frame']['p25']:.0f}-"
-        f"{r['overhead_us_per_frame']['p75']:.0f}); {r['alloc_bytes_per_frame']} bytes held "
-        "at most per frame",
-        "threads       CPU per frame: " + ", ".join(
-            f"{t} {q['median']:.0f} us" for t, q in r["threads_cpu_us_per_frame"].items())
-        + f" (the pose thread's beside the invoke: "
-          f"{r['pose_thread_beside_invoke_us_per_frame']['median']:.0f} us)",
-        *([f"own work      {r['overhead_own_us_per_frame']['median']:.0f} us CPU per frame "
+        *([f"overhead      {r['overhead_own_us_per_frame']['median']:.0f} us CPU per frame "
            f"beside the invoke's own (IQR {r['overhead_own_us_per_frame']['p25']:.0f}-"
            f"{r['overhead_own_us_per_frame']['p75']:.0f}), the pose thread's "
            f"{r['pose_thread_beside_own_invoke_us_per_frame']['median']:.0f} us of it; the "
            f"invoke {r['invoke_cpu_us_per_frame']['in_device_threads']['median']:.0f} us CPU "
            f"there, {r['invoke_cpu_us_per_frame']['invoke_only']['median']:.0f} us alone"]
           if "overhead_own_us_per_frame" in r else []),
+        f"by difference {r['overhead_us_per_frame']['median']:.0f} us CPU per frame: the "
+        "threads' less invoke-only's, round by round (IQR "
+        f"{r['overhead_us_per_frame']['p25']:.0f} to {r['overhead_us_per_frame']['p75']:.0f}: "
+        "another variant's invoke and the machine's drift are in it, so it can fall below 0); "
+        f"{r['alloc_bytes_per_frame']} bytes held at most per frame",
+        "threads       CPU per frame: " + ", ".join(
+            f"{t} {q['median']:.0f} us" for t, q in r["threads_cpu_us_per_frame"].items())
+        + f" (the pose thread's less invoke-only's: "
+          f"{r['pose_thread_beside_invoke_us_per_frame']['median']:.0f} us)",
         *([f"model's share {name}: {q['median']:.3f} of the wall (IQR {q['p25']:.3f}-"
            f"{q['p75']:.3f}), {r['between_invokes_us'][name]['median']:.0f} us from one "
            "invoke's end to the next one's start"
