@@ -437,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # LiteRT/TFLite print their own INFO lines through C++; keep them out of the way.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # OpenCV's own warnings (a camera index it cannot open) come before the
+    # one line that names the source and what to do: errors only.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
     try:
         code = COMMANDS[args.command](args)

@@ -345,3 +345,21 @@ def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys,
     err = capsys.readouterr().err
     assert "camera auto: no camera found" in err.strip().splitlines()[-1]
     assert "demo" not in err
+
+
+def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
+    """As a person at the keyboard sees it: no OpenCV warnings first, and the
+    error once (not also as the supervisor's log line)."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/s.db"\n[log]\ndir = "{tmp_path}/log"\n'
+                   '[server]\nhttps_port = 0\n')
+    proc = subprocess.run([sys.executable, "-m", "device.cli", "run", "--source", "57",
+                           "--host", "127.0.0.1", "--port", "0", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if " INFO " not in line]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("hinge-mirror: error: camera 57: cannot be "
+                                                   "opened"), proc.stderr

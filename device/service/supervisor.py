@@ -233,7 +233,8 @@ class Supervisor:
             self._ready.set()
         elif kind == "fatal":
             self._fatal = msg[1]
-            log.error("pipeline: %s", msg[1])
+            if self.state != "starting":  # at start, start() raises it: one line, not two
+                log.error("pipeline: %s", msg[1])
         elif kind == "ended":
             self.state = "ended"
 
