@@ -252,7 +252,14 @@ class ConfigValueError(HingeMirrorError):
 
     def __init__(self, where: Path | str, key: str, value: Any, why: str) -> None:
         self.key, self.value, self.why = key, value, why
-        super().__init__(f"config {where}: {key} = {value!r} {why}; fix it or remove the key")
+        shown = f"[{key}]" if value is TABLE else f"{key} = {value!r}"
+        super().__init__(f"config {where}: {shown} {why}; fix it or remove the key")
+
+
+TABLE = object()  # ConfigValueError's value for a whole [section]
+# What a key's type is called in an error.
+TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false",
+              str: "a string (in quotes)"}
 
 
 _bad = ConfigValueError
@@ -282,11 +289,11 @@ def merge(config: Config, raw: dict, where: Path | str,
           only: tuple[tuple[str, str], ...] | None = None) -> Config:
     """`raw` (sections of keys, as TOML reads) over `config`, each key checked."""
     for section, values in raw.items():
+        if not isinstance(values, dict):  # a key above every [section]
+            raise _bad(where, section, values, "is outside any [section]: put it under its "
+                       f"section ({', '.join(SECTIONS)})")
         if section not in SECTIONS:
-            raise _bad(where, section, "...",
-                       f"is not a known section ({', '.join(SECTIONS)})")
-        if not isinstance(values, dict):
-            raise _bad(where, section, values, "must be a [section] table")
+            raise _bad(where, section, TABLE, f"is not a known section ({', '.join(SECTIONS)})")
         current = getattr(config, section)
         known = {f.name: f for f in fields(current)}
         updates = {}
@@ -300,7 +307,7 @@ def merge(config: Config, raw: dict, where: Path | str,
             if want is float and type(value) is int:
                 value = float(value)  # 90 means 90.0 seconds
             if type(value) is not want:
-                raise _bad(where, name, value, f"must be a {want.__name__}")
+                raise _bad(where, name, value, f"must be {TYPE_WORDS.get(want, want.__name__)}")
             check = _CHECKS.get((section, key))
             if check and not check[0](value):
                 raise _bad(where, name, value, check[1])

@@ -82,6 +82,15 @@ def test_invalid_config(capsys, tmp_path):
     cfg.write_text("[pose]\nmode = 'fast'\n")
     assert main(["run", "--config", str(cfg)]) == 2
     assert "pose.mode" in err_line(capsys)
+    for text, says in (("[server]\nport = 'eighty'\n", "server.port = 'eighty' must be a whole "
+                        "number"),
+                       ("[display]\nchime = 1\n", "display.chime = 1 must be true or false"),
+                       ("port = 8000\n", "port = 8000 is outside any [section]: put it under "
+                        "its section (server,"),
+                       ("[serv]\nport = 8000\n", "[serv] is not a known section (server,")):
+        cfg.write_text(text)
+        assert main(["config", "check", str(cfg)]) == 2
+        assert says in err_line(capsys), text
 
 
 def test_a_corrupt_config_is_one_line_and_left_as_it_was(capsys, tmp_path):

@@ -255,7 +255,7 @@ def test_a_bad_setting_is_refused_by_the_config_schema_and_nothing_changes(store
     post(admin, "/staff/settings", FORM)
     before = live.path.read_bytes()
     for field, value, says in (("coach.sets", "30", "must be 0..20"),
-                               ("coach.set_reps", "lots", "must be a int number"),
+                               ("coach.set_reps", "lots", "must be a whole number"),
                                ("display.sleep_s", "3", "must be 0 or 10..86400 s"),
                                ("coach.sensitivity", "paranoid", "must be one of")):
         resp = post(admin, "/staff/settings", dict(FORM, **{field: value}))

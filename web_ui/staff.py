@@ -53,7 +53,7 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFProtect
 
-from device.config import SENSITIVITY, SETTINGS, ConfigValueError
+from device.config import SENSITIVITY, SETTINGS, TYPE_WORDS, ConfigValueError
 from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
@@ -433,7 +433,8 @@ def _form_values() -> dict:
         try:
             out[name] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
         except ValueError:
-            raise ConfigValueError("settings page", name, raw, f"must be a {kind} number"
+            raise ConfigValueError("settings page", name, raw,
+                                   f"must be {TYPE_WORDS[int if kind == 'int' else float]}"
                                    ) from None
     return out
 

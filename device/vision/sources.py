@@ -96,11 +96,11 @@ class OpenCVSource:
             if self.live:
                 raise HingeMirrorError(
                     f"camera {spec}: cannot be opened or gives no frames; check the cable, "
-                    "that no other program uses it, or pick another --source"
+                    "that no other program uses it, or pick another camera"
                 )
             raise HingeMirrorError(
                 f"video {spec}: not a video OpenCV can decode; give an .mp4/.avi/.mov file "
-                "or a track .npz"
+                "(run and analyze take a track .npz too)"
             )
         self._first = first
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 0.0
