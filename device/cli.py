@@ -256,20 +256,12 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from device.offline.bench import format_bench, run_bench
+    from device.offline.bench import check_camera_frames, check_rounds, format_bench, run_bench
 
     if args.camera is not None:
-        if args.frames < 1:
-            raise HingeMirrorError(f"bench --frames {args.frames}: needs at least 1 snapshot; "
-                                   "give more")
+        check_camera_frames(args.frames)  # before the model loads and the camera opens
         return _bench_camera(args)
-    if args.rounds < 10:
-        raise HingeMirrorError(f"bench --rounds {args.rounds}: at least 10 rounds are needed "
-                               "(each ratio is a median over them); give 10 or more")
-    if args.frames < 10 * args.rounds:
-        raise HingeMirrorError(f"bench --frames {args.frames}: at least 10 frames a round are "
-                               f"needed, {10 * args.rounds} for {args.rounds} rounds; give "
-                               "more frames or fewer rounds")
+    check_rounds(args.frames, args.rounds)  # before the model loads
     if args.threads:
         import functools
 
@@ -435,21 +427,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # the terminal's: a record may stay off it
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.addFilter(lambda record: getattr(record, "console", True))
     # LiteRT/TFLite print their own INFO lines through C++; keep them out of the way.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # OpenCV's own warnings (a camera index it cannot open) come before the
-    # one line that names the source and what to do: errors only.
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    # one line that names the source and what to do: errors only, but with -v.
+    if not args.verbose:
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
     try:
-        code = COMMANDS[args.command](args)
-        sys.stdout.flush()  # a reader that left is met here, not at the interpreter's exit
-        return code
-    except HingeMirrorError as exc:
-        print(f"hinge-mirror: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+        try:
+            return COMMANDS[args.command](args)
+        except HingeMirrorError as exc:
+            print(f"hinge-mirror: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            sys.stdout.flush()  # a reader that left is met here, not at the interpreter's exit
     except BrokenPipeError:  # `hinge-mirror bench | head`: the reader left; no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the exit's flush
         return 141  # as a shell reports SIGPIPE (128 + 13)

@@ -57,8 +57,12 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame", "preprocess_back_to_back_ms"):
         assert set(r[key]) == {"median", "p90"}
     # The core after a pause as long as the median invoke (the machine's charge for it).
-    assert set(r["core_after_pause_us_per_frame"]) == {"median", "p90", "pause_ms"}
-    assert r["core_after_pause_us_per_frame"]["pause_ms"] == r["invoke_ms"]["median"]
+    paused = r["core_after_pause_us_per_frame"]
+    assert set(paused) == {"median", "p90", "pause_ms", "frames", "back_to_back"}
+    assert paused["pause_ms"] == r["invoke_ms"]["median"] and paused["frames"] == 150
+    assert set(paused["back_to_back"]) == {"median", "p90"}
+    assert "after a pause the core" in (text := format_bench(r)) and \
+        "back to back on the same 150 frames" in text
     assert r["rounds"] == 10 and r["frames_per_round"] == 10 and r["frames"] == 100
     assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
                                 "pipeline_threaded_over_invoke",
@@ -116,9 +120,11 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert "across the process boundary" in text
 
 
-def test_fewer_than_ten_rounds_are_not_allowed(clip):
-    assert run_bench(FakePose, clip=clip, frames=50, rounds=3, boundary=False,
-                     device_run=False)["rounds"] == 10
+def test_fewer_than_ten_rounds_or_frames_a_round_are_refused_not_changed(clip):
+    with pytest.raises(HingeMirrorError, match="bench --rounds 3: at least 10 rounds"):
+        run_bench(FakePose, clip=clip, frames=50, rounds=3, boundary=False, device_run=False)
+    with pytest.raises(HingeMirrorError, match="bench --frames 50: at least 10 frames a round"):
+        run_bench(FakePose, clip=clip, frames=50, rounds=10, boundary=False, device_run=False)
 
 
 def test_the_devices_memory_is_read_from_a_real_run_of_both_processes():
@@ -129,7 +135,7 @@ def test_the_devices_memory_is_read_from_a_real_run_of_both_processes():
     assert m["source"] == "demo" and m["frames"] >= 60 and m["streams"] == 5
     assert m["pipeline_pss"] > 0 and m["server_pss"] > 0
     assert m["total"] == round(m["pipeline_pss"] + m["server_pss"], 1)
-    text = format_bench({**run_bench(FakePose, frames=50, boundary=False, device_run=False),
+    text = format_bench({**run_bench(FakePose, frames=100, boundary=False, device_run=False),
                          "memory_mb": m})
     assert f"= {m['total']} MB PSS" in text
 
@@ -342,3 +348,6 @@ def test_the_core_after_a_pause_waits_once_before_each_frame_and_not_in_the_hot_
     paused = bench.core_us_per_frame(1, pause_s=0.015)
     assert waits == [0.015] * frames
     assert set(paused) == {"median", "p90"} and paused["median"] > 0
+    waits.clear()
+    bench.core_us_per_frame(2, pause_s=0.015, frames=150)  # the first 150, each time
+    assert waits == [0.015] * 300

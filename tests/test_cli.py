@@ -339,11 +339,12 @@ def test_bench_refuses_too_few_rounds_or_frames_instead_of_changing_them(capsys)
     assert main(["bench", "--frames", "50"]) == 2
     assert "bench --frames 50: at least 10 frames a round" in (line := err_line(capsys))
     assert "100 for 10 rounds" in line
-    assert main(["bench", "--camera", "0", "--frames", "0"]) == 2
-    assert "at least 1 snapshot" in err_line(capsys)
+    assert main(["bench", "--camera", "0", "--frames", "1"]) == 2  # before the camera opens
+    assert "bench --camera: --frames 1 is too few; give 2 or more" in err_line(capsys)
 
 
-def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys, monkeypatch):
+def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys, monkeypatch,
+                                                                       caplog):
     import device.cli as cli
     from device.service import app
 
@@ -353,7 +354,7 @@ def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys,
     assert main(["bench", "--camera"]) == 2
     err = capsys.readouterr().err
     assert "camera auto: no camera found" in err.strip().splitlines()[-1]
-    assert "demo" not in err
+    assert "demo" not in err and "demo" not in caplog.text  # nor in the log
 
 
 def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
@@ -372,3 +373,5 @@ def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and lines[0].startswith("hinge-mirror: error: camera 57: cannot be "
                                                    "opened"), proc.stderr
+    # The log file (the staff console's Logs page) keeps it.
+    assert "camera 57: cannot be opened" in (tmp_path / "log" / "hinge-mirror.log").read_text()

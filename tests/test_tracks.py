@@ -62,6 +62,20 @@ def test_missing_array_and_not_an_npz(tmp_path):
         load_track(odd)
 
 
+def test_a_track_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
+    from device.vision import tracks
+
+    p = tmp_path / "t.npz"
+    save_track(p, Track(good()["keypoints"], good()["t"], (480, 640)))
+
+    def denied(*_a, **_k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tracks, "open", denied, raising=False)
+    with pytest.raises(HingeMirrorError, match=r"t.npz: cannot be read \(Permission denied\)"):
+        load_track(p)
+
+
 def test_save_to_an_unwritable_place_says_so(tmp_path):
     tr = Track(np.zeros((1, 17, 3), np.float32), np.zeros(1), (10, 10))
     with pytest.raises(HingeMirrorError, match="cannot be written"):

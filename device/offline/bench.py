@@ -27,6 +27,7 @@ from device.service.pipeline import Processor
 from device.vision.sources import Frame, OpenCVSource
 
 DECODED_BUFFER = 60  # frames held decoded in memory, cycled
+PAUSED_FRAMES = 150  # the core after a pause: 2.3 s here, 15-20 s on a Pi
 SWITCH_FAST_S = 0.0005  # the switch interval of one variant (Python's default: 0.005)
 DEFAULT_CLIP = Path(__file__).resolve().parents[3] / "shared" / "clips" / "bbdl_front_studio.mp4"
 
@@ -67,14 +68,15 @@ def _three_channels(frames: list[Frame]) -> list[Frame]:
             for f in frames]
 
 
-def core_us_per_frame(repeats: int = 5, pause_s: float = 0.0) -> dict[str, float]:
+def core_us_per_frame(repeats: int = 5, pause_s: float = 0.0,
+                      frames: int | None = None) -> dict[str, float]:
     """Coach cost per frame over a synthetic session with noise and dropouts.
 
     pause_s: a busy wait this long before each frame, doing no work (a loop on
     the clock: it evicts none of the core's code or data and lets the CPU
     idle no more than the hot loop does). Beside the hot loop (0), it shows
     what the machine itself charges for a pause as long as an invoke, which
-    the device's threads pay every frame.
+    the device's threads pay every frame. frames: the session's first so many.
     """
     kp, t, size = session_track(Session(reps=5, noise=0.003, dropout_rate=0.02))
     params = CoachParams()
@@ -82,7 +84,7 @@ def core_us_per_frame(repeats: int = 5, pause_s: float = 0.0) -> dict[str, float
     per_frame = []
     for _ in range(repeats):
         state = CoachState()
-        for k, ts in zip(kp, t, strict=True):
+        for k, ts in itertools.islice(zip(kp, t, strict=True), frames):
             if pause_s:
                 _busy_wait(pause_s)
             t0 = time.perf_counter()
@@ -323,6 +325,28 @@ def _alloc_bytes_per_frame(proc: Processor, frames: list[Frame]) -> int:
     return int(np.median(peaks))
 
 
+def check_rounds(frames: int, rounds: int) -> None:
+    """The bench's rounds and frames, refused in one line rather than changed."""
+    from device.errors import HingeMirrorError
+
+    if rounds < 10:
+        raise HingeMirrorError(f"bench --rounds {rounds}: at least 10 rounds are needed "
+                               "(each ratio is a median over them); give 10 or more")
+    if frames < 10 * rounds:
+        raise HingeMirrorError(f"bench --frames {frames}: at least 10 frames a round are "
+                               f"needed, {10 * rounds} for {rounds} rounds; give more frames "
+                               "or fewer rounds")
+
+
+def check_camera_frames(frames: int) -> None:
+    """`bench --camera`'s snapshots: two at least, for a rate between them."""
+    from device.errors import HingeMirrorError
+
+    if frames < 2:
+        raise HingeMirrorError(f"bench --camera: --frames {frames} is too few; give 2 or more "
+                               "(300 by default)")
+
+
 def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
               rounds: int = 10, boundary: bool = True, device_run: bool = True) -> dict:
     """Invoke-only, the device's path on decoded frames and the device's path from
@@ -331,10 +355,10 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
     ratios are paired within a round."""
     from device.core.coach import Coach
 
+    check_rounds(frames, rounds)
     if clip is None and DEFAULT_CLIP.is_file():
         clip = DEFAULT_CLIP
-    rounds = max(10, rounds)
-    per_round = max(10, frames // rounds)
+    per_round = frames // rounds
     pose = load_pose()
     # The device path from the file, decoding included; its peak memory first,
     # before the decoded-frame buffer exists.
@@ -456,9 +480,12 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         t0 = time.perf_counter()
         pose.preprocess(f.image)
         pre_hot.append(time.perf_counter() - t0)
+    # On the session's first PAUSED_FRAMES only (a Pi's invoke of 100 ms makes
+    # each frame that long), beside the hot loop on the same frames.
     pause_s = float(np.median(inv))
-    core_paused = {**core_us_per_frame(1, pause_s),
-                   "pause_ms": round(pause_s * 1e3, 3)}
+    core_paused = {**core_us_per_frame(1, pause_s, PAUSED_FRAMES),
+                   "pause_ms": round(pause_s * 1e3, 3), "frames": PAUSED_FRAMES,
+                   "back_to_back": core_us_per_frame(5, 0.0, PAUSED_FRAMES)}
     if file_src is not None:
         file_src.close()
         file_thr_src.close()
@@ -582,9 +609,7 @@ def camera_bench(source, pose, frames: int = 300, timeout_s: float = 120.0) -> d
     from device.errors import HingeMirrorError
     from device.service.pipeline import Pipeline
 
-    if frames < 2:
-        raise HingeMirrorError(f"bench --camera: --frames {frames} is too few; give 2 or more "
-                               "(300 by default)")
+    check_camera_frames(frames)
     hub = _CountingHub()
     proc = Processor(pose, Coach(), hub)
     taken: dict[float, float] = {}  # a frame's t_s -> when the camera's frame reached Python
@@ -716,7 +741,9 @@ def format_bench(r: dict) -> str:
         f"{r['core_us_per_frame']['p90']:.1f} p90",
         f"after a pause the core {r['core_after_pause_us_per_frame']['median']:.1f} us/frame "
         f"median with a {r['core_after_pause_us_per_frame']['pause_ms']:.1f} ms busy wait "
-        "(no work) before each frame, as long as an invoke; preprocessing "
+        "(no work) before each frame, as long as an invoke, against "
+        f"{r['core_after_pause_us_per_frame']['back_to_back']['median']:.1f} back to back on "
+        f"the same {r['core_after_pause_us_per_frame']['frames']} frames; preprocessing "
         f"{r['preprocess_back_to_back_ms']['median']:.2f} ms back to back against "
         f"{r['preprocess_ms']['median']:.2f} between invokes: what this machine charges for a "
         "pause",

@@ -162,7 +162,7 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                                   shared_pose)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                save_track(cached, track)
+                save_track(cached, track, option="--tracks")
         else:
             missing.append(name)
             continue

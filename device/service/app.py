@@ -7,6 +7,7 @@ import glob
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -50,6 +51,8 @@ def open_source(spec: str, config: Config, *, loop: bool, demo: bool = True):
             try:
                 return OpenCVSource(0, size=size, mount=mount), False
             except HingeMirrorError as exc:
+                if not demo:  # a camera is there but will not open: that, in one line
+                    raise
                 log.warning("%s", exc)
         if not demo:
             raise HingeMirrorError("camera auto: no camera found; plug one in, or give "
@@ -178,9 +181,11 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
     log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
              info.get("source"), recorder.path, info.get("pid"))
+    _stop_supervisor_first(supervisor)
     try:
         server.run()
     finally:
+        supervisor.stopping()  # first: the servers' wind-down below takes seconds with pages open
         systemd.notify("STOPPING=1")
         watchdog.stop()
         server.close()
@@ -195,6 +200,25 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         recorder.device_event("stop", None)
         recorder.close()
     return 0
+
+
+def _stop_supervisor_first(supervisor) -> None:
+    """A SIGTERM (systemd's stop, or one to the whole process group, which the
+    pipeline's process gets too) tells the supervisor before anything else:
+    waitress's own stop waits up to 5 s for the pages still streaming, and a
+    child that died meanwhile would be taken for a crash and restarted."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only (a test's run_device in a thread)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame) -> None:
+        supervisor.stopping()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def settings_applier(app, set_params, shown: dict):

@@ -134,6 +134,12 @@ class Supervisor:
             except (OSError, EOFError, BrokenPipeError):
                 pass  # the child is gone; the loop restarts it
 
+    def stopping(self) -> None:
+        """The device has begun to stop (its web server winds down first, which
+        can take seconds with pages open): from now on a child that dies is not
+        restarted. `stop` does the rest."""
+        self._stop.set()
+
     def stop(self, timeout_s: float = 3.0) -> None:
         self._stop.set()
         self._send(("stop", None))
@@ -169,7 +175,9 @@ class Supervisor:
         to the whole process group (`kill -TERM -PGID`, a terminal's `timeout`)
         reaches the child first as often as not. The parent's own stop follows
         within milliseconds, so wait for it a moment before calling the death a
-        crash; a SIGTERM to the child alone is still restarted, a second late."""
+        crash; a SIGTERM to the child alone is still restarted, a second late.
+        (`run_device` says so first thing, `stopping`, before its web server's
+        own wind-down.)"""
         if proc is None or proc.is_alive() or proc.exitcode != -signal.SIGTERM:
             return False
         return self._stop.wait(STOP_GRACE_S)
@@ -233,8 +241,9 @@ class Supervisor:
             self._ready.set()
         elif kind == "fatal":
             self._fatal = msg[1]
-            if self.state != "starting":  # at start, start() raises it: one line, not two
-                log.error("pipeline: %s", msg[1])
+            # At start, start() raises it and the command line prints it: kept in
+            # the log file, not said twice on the terminal (`console`: cli's filter).
+            log.error("pipeline: %s", msg[1], extra={"console": self.state != "starting"})
         elif kind == "ended":
             self.state = "ended"
 

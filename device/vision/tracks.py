@@ -35,9 +35,13 @@ def load_track(path: Path) -> Track:
     path = Path(path)
     if not path.is_file():
         raise not_a_file("track", path)
-    if not zipfile.is_zipfile(path):  # numpy would say it holds pickled data and how to load it
+    try:
         with open(path, "rb") as f:
-            torn = f.read(4) == b"PK\x03\x04"  # begun as an archive, its end missing
+            torn = f.read(4) == b"PK\x03\x04"  # an archive's start (its end may be missing)
+    except OSError as exc:
+        raise HingeMirrorError(f"track {path}: cannot be read ({exc.strerror}); check its "
+                               "permissions") from None
+    if not zipfile.is_zipfile(path):  # numpy would say it holds pickled data and how to load it
         raise _bad(path, "a damaged .npz archive (cut short, or not fully copied)" if torn
                    else "not a keypoint track (not an .npz archive)")
     try:
@@ -68,7 +72,7 @@ def load_track(path: Path) -> Track:
                  (int(size[0]), int(size[1])))
 
 
-def save_track(path: Path, track: Track) -> None:
+def save_track(path: Path, track: Track, option: str = "-o") -> None:
     """Write a track atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
@@ -82,7 +86,7 @@ def save_track(path: Path, track: Track) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        hint = ("free disk space or pick another folder with -o" if exc.errno == errno.ENOSPC
-                else "pick another folder with -o")
+        hint = (f"free disk space or pick another folder with {option}"
+                if exc.errno == errno.ENOSPC else f"pick another folder with {option}")
         raise HingeMirrorError(f"track {path}: cannot be written ({exc.strerror}); {hint}"
                                ) from None
