@@ -310,3 +310,28 @@ def test_the_live_skeleton_reaches_the_staff_framing_check_but_not_healthz(rig):
     assert len(framing["skeleton"]) == 17 and len(points) >= 12
     assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in points)  # within the frame
     assert "skeleton" not in str(r.sup.health()) and "framing" not in r.sup.health()
+
+
+def test_a_sigterm_tells_the_supervisor_first_then_the_handler_before_it_which_comes_back():
+    from device.service.app import _stop_supervisor_first
+
+    calls = []
+
+    class Sup:
+        def stopping(self):
+            calls.append("supervisor")
+
+    def before(signum, frame):
+        calls.append("before")
+
+    old = signal.signal(signal.SIGTERM, before)
+    try:
+        restore = _stop_supervisor_first(Sup())
+        handler = signal.getsignal(signal.SIGTERM)
+        assert handler is not before
+        handler(signal.SIGTERM, None)
+        assert calls == ["supervisor", "before"]
+        restore()
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, old)

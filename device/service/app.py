@@ -181,11 +181,12 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
     log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
              info.get("source"), recorder.path, info.get("pid"))
-    _stop_supervisor_first(supervisor)
+    restore_term = _stop_supervisor_first(supervisor)
     try:
         server.run()
     finally:
         supervisor.stopping()  # first: the servers' wind-down below takes seconds with pages open
+        restore_term()
         systemd.notify("STOPPING=1")
         watchdog.stop()
         server.close()
@@ -202,13 +203,14 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     return 0
 
 
-def _stop_supervisor_first(supervisor) -> None:
+def _stop_supervisor_first(supervisor):
     """A SIGTERM (systemd's stop, or one to the whole process group, which the
     pipeline's process gets too) tells the supervisor before anything else:
     waitress's own stop waits up to 5 s for the pages still streaming, and a
-    child that died meanwhile would be taken for a crash and restarted."""
+    child that died meanwhile would be taken for a crash and restarted.
+    Returns what puts the handler it replaced back."""
     if threading.current_thread() is not threading.main_thread():
-        return  # signals reach the main thread only (a test's run_device in a thread)
+        return lambda: None  # signals reach the main thread only (a test's run_device)
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame) -> None:
@@ -219,6 +221,9 @@ def _stop_supervisor_first(supervisor) -> None:
             raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    # None: a handler not set from Python; the default is the nearest to put back.
+    return lambda: signal.signal(signal.SIGTERM,
+                                 signal.SIG_DFL if previous is None else previous)
 
 
 def settings_applier(app, set_params, shown: dict):
