@@ -94,7 +94,7 @@ def stream():
             seq = 0
             yield "retry: 1000\n\n"
             end = time.monotonic() + max_s
-            while time.monotonic() < end:
+            while time.monotonic() < end and not hub.closed:  # closed: the device stops
                 seq, snap = hub.wait(seq, timeout_s=keepalive)
                 if snap is None:
                     yield ": keep-alive\n\n"

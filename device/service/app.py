@@ -181,12 +181,14 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
     log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
              info.get("source"), recorder.path, info.get("pid"))
-    restore_term = _stop_supervisor_first(supervisor)
+    restore_signals = _stop_first(supervisor, hub)
     try:
         server.run()
     finally:
-        supervisor.stopping()  # first: the servers' wind-down below takes seconds with pages open
-        restore_term()
+        # First: the servers' wind-down below waits for the streams still open.
+        supervisor.stopping()
+        hub.close()
+        restore_signals()
         systemd.notify("STOPPING=1")
         watchdog.stop()
         server.close()
@@ -203,27 +205,38 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     return 0
 
 
-def _stop_supervisor_first(supervisor):
+def _stop_first(supervisor, hub: StateHub):
     """A SIGTERM (systemd's stop, or one to the whole process group, which the
-    pipeline's process gets too) tells the supervisor before anything else:
-    waitress's own stop waits up to 5 s for the pages still streaming, and a
-    child that died meanwhile would be taken for a crash and restarted.
-    Returns what puts the handler it replaced back."""
+    pipeline's process gets too) or a Ctrl-C tells the supervisor and the hub
+    before anything else: waitress's own stop waits up to 5 s for the requests
+    still running, and the mirror's stream is one; a child that died meanwhile
+    would be taken for a crash and restarted. With the hub closed the streams
+    end at once. Returns what puts the handlers it replaced back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signals reach the main thread only (a test's run_device)
-    previous = signal.getsignal(signal.SIGTERM)
+    replaced = {}
 
-    def on_term(signum, frame) -> None:
-        supervisor.stopping()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise SystemExit(0)
+    def wrap(signum: int) -> None:
+        previous = signal.getsignal(signum)
+        replaced[signum] = previous
 
-    signal.signal(signal.SIGTERM, on_term)
+        def first(num, frame) -> None:
+            supervisor.stopping()
+            hub.close()
+            if callable(previous):
+                previous(num, frame)
+            elif num == signal.SIGINT:
+                raise KeyboardInterrupt
+            else:
+                raise SystemExit(0)
+
+        signal.signal(signum, first)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        wrap(signum)
     # None: a handler not set from Python; the default is the nearest to put back.
-    return lambda: signal.signal(signal.SIGTERM,
-                                 signal.SIG_DFL if previous is None else previous)
+    return lambda: [signal.signal(num, signal.SIG_DFL if was is None else was)
+                    for num, was in replaced.items()]
 
 
 def settings_applier(app, set_params, shown: dict):

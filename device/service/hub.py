@@ -16,6 +16,7 @@ class StateHub:
         self._cond = threading.Condition()
         self._seq = 0
         self._value: dict[str, Any] | None = None
+        self.closed = False  # the device is stopping: readers stop waiting
 
     def publish(self, value: dict[str, Any]) -> int:
         with self._cond:
@@ -28,12 +29,22 @@ class StateHub:
         with self._cond:
             return self._seq, self._value
 
-    def wait(self, after_seq: int, timeout_s: float) -> tuple[int, dict[str, Any] | None]:
-        """Block until a snapshot newer than `after_seq` exists, or the timeout.
+    def close(self) -> None:
+        """The device is stopping: every reader's wait ends now, and no later
+        one waits (a stream then ends, rather than holding the web server's
+        stop for its keep-alive)."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
-        Returns (seq, value); value is None when the wait timed out.
+    def wait(self, after_seq: int, timeout_s: float) -> tuple[int, dict[str, Any] | None]:
+        """Block until a snapshot newer than `after_seq` exists, or the timeout,
+        or the hub is closed.
+
+        Returns (seq, value); value is None when the wait timed out or the hub closed.
         """
         with self._cond:
-            if not self._cond.wait_for(lambda: self._seq > after_seq, timeout=timeout_s):
+            if not self._cond.wait_for(lambda: self._seq > after_seq or self.closed,
+                                       timeout=timeout_s) or self._seq <= after_seq:
                 return self._seq, None
             return self._seq, self._value
