@@ -401,8 +401,14 @@ def _cmd_staff(args) -> int:
     if not args.user or not args.role:
         raise HingeMirrorError("staff add: give the account's name and --role admin|viewer, "
                                "e.g. hinge-mirror staff add ana --role admin")
-    first = getpass.getpass(f"password for {args.user}: ")
-    if getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass(f"password for {args.user}: ")
+        again = getpass.getpass("again: ")
+    except EOFError:  # piped input ended, or Ctrl-D at the prompt
+        raise HingeMirrorError("staff add: no password was typed; run it on a terminal and "
+                               "type the password twice (it is never taken from the command "
+                               "line)") from None
+    if again != first:
         raise HingeMirrorError("staff add: the two passwords differ; nothing was changed, "
                                "run it again")
     conn = connect(config.store.path)

@@ -304,3 +304,32 @@ def test_an_admin_downloads_a_backup_that_restores_and_it_is_audited(tmp_path):
     assert 'data-testid="download-backup"' not in viewer.get("/staff/").get_data(as_text=True)
     assert post(viewer, "/staff/backup", {}, page="/staff/").status_code == 403
     assert admin.post("/staff/backup").status_code == 400
+
+
+def test_a_restore_is_refused_while_another_process_has_the_store_open(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.test_staff import stored_session
+
+    store = tmp_path / "data" / "hinge-mirror.db"
+    stored_session(store)
+    made = tmp_path / "b.tar.gz"
+    make_backup(store, made)
+    # A running device: another process with the database open.
+    device = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time; "
+                               "c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1'); "
+                               "print('open', flush=True); time.sleep(60)", str(store)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert device.stdout.readline() == "open\n"
+        before = store.read_bytes()
+        with pytest.raises(HingeMirrorError, match=rf"the store {store} is open in process "
+                           rf"{device.pid} \(a running device\?\); stop it first"):
+            restore_backup(made, store)
+        assert store.read_bytes() == before  # nothing written
+    finally:
+        device.kill()
+        device.wait()
+        device.stdout.close()
+    assert restore_backup(made, store)["sessions"] == 1  # stopped: it goes ahead

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -115,6 +116,10 @@ def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
     assert admin.get("/staff/sessions?client=K-017").get_data(as_text=True).count(
         "/staff/sessions/") == 2
     assert len(admin.get("/api/staff/reps.json?client=K-017").get_json()) == 7
+    # The list's own CSV link keeps its filter: this client's reps, not everyone's.
+    page = admin.get("/staff/sessions?client=K-017").get_data(as_text=True)
+    link = re.search(r'href="(/api/staff/reps\.csv\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "client=K-017" in link and admin.get(link).get_data(as_text=True).count("\n") == 8
     assert admin.get("/staff/clients/nobody").status_code == 404
     # A viewer reads but does not tag.
     accounts.add(connect(store), "vic", "viewer", PASSWORD)
@@ -334,6 +339,10 @@ def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
     assert "last admin" in admin.get(resp.headers["Location"]).get_data(as_text=True)
     resp = post(admin, "/staff/accounts/1/delete", {}, "/staff/accounts")
     assert "your own account" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    # Nor through the form that sets a password (its role field was a way round).
+    resp = post(admin, "/staff/accounts", dict(new, name="ana"))
+    assert resp.status_code == 400 and "last admin" in resp.get_data(as_text=True)
+    assert dict(connect(store).execute("SELECT name, role FROM accounts"))["ana"] == "admin"
     # A deleted account is logged out at its next request.
     assert post(admin, "/staff/accounts/2/delete", {}, "/staff/accounts").status_code == 302
     assert viewer.get("/staff/").status_code == 302
@@ -356,3 +365,14 @@ def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     assert "too close" in client.get("/staff/framing").get_data(as_text=True)
     framing["skeleton"] = None
     assert "Nobody in view" in client.get("/staff/framing").get_data(as_text=True)
+
+
+def test_an_id_past_what_the_store_holds_is_no_page_not_a_server_error(store):
+    admin = login(app_for(store), store=store)
+    huge = "99999999999999999999"
+    for path in (f"/staff/sessions/{huge}", f"/api/staff/sessions/{huge}.json"):
+        assert admin.get(path).status_code == 404, path
+    for path in (f"/staff/sessions/{huge}/client", f"/staff/accounts/{huge}/role"):
+        assert post(admin, path, {"client": "K-1", "role": "viewer"},
+                    "/staff/accounts").status_code == 404, path
+    assert admin.get(f"/staff/sessions/{2**63 - 1}").status_code == 404  # the largest: none

@@ -45,6 +45,14 @@ def test_staff_add_asks_twice_and_stores_a_slow_hash(store, tmp_path, monkeypatc
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 2
     assert "differ" in capsys.readouterr().err
+    def no_terminal(prompt=""):  # piped input that ended, or Ctrl-D at the prompt
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", no_terminal)
+    assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "staff add: no password was typed" in err and "Traceback" not in err
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     answers = iter([PASSWORD, PASSWORD])
     assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 0
     conn = connect(store)

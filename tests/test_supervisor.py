@@ -168,6 +168,12 @@ def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_p
                     break
             assert time.monotonic() < deadline, run_out.read_text()
             time.sleep(0.2)
+        while True:  # the demo's first rep, counted on the mirror
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=2) as st:
+                if (json.load(st).get("state") or {}).get("rep_count"):
+                    break
+            assert time.monotonic() < deadline + 60, run_out.read_text()
+            time.sleep(0.2)
         # The mirror page is open, as on every device: its stream keeps the web
         # server's stop waiting for seconds, the pipeline's process long dead.
         import threading
@@ -194,6 +200,10 @@ def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_p
     log = run_out.read_text()
     assert "pipeline_restart" not in kinds and "restarting it" not in log, (kinds, log)
     assert kinds[-1] == "stop"
+    # The demo's reps are nobody's: none in the clinic's store.
+    stored = sqlite3.connect(tmp_path / "data" / "s.db")
+    assert stored.execute("SELECT COUNT(*) FROM reps").fetchone()[0] == 0
+    assert stored.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
 
 
 def test_a_pipeline_that_crashes_at_every_start_gives_up_within_its_limit(rig):

@@ -60,6 +60,10 @@ from device.store import accounts, audit, connect, queries
 from device.words import fault_words
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
+# The largest row id SQLite holds: a larger one in a URL is no page (404), not an
+# OverflowError from the driver (500).
+ID_MAX = 2**63 - 1
+
 bp = Blueprint("staff", __name__)
 log = logging.getLogger(__name__)
 ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
@@ -276,7 +280,7 @@ def _session_or_404(session_id: int) -> dict:
     return s
 
 
-@bp.get("/staff/sessions/<int:session_id>")
+@bp.get(f"/staff/sessions/<int(max={ID_MAX}):session_id>")
 @login_required
 def session_page(session_id: int):
     s = _session_or_404(session_id)
@@ -296,7 +300,7 @@ def session_page(session_id: int):
                            error=request.args.get("error"))
 
 
-@bp.post("/staff/sessions/<int:session_id>/client")
+@bp.post(f"/staff/sessions/<int(max={ID_MAX}):session_id>/client")
 @admin_only
 def tag_session(session_id: int):
     """Tag a session with a pseudonymous client code ("" removes the tag)."""
@@ -356,7 +360,7 @@ def _export(rows: list[dict], name: str, fmt: str):
                     headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
 
 
-@bp.get("/api/staff/sessions/<int:session_id>.<any(csv, json):fmt>")
+@bp.get(f"/api/staff/sessions/<int(max={ID_MAX}):session_id>.<any(csv, json):fmt>")
 @login_required
 def export_session(session_id: int, fmt: str):
     s = _session_or_404(session_id)
@@ -493,7 +497,7 @@ def accounts_page():
                            user=current_user, roles=accounts.ROLES), status
 
 
-@bp.post("/staff/accounts/<int:account_id>/<any(role, delete):action>")
+@bp.post(f"/staff/accounts/<int(max={ID_MAX}):account_id>/<any(role, delete):action>")
 @admin_only
 def account_change(account_id: int, action: str):
     conn = _db()

@@ -101,6 +101,10 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         publisher = Publisher(config.mqtt)
 
     def on_events(events: list[dict]) -> None:
+        # The built-in demo's reps are nobody's: not in the clinic's store (its
+        # dashboard, sessions and exports) nor published. Its device events are.
+        if (supervisor.ready_info or {}).get("demo"):
+            return
         recorder.on_events(events)
         if publisher is not None:
             publisher.on_events(events)

@@ -24,7 +24,12 @@ def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
     digest = generate_password_hash(password, method="scrypt")
-    with conn:
+    with conn:  # the check and the change in one transaction, as set_role's
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT id, role FROM accounts WHERE name = ?", (name,)).fetchone()
+        if row and row[1] == "admin" and role != "admin" and \
+                not _admins_left_without(conn, row[0]):
+            raise ValueError("that is the last admin: make another admin first")
         conn.execute("INSERT INTO accounts (name, role, password_hash, created_at) "
                      "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = "
                      "excluded.role, password_hash = excluded.password_hash",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import tarfile
 import tempfile
@@ -107,9 +108,33 @@ def _read(path: Path) -> tuple[dict, dict[str, bytes]]:
     return manifest, files
 
 
+def holders(store: Path | str) -> list[int]:
+    """The other processes that have the store's database open (Linux: their
+    /proc/PID/fd links; a process this user cannot look into is not seen)."""
+    target = Path(store).resolve()
+    names = {str(target), *(str(target) + s for s in ("-wal", "-shm"))}
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        if int(entry.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) in names for fd in (entry / "fd").iterdir()):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to look into
+            continue
+    return sorted(found)
+
+
 def restore_backup(path: Path | str, store: Path | str) -> dict:
-    """Check the backup, then put it in place. Nothing is written if any check fails."""
+    """Check the backup, then put it in place. Nothing is written if any check
+    fails, or while a running device has the store open: it would go on
+    writing to the replaced file, and everything after the backup be lost."""
     path, store = Path(path), Path(store)
+    running = holders(store)
+    if running:
+        raise HingeMirrorError(f"restore {path}: the store {store} is open in process "
+                               f"{', '.join(map(str, running))} (a running device?); stop it "
+                               "first (sudo systemctl stop hinge-mirror), then restore")
     manifest, files = _read(path)
     if manifest.get("schema", 0) > VERSION:
         raise HingeMirrorError(f"backup {path}: schema {manifest['schema']} is newer than this "
