@@ -191,7 +191,7 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
         device.hub.publish({"camera": "ok", "live": True, "present": False, "phase": "absent"})
         wait_for(chromium, lambda: element(chromium, "camera-on").is_displayed(), 5,
                  "the camera-on mark")
-        assert element(chromium, "camera-on").text == "camera on · nothing recorded"
+        assert element(chromium, "camera-on").text == "camera on · no video recorded"
         assert on_top(chromium, "camera-on")  # over "Step into view", not under it
         device.hub.publish({"camera": "restarting", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "Restarting" in text(chromium, "notice"), 5, "restarting")
