@@ -90,8 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run the mirror until stopped (Ctrl-C). The page is at "
                        "http://HOST:PORT/ ; /healthz reports camera, model and pipeline.")
     r.add_argument("--source", default=None,
-                   help="auto (default: Pi camera, else webcam 0, else the demo), picamera, "
-                   "demo, a webcam INDEX, a video file or a track .npz")
+                   help="auto (default: the camera that is there, libcamera's first, else "
+                   "the first webcam; with no config file and no camera, the demo), "
+                   "picamera, demo, a webcam INDEX, a video file or a track .npz")
     r.add_argument("--config", type=Path, help="TOML config file (see device/config.py)")
     r.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     r.add_argument("--port", type=_port, help="port to listen on (default 8000)")
@@ -291,21 +292,36 @@ def _cmd_config(args) -> int:
 
     import tomli_w
 
-    from device.config import load_config
+    from device.config import load_config, load_layers, settings_path, value_of
 
-    config = load_config(args.file)
-    shown = dataclasses.asdict(config)
+    layers = load_layers(args.file, settings_path(load_config(args.file)),
+                         tolerate_unreadable=True)
+    shown = dataclasses.asdict(layers.config)
     if shown["mqtt"]["password"]:
         shown["mqtt"]["password"] = "(set)"  # never echoed
-    print(f"# config {args.file}: ok; the settings in effect (defaults where not given):")
-    print(tomli_w.dumps(shown), end="")
+    print(f"# config {args.file}: ok. The settings in effect, each with where it comes from:")
+    print(f"# file: {args.file}; staff page: {layers.settings} (wins over the file; "
+          "the settings page puts the file's back); default: the schema (device/config.py)")
+    if layers.unreadable:
+        print(f"# the staff page's settings {layers.settings} cannot be read "
+              f"({layers.unreadable}): run this as the service's user (sudo -u hinge-mirror) "
+              "to see which of the settings below it changes")
+    for section, values in shown.items():
+        print(f"\n[{section}]")
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            origin = layers.origin(name)
+            if origin == "staff page" and name in layers.file_keys:
+                said = tomli_w.dumps({key: value_of(layers.file, name)}).strip()
+                origin += f" (the file says {said.partition(' = ')[2]})"
+            print(f"{tomli_w.dumps({key: value}).strip()}  # {origin}")
     return 0
 
 
 def _bench_camera(args) -> int:
     from device.config import load_config
     from device.offline.bench import camera_bench, format_camera_bench
-    from device.service.app import open_source
+    from device.vision.cameras import open_source
 
     if args.camera == "demo" or args.camera.lower().endswith(".npz"):
         raise HingeMirrorError(f"bench --camera {args.camera}: not a camera; give auto, "
@@ -315,23 +331,46 @@ def _bench_camera(args) -> int:
     p = config.pose
     threads = args.threads[0] if args.threads else p.model_threads()
     pose = _load_pose(p.mode, threads, p.runtime)
-    source, _ = open_source(args.camera, config, loop=False, demo=False)
+    source, _ = open_source(args.camera, config.camera, loop=False)
     result = camera_bench(source, pose, frames=args.frames)  # closes the source
     print(json.dumps(result) if args.json else format_camera_bench(result))
     return 0
 
 
 def _cmd_run(args) -> int:
-    from device.config import load_config, settings_path
+    from device.config import load_config, load_layers, settings_path
     from device.service import logs
     from device.service.app import run_device
 
     path = _config_path(args.config)
-    config = load_config(path)
-    config = load_config(path, settings_path(config))  # the staff's settings win
+    layers = load_layers(path, settings_path(load_config(path)))  # the staff's settings win
+    config = layers.config
     logs.install(config.log)
+    for name, file_value, staff_value in layers.overridden():
+        logging.getLogger("device.config").warning(
+            "setting %s = %r from the staff page (%s) overrides the config file's %r (%s); "
+            "the settings page can put the file's back", name, staff_value, layers.settings,
+            file_value, path)
+    # No config file: a laptop's `make run`, where "auto" with no camera is the demo.
     return run_device(config, source=args.source, host=args.host, port=args.port,
-                      loop=args.loop, load_pose=_load_pose)
+                      loop=args.loop, load_pose=_load_pose, demo_fallback=path is None,
+                      limits=_limits(), layers=layers)
+
+
+def _limits() -> dict[str, float]:
+    """$HINGE_MIRROR_LIMITS, "ready_s=5,camera_retry_s=0.5": shorter waits, for tests."""
+    raw = os.environ.get("HINGE_MIRROR_LIMITS", "")
+    out = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key, _, value = part.partition("=")
+        try:
+            if key not in ("ready_s", "camera_retry_s") or float(value) <= 0:
+                raise ValueError
+        except ValueError:
+            raise HingeMirrorError(f"HINGE_MIRROR_LIMITS: {part!r} is not ready_s=S or "
+                                   "camera_retry_s=S (S > 0); fix or unset it") from None
+        out[key] = float(value)
+    return out
 
 
 def _cmd_backup(args) -> int:

@@ -6,8 +6,9 @@ A config file is TOML with these sections (all keys optional)::
     host = "0.0.0.0"   # staff reach the device over the local network
     port = 8000
     threads = 8        # waitress threads: live pages take at most threads - 3 of them
-    https_port = 8443  # the staff console over HTTPS (0 = off: staff pages on plain HTTP)
-    https_host = "0.0.0.0"
+    https_port = 8443  # the staff console over HTTPS (0 = off on the network: this machine
+                       # alone reaches it, over plain HTTP on loopback; a warning at each start)
+    https_host = ""    # where the console listens; "" = as host (--host too)
     cert = ""          # the clinic's own certificate and key (PEM); "" = the device's own
     key = ""
 
@@ -66,6 +67,8 @@ A config file is TOML with these sections (all keys optional)::
 Staff change some of these from the settings page (`SETTINGS`): they are
 written to `settings.toml` beside the store, checked by this same schema, and
 read over the config file at start (a setting made by staff wins over the file).
+The settings file keeps only what staff set apart from the config file;
+`load_layers` says where each setting in effect comes from.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ class ServerConfig:
     port: int = 8000
     threads: int = 8
     https_port: int = 8443
-    https_host: str = "0.0.0.0"
+    https_host: str = ""
     cert: str = ""
     key: str = ""
 
@@ -215,7 +218,8 @@ SETTINGS: tuple[tuple[str, str], ...] = (
 _CHECKS = {
     ("server", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
     ("server", "threads"): (lambda v: 4 <= v <= 64, "must be 4..64"),
-    ("server", "https_port"): (lambda v: 0 <= v <= 65535, "must be 0..65535 (0: no HTTPS)"),
+    ("server", "https_port"): (lambda v: 0 <= v <= 65535,
+                               "must be 0..65535 (0: the console on this machine only)"),
     ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
     ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
@@ -268,12 +272,69 @@ _bad = ConfigValueError
 def load_config(path: Path | None, settings: Path | None = None) -> Config:
     """Read a TOML config over the defaults, then the staff's settings file over
     it (if it exists); any unknown key or bad value is an error."""
-    config = Config()
+    return load_layers(path, settings).config
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The settings in effect and where each comes from: the defaults, the
+    config file over them, the staff page's settings file over that."""
+
+    config: Config  # in effect
+    file: Config  # the defaults and the config file, without the staff's
+    file_keys: frozenset[str]  # "section.key" the config file sets
+    staff: frozenset[str]  # "section.key" the staff page sets (settings.toml)
+    path: Path | None = None
+    settings: Path | None = None
+    unreadable: str | None = None  # why settings.toml could not be read (config check)
+
+    def origin(self, name: str) -> str:
+        return ("staff page" if name in self.staff else
+                "file" if name in self.file_keys else "default")
+
+    def overridden(self) -> list[tuple[str, Any, Any]]:
+        """(name, the file's value, the staff's) of each file setting the staff page beats."""
+        return [(n, value_of(self.file, n), value_of(self.config, n))
+                for n in sorted(self.staff & self.file_keys, key=_order)]
+
+
+def _order(name: str) -> int:
+    return [f"{s}.{k}" for s, k in SETTINGS].index(name)
+
+
+def value_of(config: Config, name: str) -> Any:
+    section, _, key = name.partition(".")
+    return getattr(getattr(config, section), key)
+
+
+def load_layers(path: Path | None, settings: Path | None = None, *,
+                tolerate_unreadable: bool = False) -> Layers:
+    """`load_config`'s layers. `settings` None: none. With
+    `tolerate_unreadable` (config check, run as someone else than the service),
+    a settings file that cannot be read is noted, not an error."""
+    file = Config()
+    raw: dict = {}
     if path is not None:
-        config = merge(config, _read(Path(path), "config"), Path(path))
-    if settings is not None and Path(settings).exists():
-        config = merge(config, _read(Path(settings), "settings"), Path(settings), only=SETTINGS)
-    return config
+        raw = _read(Path(path), "config")
+        file = merge(file, raw, Path(path))
+    file_keys = frozenset(f"{s}.{k}" for s, keys in raw.items() for k in keys)
+    config, staff, unreadable = file, frozenset(), None
+    if settings is not None:
+        try:
+            exists = Path(settings).exists()
+            if exists:
+                Path(settings).open("rb").close()
+        except OSError as exc:
+            if not tolerate_unreadable:
+                raise HingeMirrorError(f"settings {settings}: cannot be read ({exc.strerror}); "
+                                       "run as the service's user") from None
+            exists, unreadable = False, exc.strerror
+        if exists:
+            staff_raw = _read(Path(settings), "settings")
+            config = merge(file, staff_raw, Path(settings), only=SETTINGS)
+            staff = frozenset(f"{s}.{k}" for s, keys in staff_raw.items() for k in keys)
+    return Layers(config, file, file_keys, staff, Path(path) if path else None,
+                  Path(settings) if settings else None, unreadable)
 
 
 def _read(path: Path, what: str) -> dict:
@@ -327,22 +388,25 @@ def settings_path(config: Config) -> Path:
     return Path(config.store.path).parent / "settings.toml"
 
 
-def settings_of(config: Config) -> dict[str, dict[str, Any]]:
-    """The staff-changeable keys of `config`, as TOML sections."""
+def settings_of(config: Config, keys=None) -> dict[str, dict[str, Any]]:
+    """The staff-changeable keys of `config` (or those in `keys`), as TOML sections."""
     out: dict[str, dict[str, Any]] = {}
     for section, key in SETTINGS:
-        out.setdefault(section, {})[key] = getattr(getattr(config, section), key)
+        if keys is None or f"{section}.{key}" in keys:
+            out.setdefault(section, {})[key] = getattr(getattr(config, section), key)
     return out
 
 
-def save_settings(path: Path, config: Config) -> None:
-    """Write the settings of `config` to `path` atomically: a reader (or a power
-    cut) finds the old file or the new one, never half of one."""
+def save_settings(path: Path, config: Config, keys=None) -> None:
+    """Write the settings of `config` (those named in `keys`, "section.key";
+    None: all) to `path` atomically: a reader (or a power cut) finds the old
+    file or the new one, never half of one."""
     import tomli_w
 
     from device.files import atomic_write
 
-    text = "# Written by the staff settings page; checked like the config file.\n"
-    text += tomli_w.dumps(settings_of(config))
+    text = ("# Written by the staff settings page; checked like the config file. Each key\n"
+            "# here wins over the config file's (`hinge-mirror config check` shows which).\n")
+    text += tomli_w.dumps(settings_of(config, keys))
     atomic_write(path, text.encode(), what="settings", keeps="the previous settings are kept",
                  mode=0o600)  # the data folder is the service user's alone

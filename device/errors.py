@@ -9,3 +9,13 @@ class HingeMirrorError(Exception):
     """
 
     exit_code = 2
+
+
+class CameraError(HingeMirrorError):
+    """A camera that is not there or will not open. `reason` is an id the
+    mirror words for the glass (device/words.py, CAMERA): "not_found",
+    "cannot_open", "no_module" or "lost"."""
+
+    def __init__(self, message: str, reason: str = "cannot_open") -> None:
+        super().__init__(message)
+        self.reason = reason

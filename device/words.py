@@ -68,3 +68,17 @@ def dress(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {**snapshot, "last_fault_text": fault_words(snapshot.get("last_fault")),
             "cue": cue_text(snapshot.get("cue_id")),
             "guide_text": GUIDE.get(snapshot.get("guide") or "")}
+
+
+# Why the camera is away, as the glass and the staff dashboard say it (the
+# reason ids of device.errors.CameraError).
+CAMERA = {
+    "not_found": "No camera found: check that it is plugged in",
+    "cannot_open": "The camera is there but will not open",
+    "no_module": "The camera's software is not installed",
+    "lost": "The camera stopped sending pictures",
+}
+
+
+def camera_words(reason: str | None) -> str | None:
+    return CAMERA.get(reason or "", CAMERA["cannot_open"]) if reason else None

@@ -132,3 +132,64 @@ def exit_now(code: int = 5):
     """An `open_source` that takes the whole process down (a native crash)."""
     time.sleep(0.2)
     os._exit(code)
+
+
+class FakeWebcam(LiveFake):
+    """What OpenCVSource(index) gives in the `auto` tests: a live fake camera."""
+
+    def __init__(self, index, size=None, mount=None) -> None:
+        super().__init__(name=f"camera {index}")
+
+
+def _fake_cameras(webcams_from_s: float | None, webcam_opens: bool, libcamera: list | None):
+    """In this (child) process: picamera2 importable with `libcamera` listed (None:
+    not installed), whose Picamera2() finds none; /dev/video0, a UVC webcam,
+    there from `webcams_from_s` after the first call (None: never); it opens
+    (a FakeWebcam) or not."""
+    import sys
+    import types
+
+    from device.vision import cameras
+
+    if libcamera is not None and "picamera2" not in sys.modules:
+        pc2, lc = types.ModuleType("picamera2"), types.ModuleType("libcamera")
+
+        class Picamera2:
+            @staticmethod
+            def global_camera_info():
+                return list(libcamera)
+
+            def __init__(self):
+                raise IndexError("list index out of range")  # what it says with none
+
+        pc2.Picamera2, lc.Transform = Picamera2, lambda **kw: None
+        sys.modules.update(picamera2=pc2, libcamera=lc)
+    t0 = _fake_cameras.__dict__.setdefault("t0", time.monotonic())
+
+    def nodes(pattern="/dev/video*"):
+        there = webcams_from_s is not None and time.monotonic() - t0 >= webcams_from_s
+        return [cameras.V4L2Node(0, "Fake Webcam", "uvcvideo")] if there else []
+
+    def webcam(index, size=None, mount=None):
+        if not webcam_opens:
+            raise HingeMirrorError(f"camera {index}: cannot be opened or gives no frames; "
+                                   "check the cable")
+        return FakeWebcam(index, size, mount)
+
+    cameras.webcam_nodes, cameras.OpenCVSource = nodes, webcam
+
+
+def open_auto(webcams_from_s: float | None = 0.0, webcam_opens: bool = True,
+              libcamera: list | None = None, demo: bool = False):
+    """`open_source` for the child: the real "auto" over fake cameras (above)."""
+    from device.config import CameraConfig
+    from device.vision import cameras
+
+    _fake_cameras(webcams_from_s, webcam_opens, libcamera)
+    return cameras.open_source("auto", CameraConfig(), loop=False, demo=demo)
+
+
+def no_model():
+    """`load_pose` for the child: the model file is not there."""
+    raise HingeMirrorError("model /nowhere/movenet.tflite: not installed; run "
+                           "`hinge-mirror models fetch`")

@@ -7,6 +7,7 @@ Screenshots go to build/test-artifacts (HINGE_MIRROR_ARTIFACTS): portrait
 
 from __future__ import annotations
 
+import re
 import socket
 import statistics
 import threading
@@ -439,3 +440,42 @@ def test_the_html_report_in_the_browser(chromium, artifacts, tmp_path):
     width = chromium.execute_script("return document.documentElement.scrollWidth")
     assert width <= 1000
     chromium.save_screenshot(str(artifacts / "analysis-report.png"))
+
+
+def test_a_camera_that_is_away_and_a_set_past_the_target_say_so_plainly(chromium, artifacts):
+    """The glass while the camera is away: why, in words, and when it is tried
+    again; a set past the target of sets is an extra set, not "Set 3 of 2"; the
+    demo's banner only when the snapshot says the demo is playing."""
+    device = Device()
+    try:
+        for size, name in (((1080, 1920), "portrait"), ((1920, 1080), "landscape")):
+            chromium.set_window_size(*size)
+            chromium.get(device.url)
+            device.hub.publish({"camera": "unavailable", "present": False, "phase": "absent",
+                                "camera_reason": "not_found", "demo": False,
+                                "camera_text": "No camera found: check that it is plugged in",
+                                "camera_retry_s": 30.0})
+            wait_for(chromium, lambda: "retrying" in text(chromium, "notice"), 5, "camera away")
+            said = text(chromium, "notice")
+            assert said.startswith("Camera unavailable, retrying…"), said
+            assert "No camera found: check that it is plugged in" in said
+            assert re.search(r"next try in (29|30) s", said), said
+            assert not element(chromium, "demo-banner").is_displayed()
+            chromium.save_screenshot(str(artifacts / f"mirror-camera-away-{name}.png"))
+        device.hub.publish({"camera": "ok", "present": True, "phase": "standing", "demo": True,
+                            "calibrated": True, "set_state": "working", "set_extra": True,
+                            "set_number": 3, "set_target_sets": 2, "set_target_reps": 5,
+                            "set_reps": 2, "sets_done": [5, 5], "set_elapsed_s": 12.0})
+        wait_for(chromium, lambda: text(chromium, "set-title").startswith("Extra set"), 5,
+                 "the extra set")
+        assert text(chromium, "set-title") == "Extra set 1 · the 2 sets are done"
+        assert element(chromium, "demo-banner").is_displayed()
+        chromium.save_screenshot(str(artifacts / "mirror-extra-set-landscape.png"))
+        device.hub.publish({"camera": "ok", "present": True, "phase": "standing",
+                            "calibrated": True, "set_state": "done", "set_target_sets": 2,
+                            "sets_done": [5, 5, 5], "set_reps": 0})
+        wait_for(chromium, lambda: text(chromium, "set-title").startswith("All sets done"), 5,
+                 "all done")
+        assert text(chromium, "set-title") == "All sets done · 1 extra"
+    finally:
+        device.close(chromium)

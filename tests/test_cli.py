@@ -346,11 +346,11 @@ def test_bench_refuses_too_few_rounds_or_frames_instead_of_changing_them(capsys)
 def test_bench_camera_with_no_camera_says_so_and_never_mentions_the_demo(capsys, monkeypatch,
                                                                        caplog):
     import device.cli as cli
-    from device.service import app
+    from device.vision import cameras
 
     monkeypatch.setattr(cli, "_load_pose", lambda *a, **k: object())
-    monkeypatch.setattr(app, "_picamera_available", lambda: False)
-    monkeypatch.setattr(app.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(cameras, "libcamera_cameras", lambda: [])
+    monkeypatch.setattr(cameras.glob, "glob", lambda pattern: [])
     assert main(["bench", "--camera"]) == 2
     err = capsys.readouterr().err
     assert "camera auto: no camera found" in err.strip().splitlines()[-1]

@@ -135,3 +135,39 @@ def test_the_set_up_is_guided_before_the_first_rep_and_never_holds_counting_back
     coach = Coach(CoachParams(guide=False))
     play(coach, [(kp, t)])
     assert coach.snapshot()["guide"] is None and coach.snapshot()["set_reps"] == 1
+
+
+def test_a_set_past_the_target_of_sets_is_an_extra_set_on_the_glass_and_in_the_store(tmp_path):
+    """5 reps x 2 sets, then a third set: counted and kept, and both the glass
+    and the store say it is extra (was "Set 3 of 2", and 9 sets kept against 2)."""
+    from device.store import Recorder, connect
+    from device.store.queries import session
+
+    coach = Coach(CoachParams(set_target_reps=5, set_target_sets=2))
+    rec = Recorder(tmp_path / "s.db")
+    snaps = []
+
+    def feed(parts):
+        for kp, t in parts:
+            t0 = 0.0 if coach.state.t_s is None else coach.state.t_s + 1 / 30
+            for k, ts in zip(kp, t, strict=True):
+                rec.on_events(coach.update(k, float(ts) + t0, 4 / 3))
+                snaps.append(coach.snapshot())
+
+    feed([track(reps=5, tail_s=3.0), track(reps=5, lead_s=1.0, tail_s=3.0)])
+    assert (snaps[-1]["set_state"], snaps[-1]["sets_done"]) == ("done", [5, 5])
+    assert not any(s["set_extra"] for s in snaps)  # its twin: the two sets are not extra
+    feed([track(reps=2, lead_s=1.0, tail_s=0.5)])
+    now = snaps[-1]
+    assert (now["set_state"], now["set_number"], now["set_extra"]) == ("working", 3, True)
+    assert now["set_target_sets"] == 2 and now["set_reps"] == 2
+    # The store agrees: three sets in one session, the third marked extra, at once.
+    stored = session(connect(tmp_path / "s.db"), 1)
+    assert stored["sets"] == 3
+    assert [bool((d["summary"] or {}).get("extra")) for d in stored["sets_detail"]] == [
+        False, False, True]
+    feed([track(reps=3, lead_s=0.5, tail_s=3.0)])  # the extra set's fifth rep ends it
+    assert (snaps[-1]["set_state"], snaps[-1]["sets_done"]) == ("done", [5, 5, 5])
+    ended = session(connect(tmp_path / "s.db"), 1)["sets_detail"][2]
+    assert ended["summary"]["extra"] is True and ended["reps"] == 5
+    rec.close()

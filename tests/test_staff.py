@@ -99,21 +99,44 @@ def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
     assert "ana" not in client.get("/").get_data(as_text=True)
 
 
-def test_the_dashboard_says_when_the_device_cannot_record(store):
+def viewer_on_dashboard(store, health: dict):
+    """A viewer logged in to an app whose /healthz report is `health` (live: a test changes it)."""
     accounts.add(connect(store), "ana", "viewer", PASSWORD)
-    health = {"ok": True, "uptime_s": 5, "camera": {"ok": True}, "pipeline": {"fps": 29.8},
-              "model": {"runtime": "ai_edge_litert"},
-              "store": {"recording": False, "problem": "cannot record: database or disk is full"}}
     app = create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store)},
                      hub=StateHub(), health=lambda: health)
     client = app.test_client()
     client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
                                       "csrf_token": token(client)})
+    return client
+
+
+def test_the_dashboard_says_when_the_device_cannot_record(store):
+    health = {"ok": True, "uptime_s": 5, "camera": {"ok": True}, "pipeline": {"fps": 29.8},
+              "model": {"runtime": "ai_edge_litert"},
+              "store": {"recording": False, "problem": "cannot record: database or disk is full"}}
+    client = viewer_on_dashboard(store, health)
     page = client.get("/staff/").get_data(as_text=True)
     assert "cannot record: database or disk is full" in page
     health["store"] = {"recording": True, "problem": None}  # its twin: recording says yes
     page = client.get("/staff/").get_data(as_text=True)
     assert "cannot record" not in page and "29.8" in page
+
+
+def test_the_dashboard_says_why_the_camera_is_away_and_when_it_is_tried_again(store):
+    health = {"ok": False, "uptime_s": 5, "pipeline": {"fps": 0.0}, "model": {"loaded": True},
+              "camera": {"ok": False, "source": None, "reason_id": "not_found",
+                         "words": "No camera found: check that it is plugged in",
+                         "reason": "camera auto: no camera found (libcamera lists none)",
+                         "retry_in_s": 27.6}}
+    client = viewer_on_dashboard(store, health)
+    page = client.get("/staff/").get_data(as_text=True)
+    row = re.search(r'data-testid="camera">(.*?)</td>', page).group(1)
+    assert "unavailable: No camera found: check that it is plugged in" in row
+    assert "next try in 28 s" in row and "camera auto: no camera found" in row
+    health["camera"] = {"ok": True, "source": "camera 0"}  # its twin: back
+    row = re.search(r'data-testid="camera">(.*?)</td>', client.get("/staff/").get_data(
+        as_text=True)).group(1)
+    assert row == "ok (camera 0)"
 
 
 def test_every_staff_route_is_refused_without_a_login(store):

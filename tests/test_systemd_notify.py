@@ -34,6 +34,29 @@ def messages(s: socket.socket, until: float) -> list[str]:
     return out
 
 
+def assert_console_answers(cert, tls_port: int) -> None:
+    """The login page over HTTPS, verified against the device's certificate:
+    with no account yet, 503 naming the command that makes one."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(cert))
+    try:
+        urllib.request.urlopen(f"https://localhost:{tls_port}/staff/login", timeout=5,
+                               context=context).close()
+        raise AssertionError("no account exists: the login page should say so (503)")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 503 and b"staff add" in exc.read()
+        exc.close()
+
+
+def stop_and_close(proc, *closing) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for c in closing:
+        c.close()
+
+
 def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_path):
     sock = listen(tmp_path / "notify")
     port = free_port()
@@ -55,9 +78,18 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
         ready = next((m for m in got if m.startswith("READY=1")), None)
         assert ready, (tmp_path / "run.out").read_text()
         assert "STATUS=mirror on port" in ready and "demo" in ready
-        # READY means the page answers and the pipeline is running.
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-            assert r.status == 200
+        # READY means the page answers and the model is loaded; the source's
+        # first frames make /healthz well within moments.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200
+                    break
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                assert exc.code == 503 and time.monotonic() < deadline
+                time.sleep(0.1)
         # The first scheduled backup is made at the first start, beside the store.
         deadline = time.monotonic() + 10
         while True:
@@ -69,27 +101,14 @@ def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_pa
         assert backup["kept"] == 1 and backup["every_h"] == 24 and backup["error"] is None
         assert len(list((tmp_path / "data/backups").glob("hinge-mirror-*.tar.gz"))) == 1
         # The staff console answers over HTTPS with the certificate made beside the store.
-        import ssl
-
-        context = ssl.create_default_context(cafile=str(tmp_path / "data" / "tls.crt"))
-        try:
-            urllib.request.urlopen(f"https://localhost:{tls_port}/staff/login", timeout=5,
-                                   context=context).close()
-            raise AssertionError("no account exists: the login page should say so (503)")
-        except urllib.error.HTTPError as exc:  # no account yet: the page names the command
-            assert exc.code == 503 and b"staff add" in exc.read()
-            exc.close()
+        assert_console_answers(tmp_path / "data" / "tls.crt", tls_port)
         pings = [m for m in messages(sock, time.monotonic() + 2.5) if m == "WATCHDOG=1"]
         assert len(pings) >= 3  # every 0.5 s with WatchdogSec=1
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert "STOPPING=1" in messages(sock, time.monotonic() + 1.0)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        out.close()
-        sock.close()
+        stop_and_close(proc, out, sock)
 
 
 def test_the_watchdog_is_fed_only_while_healthy(tmp_path, monkeypatch):

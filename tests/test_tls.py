@@ -140,3 +140,108 @@ def test_staff_cert_prints_the_fingerprint(tmp_path, capsys):
     assert main(["staff", "cert", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("tls.crt") and out[1] == "SHA-256 " + tls.fingerprint(out[0])
+
+
+# -- where the console is, and [server] https_port = 0 -----------------------------
+
+
+def test_with_https_off_the_console_answers_this_machine_alone(tmp_path):
+    """https_port = 0: no staff route (login, sessions, CSV exports, the JSON API)
+    answers an address of the network, in clear; this machine's own browser
+    (loopback) still reaches it. The mirror page and /metrics (counts) do."""
+    from web_ui import create_app
+
+    store = tmp_path / "s.db"
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
+                     health=lambda: {"ok": True, "uptime_s": 1})
+    network = app.test_client()
+    network.environ_base["REMOTE_ADDR"] = "192.168.1.20"
+    for path in ("/staff/login", "/staff/", "/staff/sessions", "/staff/sessions.csv",
+                 "/api/staff/sessions", "/staff/settings", "/staff/logs"):
+        r = network.get(path)
+        assert r.status_code == 404 and b"https_port = 0" in r.data, path
+    r = network.post("/staff/login", data={"name": "ana", "password": PASSWORD})
+    assert r.status_code == 404 and "Set-Cookie" not in r.headers
+    assert network.get("/").status_code == 200 and network.get("/metrics").status_code == 200
+    here = app.test_client()  # 127.0.0.1
+    assert here.get("/staff/login").status_code == 200
+    for addr in ("::1", "::ffff:127.0.0.1"):
+        local = app.test_client()
+        local.environ_base["REMOTE_ADDR"] = addr
+        assert local.get("/staff/login").status_code == 200, addr
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses a TCP port listens on, from /proc/net/tcp and tcp6."""
+    import ipaddress
+
+    found = set()
+    for name, size in (("tcp", 4), ("tcp6", 16)):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, hexport = local.partition(":")
+            if state != "0A" or int(hexport, 16) != port:
+                continue
+            raw = bytes.fromhex(addr)
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # host order words
+            found.add(str(ipaddress.ip_address(raw)))
+    return found
+
+
+def _run_until_console(tmp_path, server: str, *args: str) -> tuple[str, set[str]]:
+    """A real `hinge-mirror run` (the demo): its log, and where its TLS
+    port listens, once it says where the staff console is."""
+    import os
+    import sys
+    import time
+
+    tls_port = free_port()
+    tmp_path.mkdir(exist_ok=True)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/s.db"\n[log]\ndir = "{tmp_path}/log"\n'
+                   f'[backup]\nevery_h = 0\n[server]\n{server.format(tls_port=tls_port)}\n')
+    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "run", "--source", "demo",
+                             "--config", str(cfg), "--port", str(free_port()), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ))
+    log = tmp_path / "log" / "hinge-mirror.log"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not re.search(
+                "staff console( on|:)", log.read_text() if log.exists() else ""):
+            assert proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.3)  # the TLS server's thread binds beside the log line
+        return log.read_text(), _listening(tls_port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_the_console_listens_where_the_mirror_does_unless_told(tmp_path):
+    # --host 127.0.0.1 and no https_host: the console on loopback too, and said.
+    log, where = _run_until_console(tmp_path / "a", "https_port = {tls_port}",
+                                    "--host", "127.0.0.1")
+    assert where == {"127.0.0.1"}, where
+    assert re.search(r"staff console on https://127\.0\.0\.1:\d+/staff/ \(as \[server\] host, "
+                     r"from --host;", log), log
+    # [server] host on every address (the appliance's config): the console there too.
+    log, where = _run_until_console(tmp_path / "b", 'host = "0.0.0.0"\nhttps_port = {tls_port}')
+    assert where == {"0.0.0.0"} and "https://0.0.0.0:" in log, (where, log)
+    # https_host given: it wins, and the log says it was the setting.
+    log, where = _run_until_console(tmp_path / "c", 'https_host = "0.0.0.0"\n'
+                                    "https_port = {tls_port}", "--host", "127.0.0.1")
+    assert where == {"0.0.0.0"} and "([server] https_host;" in log, (where, log)
+
+
+def test_with_https_off_every_start_warns_that_the_console_is_this_machines_alone(tmp_path):
+    log, _ = _run_until_console(tmp_path, "https_port = 0", "--host", "127.0.0.1")
+    assert re.search(r"WARNING .*staff console: off on the network \(\[server\] https_port = 0\)"
+                     r"; this machine alone reaches it, over plain HTTP at "
+                     r"http://127\.0\.0\.1:\d+/staff/", log), log

@@ -128,16 +128,31 @@ def install(app) -> None:
 
 
 # What goes over HTTPS only when it is on: everything of the staff's, and /metrics.
-SECURE_PATHS = ("/staff", "/api/staff", "/metrics")
+STAFF_PATHS = ("/staff", "/api/staff")
+SECURE_PATHS = (*STAFF_PATHS, "/metrics")
+
+
+# The console without HTTPS ([server] https_port = 0): for this machine alone.
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+CONSOLE_OFF = ("The staff console is off on the network ([server] https_port = 0): set "
+               "https_port to serve it over HTTPS.")
 
 
 def _https(app) -> None:
     """With HTTPS_PORT set (the device runs its TLS server): staff routes asked
     for over plain HTTP are redirected there (308 keeps the method), the session
     cookie is Secure, HTTPS answers carry HSTS, and the certificate itself (public)
-    can be fetched from /certificate.pem to import and check its fingerprint."""
+    can be fetched from /certificate.pem to import and check its fingerprint.
+    Without it, staff routes answer this machine only (loopback): from any other
+    address they are 404, so that nothing of a patient crosses the network in clear."""
     port = app.config.get("HTTPS_PORT")
     if not port:
+        @app.before_request
+        def loopback_only():
+            if request.path.startswith(STAFF_PATHS) and request.remote_addr not in LOOPBACK:
+                return Response(CONSOLE_OFF + "\n", status=404, mimetype="text/plain")
+            return None
+
         return
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = True
@@ -456,7 +471,11 @@ def settings_page():
             abort(403)
         try:
             before = values
-            live.change(dict(values, **_form_values()))
+            reset = request.form.get("reset")
+            if reset:  # "back to the file's value": the other fields as they were
+                live.reset(reset)
+            else:
+                live.change(dict(values, **_form_values()))
             values, saved = live.values(), True
             changed = [f"{k} {before[k]!r} -> {v!r}" for k, v in values.items()
                        if before[k] != v]
@@ -470,8 +489,8 @@ def settings_page():
             errors["_"] = str(exc)
             status = 507
     return render_template("staff/settings.html", form=SETTING_FORM, values=values,
-                           errors=errors, saved=saved, user=current_user,
-                           path=live.path), status
+                           origins=live.origins(), errors=errors, saved=saved,
+                           user=current_user, path=live.path), status
 
 
 @bp.route("/staff/accounts", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ import numpy as np
 from device.core.features import reportable
 from device.core.person import dominant_view, window_view
 from device.core.reps import interrupt, step
-from device.core.sets import end_session, end_set, guide, set_state
+from device.core.sets import end_session, end_set, extra_set, guide, set_state
 from device.core.state import CoachParams, CoachState, Phase
 
 
@@ -36,6 +36,8 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "sets_done": list(s.session_sets),  # reps of each set this session has ended
         "set_number": len(s.session_sets) + (1 if s.set_reps else 0),
         "set_state": set_state(s, p),
+        # A set past the target of sets: counted and kept, and said to be extra.
+        "set_extra": bool(s.set_reps) and extra_set(s, p),
         "set_target_reps": p.set_target_reps or None,
         "set_target_sets": p.set_target_sets or None,
         "set_elapsed_s": None if s.set_started_s is None else round(now - s.set_started_s, 1),
@@ -95,8 +97,8 @@ def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[d
     last frame's is used."""
     events: list[dict] = []
     t_s = s.t_s if s.t_s is not None else 0.0
-    s = end_session(end_set(interrupt(s, events, p, walked_off=True), events, reason),
-                    events, reason, t_s)
+    s = end_session(end_set(interrupt(s, events, p, walked_off=True), events, reason, p),
+                    events, reason, t_s, p)
     return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
                       set_index=s.set_index, session_index=s.session_index, t_s=s.t_s), events
 
@@ -134,7 +136,8 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
     end: list[dict] = []
-    state = end_set(interrupt(state, end, params, walked_off=False), end, "recording_ended")
+    state = end_set(interrupt(state, end, params, walked_off=False), end, "recording_ended",
+                    params)
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}

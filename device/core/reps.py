@@ -96,8 +96,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         # or a restarted camera. What was under way ends; counting starts over.
         events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
         state = interrupt(state, events, params, walked_off=False)
-        state = end_session(end_set(state, events, "left"), events, "clock_restarted",
-                            state.t_s)
+        state = end_session(end_set(state, events, "left", params), events, "clock_restarted",
+                            state.t_s, params)
         state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
                            set_index=state.set_index, session_index=state.session_index)
         state, more = _frame(state, keypoints, t_s, aspect, params)
@@ -114,7 +114,7 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if who == "switched":  # someone else for good: what was under way ends, all starts over
         events.append({"type": "person_changed", "t_s": t_s})
         state = interrupt(state, events, params, walked_off=False)
-        state = end_session(state, events, "someone_else", t_s)
+        state = end_session(state, events, "someone_else", t_s, params)
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
                        view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
     dt_s = t_s - state.t_s if state.t_s is not None else 0.0
@@ -230,7 +230,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     phase = s.phase
     if s.set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
             t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
-        s = end_set(s, events, "idle")
+        s = end_set(s, events, "idle", p)
     if is_seated(s, p) and (phase == Phase.READY or phase in ACTIVE):
         # On a seat: sitting down, sitting, and getting up are not reps.
         events.append({"type": "seated", "t_s": t_s})
@@ -367,7 +367,7 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Eve
         state = evolve(_partial(state, events), still_since_s=None)
     if state.phase == Phase.ABSENT or t_s - state.last_seen_s < params.absent_s:
         return state
-    state = end_set(interrupt(state, events, params, walked_off=True), events, "left")
+    state = end_set(interrupt(state, events, params, walked_off=True), events, "left", params)
     return evolve(forget_person(state, t_s), phase=Phase.ABSENT, still_since_s=None,
                   anchor_pts=None, anchor_t_s=None, other_pts=None, other_since_s=None)
 
@@ -419,12 +419,12 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         s = start_session(s, t_s, events)
     if not s.set_reps:
         s = start_set(s, summary["start_s"] if summary["start_s"] is not None
-                      else summary["bottom_s"], events)
+                      else summary["bottom_s"], events, p)
     events.append({"type": "rep", **summary})
     s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,
                set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
                last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
     s = give_cue(s, found, t_s, p, events)
     if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
-        s = end_set(s, events, "target")  # the set is done: rest until the next one
+        s = end_set(s, events, "target", p)  # the set is done: rest until the next one
     return s

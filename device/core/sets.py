@@ -44,20 +44,27 @@ def set_summary(index: int, reps: tuple) -> dict:
     }
 
 
-def start_set(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
+def extra_set(s: CoachState, p: CoachParams) -> bool:
+    """Is the set under way (or the next one) past the session's target of
+    sets? Counted and kept all the same, and said to be extra."""
+    return bool(p.set_target_sets) and len(s.session_sets) >= p.set_target_sets
+
+
+def start_set(s: CoachState, t_s: float, events: list[Event], p: CoachParams) -> CoachState:
     """The first rep of a set is being counted (`t_s`: when it began)."""
     index = s.set_index + 1
     events.append({"type": "set_started", "set": index, "session": s.session_index,
-                   "t_s": t_s})
+                   "number": len(s.session_sets) + 1, "extra": extra_set(s, p), "t_s": t_s})
     return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None)
 
 
-def end_set(s: CoachState, events: list[Event], reason: str) -> CoachState:
+def end_set(s: CoachState, events: list[Event], reason: str, p: CoachParams) -> CoachState:
     """Close the set under way, if any. Its fault and cue go with it: the
     next set starts clean; the summary stays for the page until then."""
     if not s.set_reps:
         return s
     summary = set_summary(s.set_index, s.set_reps)
+    summary["extra"] = extra_set(s, p)
     events.append({"type": "set_ended", "reason": reason, **summary})
     return evolve(s, set_reps=(), last_set=summary, set_started_s=None,
                   session_sets=(*s.session_sets, len(s.set_reps)),
@@ -71,11 +78,12 @@ def start_session(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
                   session_reps=0, resting_since_s=None)
 
 
-def end_session(s: CoachState, events: list[Event], reason: str, t_s: float) -> CoachState:
+def end_session(s: CoachState, events: list[Event], reason: str, t_s: float,
+                p: CoachParams) -> CoachState:
     """Close the session (and its set): nothing of this person stays on the glass."""
     if not s.session_active:
         return s
-    s = end_set(s, events, reason)
+    s = end_set(s, events, reason, p)
     events.append({"type": "session_ended", "session": s.session_index, "reason": reason,
                    "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s})
     return evolve(s, session_active=False, session_sets=(), session_reps=0,
@@ -88,7 +96,7 @@ def follow_session(s: CoachState, events: list[Event], t_s: float,
     """After each frame: someone in view and calibrated starts a session;
     nobody in view for session_idle_s ends it."""
     if s.session_active and s.phase == Phase.ABSENT and t_s - s.last_seen_s >= p.session_idle_s:
-        return end_session(s, events, "left", t_s)
+        return end_session(s, events, "left", t_s, p)
     if not s.session_active and s.phase != Phase.ABSENT and s.ref.standing_s >= p.calib_s:
         return start_session(s, t_s, events)
     return s

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import glob
 import logging
 import os
 import secrets
@@ -13,10 +12,10 @@ import threading
 from pathlib import Path
 
 from device.config import Config, backup_dir, settings_path
-from device.core.synth import demo_session
 from device.errors import HingeMirrorError
 from device.service import systemd
 from device.service.backups import BackupSchedule
+from device.service.child import BACKOFF_S as CAMERA_BACKOFF_S
 from device.service.child import Job
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
@@ -26,71 +25,45 @@ from device.service.supervisor import Supervisor
 from device.service.system import machine
 from device.service.systemd import Watchdog
 from device.store import Recorder
-from device.vision.sources import OpenCVSource, Picamera2Source, ReplaySource
-from device.vision.tracks import Track
+from device.vision.cameras import needs_model, open_source
 
 log = logging.getLogger(__name__)
 
 
-def _picamera_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("picamera2") is not None
-
-
-def open_source(spec: str, config: Config, *, loop: bool, demo: bool = True):
-    """A frame source from `--source` (or the config). Returns (source, is_demo).
-    demo: with no camera, "auto" is the built-in demo; if False, an error."""
-    cam = config.camera
-    size = (cam.height, cam.width)
-    mount = cam.mount()
-    if spec == "auto":
-        if _picamera_available():
-            return Picamera2Source(size, cam.fps, mount), False
-        if glob.glob("/dev/video*"):
-            try:
-                return OpenCVSource(0, size=size, mount=mount), False
-            except HingeMirrorError as exc:
-                if not demo:  # a camera is there but will not open: that, in one line
-                    raise
-                log.warning("%s", exc)
-        if not demo:
-            raise HingeMirrorError("camera auto: no camera found; plug one in, or give "
-                                   "picamera or a webcam index")
-        log.warning("no camera found: starting the built-in demo (a synthetic session "
-                    "replayed in a loop); pass --source to pick a camera or a video")
-        spec = "demo"
-    if spec == "demo":
-        kp, t, frame_size = demo_session()
-        return ReplaySource(Track(kp, t, frame_size), realtime=True, loop=True,
-                            name="demo (synthetic)"), True
-    if spec == "picamera":
-        return Picamera2Source(size, cam.fps, mount), False
-    if spec.isdigit():
-        return OpenCVSource(int(spec), size=size, mount=mount), False
-    if spec.lower().endswith(".npz"):
-        return ReplaySource(Path(spec), realtime=True, loop=loop), False
-    return OpenCVSource(spec, realtime=True, loop=loop), False
-
-
 def run_device(config: Config, *, source: str | None, host: str | None, port: int | None,
-               loop: bool, load_pose) -> int:
+               loop: bool, load_pose, demo_fallback: bool = False,
+               limits: dict[str, float] | None = None, layers=None) -> int:
     """Serve the mirror and the staff console; the pipeline in its own process.
 
-    `source` is the command line's `--source`: a camera or file named there that
-    cannot be opened at start is a one-line error (someone is at a keyboard);
-    the configured source (the appliance) is retried with backoff instead.
+    Ready (the page, /healthz, the console, systemd's READY) once the model is
+    loaded: a camera that is away is a state the mirror shows, retried for as
+    long as it takes. `source` is the command line's `--source`: a camera or
+    file named there that cannot be opened at start is a one-line error
+    (someone is at a keyboard); the configured source (the appliance) is
+    retried with backoff instead. `demo_fallback` (no config file: a laptop's
+    `make run`): "auto" with no camera, or with no model, plays the built-in
+    demo; a device with a config never does unless it says `source = "demo"`.
+    `limits` (tests): "ready_s", the model's time to load; "camera_retry_s",
+    the longest wait between tries to open the camera. `layers`: where each
+    setting comes from (device.config.load_layers), for the settings page.
     """
     from web_ui import create_app
 
     host = host or config.server.host
     port = port if port is not None else config.server.port
     p = config.pose
-    job = Job(open_source=functools.partial(open_source, source or config.camera.source,
-                                            config, loop=loop),
-              load_pose=functools.partial(load_pose, p.mode, p.model_threads(), p.runtime),
+    spec = source or config.camera.source
+    demo_fallback = demo_fallback and spec == "auto"
+    limits = limits or {}
+    retry_s = limits.get("camera_retry_s")
+    job = Job(open_source=functools.partial(open_source, spec, config.camera, loop=loop,
+                                            demo=demo_fallback),
+              load_pose=functools.partial(load_pose, p.mode, p.model_threads(), p.runtime)
+              if needs_model(spec) else None,
               params=config.coach.params(), skeleton=config.display.skeleton,
-              fail_fast=source is not None)
+              fail_fast=source is not None and source != "auto", demo_fallback=demo_fallback,
+              backoff_s=CAMERA_BACKOFF_S if retry_s is None else tuple(
+                  min(b, retry_s) for b in CAMERA_BACKOFF_S))
     hub = StateHub()
     metrics = Metrics()
     recorder: Recorder | None = None
@@ -103,7 +76,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     def on_events(events: list[dict]) -> None:
         # The built-in demo's reps are nobody's: not in the clinic's store (its
         # dashboard, sessions and exports) nor published. Its device events are.
-        if (supervisor.ready_info or {}).get("demo"):
+        if (supervisor.source_info or {}).get("demo"):
             return
         recorder.on_events(events)
         if publisher is not None:
@@ -113,7 +86,13 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                             on_device_event=lambda kind, detail: recorder.device_event(
                                 kind, detail),
                             on_restart=lambda why: recorder.close_open("interrupted"),
-                            metrics=metrics)
+                            on_source=lambda info: on_source(info), metrics=metrics,
+                            **({"ready_s": limits["ready_s"]} if "ready_s" in limits else {}))
+
+    def on_source(info: dict) -> None:
+        app.config["DEMO"] = bool(info.get("demo"))
+        log.info("source %s open%s", info.get("source"),
+                 " (the built-in demo: nothing is stored)" if info.get("demo") else "")
     store_dir = Path(config.store.path).parent
     backups = BackupSchedule(config.store.path, backup_dir(config), config.backup.every_h * 3600,
                              config.backup.keep, external=bool(config.backup.dir),
@@ -131,6 +110,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     # HTTPS for the staff console: the certificate first (made once), so that
     # the app knows to send staff routes there.
     srv = config.server
+    https_host = srv.https_host or host  # the console listens where the mirror does, unless set
     tls_config: dict = {}
     if srv.https_port:
         from device.service import tls
@@ -138,10 +118,11 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         cert, key = tls.ensure_certificate(store_dir, srv.cert, srv.key)
         tls_config = {"HTTPS_PORT": srv.https_port, "TLS_CERT": str(cert),
                       "TLS_FINGERPRINT": tls.fingerprint(cert),
-                      "STAFF_URL": f"https://{socket.gethostname()}.local:{srv.https_port}/staff/"}
+                      "STAFF_URL": f"https://{_staff_host(https_host)}:{srv.https_port}/staff/"}
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     d = config.display
-    app = create_app({**tls_config, "DEMO": False, "SSE_SLOTS": max(1, config.server.threads - 3),
+    app = create_app({**tls_config, "DEMO": spec == "demo",
+                      "SSE_SLOTS": max(1, config.server.threads - 3),
                       "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
                       "RETENTION_DAYS": config.store.retention_days,
@@ -149,14 +130,14 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                      hub=hub, health=health, metrics=metrics)
     app.extensions["hinge_mirror"]["settings"] = LiveSettings(
         config, settings_path(config),
-        settings_applier(app, supervisor.set_params, supervisor.shown))
+        settings_applier(app, supervisor.set_params, supervisor.shown), layers=layers)
     app.extensions["hinge_mirror"]["framing"] = lambda: supervisor.framing
     server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
     port = int(server.effective_port)  # the port bound: --port 0 picks a free one
     tls_server = None
     try:
         if tls_config:
-            tls_server = tls.make_tls_server(app, srv.https_host, srv.https_port, cert, key)
+            tls_server = tls.make_tls_server(app, https_host, srv.https_port, cert, key)
         recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
     except BaseException:
         server.close()
@@ -165,7 +146,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         raise
     recorder.close_open("interrupted")  # what a crash or a power cut left open
     try:
-        supervisor.start()  # the camera open and the model loaded, or a one-line error
+        supervisor.start()  # the model loaded (not the camera), or a one-line error
     except BaseException:
         server.close()
         if tls_server is not None:
@@ -173,18 +154,24 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         recorder.close()
         raise
     info = supervisor.ready_info or {}
-    app.config["DEMO"] = bool(info.get("demo"))
     retention = _Retention(recorder, config.store.retention_days)
     backups.start()
-    recorder.device_event("start", info.get("source"))
+    recorder.device_event("start", f"source {spec}")
     watchdog = Watchdog(supervisor.watchdog_ok)
     if tls_server is not None:
         threading.Thread(target=tls_server.serve, name="https", daemon=True).start()
-        log.info("staff console on https://%s:%d/staff/ (certificate SHA-256 %s)",
-                 srv.https_host, srv.https_port, tls_config["TLS_FINGERPRINT"])
-    systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {info.get('source')}")
+        log.info("staff console on https://%s:%d/staff/ (%s; certificate SHA-256 %s)",
+                 https_host, srv.https_port, "[server] https_host" if srv.https_host else
+                 "as [server] host" + (", from --host" if host != srv.host else ""),
+                 tls_config["TLS_FINGERPRINT"])
+    else:
+        log.warning("staff console: off on the network ([server] https_port = 0); this "
+                    "machine alone reaches it, over plain HTTP at http://127.0.0.1:%d/staff/; "
+                    "set https_port to serve it over HTTPS", port)
+    systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {spec}")
+    opened = supervisor.source_info or {}
     log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
-             info.get("source"), recorder.path, info.get("pid"))
+             opened.get("source") or f"{spec}, not open yet", recorder.path, info.get("pid"))
     restore_signals = _stop_first(supervisor, hub)
     try:
         server.run()
@@ -207,6 +194,14 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         recorder.device_event("stop", None)
         recorder.close()
     return 0
+
+
+def _staff_host(https_host: str) -> str:
+    """The console's address for the glass: the device's name on the network,
+    or localhost when the console listens on loopback only."""
+    if https_host in ("127.0.0.1", "::1", "localhost"):
+        return "localhost"
+    return f"{socket.gethostname()}.local"
 
 
 def _stop_first(supervisor, hub: StateHub):

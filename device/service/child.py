@@ -3,8 +3,10 @@
 `main` runs in a child process (multiprocessing, spawn) started by the
 supervisor. It sends everything over one pipe, as tuples:
 
-    ("ready", info)            the source is open (and the model loaded)
-    ("fatal", message)         the first open failed on an explicit source: stop
+    ("ready", info)            the model is loaded: the device is ready (camera or not)
+    ("source", info)           a source opened (its name, demo or not, live or not)
+    ("fatal", message)         the model will not load, or the first open of an
+                               explicit --source failed: stop
     ("snap", snapshot)         each published snapshot
     ("events", [event, ...])   the coach's events (the parent records them)
     ("device", kind, detail)   camera_lost, camera_back, camera_retry, error
@@ -13,10 +15,10 @@ supervisor. It sends everything over one pipe, as tuples:
     ("ended", None)            a recording ran out: nothing more will come
 
 and reads ("params", CoachParams) and ("stop", None) from it. A live camera
-that fails (an open error, "frontend timed out", a USB camera unplugged) is
-closed and opened again with backoff, the mirror showing "camera
-unavailable"; a capture that will not let go is left to the supervisor,
-which restarts this whole process.
+that is away at start, or fails (an open error, "frontend timed out", a USB
+camera unplugged), is closed and opened again with backoff for as long as
+it takes, the mirror showing "camera unavailable" and why; a capture that
+will not let go is left to the supervisor, which restarts this whole process.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class Job:
     camera_stale_s: float = 2.0  # no frame this long: the camera is lost (the mirror says so)
     reopen_after_s: float = 3.0  # lost this long: closed and opened again
     failing_s: float = 10.0  # every frame failing this long: exit, a fresh process starts
+    backoff_s: tuple[float, ...] = BACKOFF_S  # between tries to open a camera that is away
+    # No config file (a laptop's `make run`): a model that will not load starts
+    # the built-in demo, which needs none, instead of ending the start.
+    demo_fallback: bool = False
 
 
 class _Sender:
@@ -124,11 +130,13 @@ def main(conn, job: Job) -> int:
         """Twice a second, whatever the main thread is doing (stopping a camera,
         say): the supervisor takes silence for a frozen process."""
         while not stop.wait(HEALTH_EVERY_S):
-            pipeline = holder.get("pipeline")
-            if pipeline is None:
-                send("health", {"ok": False, "camera": {"ok": False}, "invokes": []})
+            pipeline, proc = holder.get("pipeline"), holder.get("processor")
+            down = holder.get("camera_down")
+            if pipeline is None or down is not None:
+                send("health", dict(camera_down_health(
+                    down or {"reason": "the model is loading", "reason_id": "loading",
+                             "retry_at": 0.0}, proc), invokes=[]))
                 continue
-            proc = pipeline.processor
             log_, proc.invoke_log = proc.invoke_log, []
             # The framing check's skeleton (points only, never a picture): to the
             # supervisor, which keeps it for the staff page, off /healthz.
@@ -149,47 +157,62 @@ def main(conn, job: Job) -> int:
 
 def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> int:
     from device.core.coach import Coach
-    from device.service.pipeline import Pipeline, Processor
+    from device.service.pipeline import Pipeline, Processor, model_health
 
-    processor = None
-    attempt = 0
-    first = True
-    while not stop.is_set():
+    # The model first: the device is ready once it is loaded (DESIGN.md,
+    # Processes). From then on the camera is a state the snapshots carry,
+    # retried for as long as it is away; only a model that will not load ends
+    # the start.
+    # An explicit --source (fail_fast: someone at a keyboard) is opened first,
+    # so that one that cannot be is said in one line, before the model's own
+    # messages.
+    pose = None
+    open_source = job.open_source
+    pending = None
+    if job.fail_fast:
         try:
-            source, demo = job.open_source()
+            pending = open_source()
         except HingeMirrorError as exc:
-            if first and job.fail_fast:
+            send("fatal", str(exc))
+            return 2
+    if job.load_pose is not None:
+        try:
+            pose = job.load_pose()
+        except HingeMirrorError as exc:
+            if pending is not None:
+                pending[0].close()
+            if not job.demo_fallback:
                 send("fatal", str(exc))
                 return 2
-            _camera_down(send, processor, str(exc), attempt)
-            if stop.wait(_backoff(attempt)):
+            log.warning("%s. A camera needs the model: starting the built-in demo, which "
+                        "does not", exc)
+            open_source = _demo
+    processor = Processor(pose, Coach(job.params), _PipeHub(send),
+                          extra={"source": None, "demo": False, "live": True},
+                          skeleton=job.skeleton)
+    processor.invoke_log = []
+    holder["processor"] = processor
+    send("ready", {"pid": os.getpid(), "model": model_health(pose)})
+    attempt = 0
+    opened = False
+    while not stop.is_set():
+        try:
+            source, demo = pending or open_source()
+        except HingeMirrorError as exc:
+            delay = _camera_down(send, processor, holder, str(exc),
+                                 getattr(exc, "reason", "cannot_open"), attempt, job.backoff_s)
+            if stop.wait(delay):
                 break
             attempt += 1
             continue
-        if processor is None:
-            from device.vision.sources import ReplaySource
-
-            pose = None
-            if job.load_pose is not None and not isinstance(source, ReplaySource):
-                try:
-                    pose = job.load_pose()
-                except HingeMirrorError as exc:
-                    source.close()
-                    send("fatal", str(exc))
-                    return 2
-            processor = Processor(pose, Coach(job.params), _PipeHub(send),
-                                  extra={"source": source.name, "demo": demo,
-                                         "live": source.live},
-                                  skeleton=job.skeleton)
-            processor.invoke_log = []
-            holder["processor"] = processor
-        else:
-            processor.extra.update(source=source.name, live=source.live)
-        if not first:
-            send("device", "camera_back", f"{source.name} opened again")
-        first = False
-        send("ready", {"source": source.name, "demo": demo, "live": source.live,
-                       "pid": os.getpid()})
+        pending = None
+        holder.pop("camera_down", None)
+        processor.extra.update(source=source.name, demo=demo, live=source.live)
+        if opened or attempt:
+            send("device", "camera_back", f"{source.name} opened"
+                 + (" again" if opened else f" after {attempt} failed tries"))
+        opened = True
+        send("source", {"source": source.name, "demo": demo, "live": source.live})
         pipeline = Pipeline(source, processor, camera_stale_s=job.camera_stale_s,
                             on_events=lambda events: send("events", events),
                             on_device_event=lambda kind, detail: send("device", kind, detail))
@@ -216,25 +239,57 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
                       source.name)
             return 3
         attempt = 0 if pipeline.processor.frames else attempt + 1
-        if stop.wait(_backoff(attempt)):
+        delay = _backoff(attempt, job.backoff_s)
+        holder["camera_down"] = {"reason": f"camera {source.name}: {outcome}",
+                                 "reason_id": "lost", "retry_at": time.monotonic() + delay}
+        if stop.wait(delay):
             break
     return 0
 
 
-def _backoff(attempt: int) -> float:
-    return BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+def _demo():
+    from device.vision.cameras import demo_source
+
+    return demo_source(), True
 
 
-def _camera_down(send: _Sender, processor, why: str, attempt: int) -> None:
-    delay = _backoff(attempt)
+def _backoff(attempt: int, backoff_s: tuple[float, ...] = BACKOFF_S) -> float:
+    return backoff_s[min(attempt, len(backoff_s) - 1)]
+
+
+def _camera_down(send: _Sender, processor, holder: dict, why: str, reason: str, attempt: int,
+                 backoff_s: tuple[float, ...]) -> float:
+    """The camera could not be opened: say so (the log, once a device event, the
+    glass, /healthz through the heartbeat); returns the wait before the next try."""
+    from device.words import camera_words
+
+    delay = _backoff(attempt, backoff_s)
     logging.getLogger("device.service.child").warning(
-        "camera: %s; trying again in %.0f s", why, delay)
+        "%s; trying again in %.0f s", why, delay)
     if attempt == 0:
         send("device", "camera_retry", why)
-    if processor is not None:
-        processor.publish(camera="unavailable")
-    else:
-        send("snap", {"camera": "unavailable", "present": False, "phase": "absent"})
+    holder["camera_down"] = {"reason": why, "reason_id": reason,
+                             "retry_at": time.monotonic() + delay}
+    processor.publish(camera="unavailable", camera_reason=reason,
+                      camera_text=camera_words(reason), camera_retry_s=round(delay, 1))
+    return delay
+
+
+def camera_down_health(down: dict, processor) -> dict[str, Any]:
+    """The heartbeat's report while no camera is open: the model loaded, the
+    process well, the camera away (why, and when it is tried again)."""
+    from device.service.pipeline import model_health
+    from device.words import camera_words
+
+    return {"ok": False,
+            "camera": {"ok": False, "source": None, "reason": down["reason"],
+                       "reason_id": down["reason_id"], "words": camera_words(down["reason_id"]),
+                       "retry_in_s": round(max(0.0, down["retry_at"] - time.monotonic()), 1)},
+            "model": model_health(processor.pose if processor is not None else None,
+                                  loading=processor is None),
+            "pipeline": {"ok": processor is not None, "fps": 0.0,
+                         "frames": processor.frames if processor is not None else 0},
+            "error": None}
 
 
 def _watch(pipeline, send: _Sender, stop: threading.Event, job: Job) -> str:

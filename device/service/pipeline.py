@@ -23,7 +23,7 @@ from device.service.hub import StateHub
 from device.service.metrics import Metrics
 from device.vision.pose import PoseEstimator
 from device.vision.sources import Frame, FrameSource
-from device.words import dress
+from device.words import camera_words, dress
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,14 @@ class Mailbox:
             return frame
 
 
+def model_health(pose, loading: bool = False) -> dict[str, Any]:
+    """/healthz's model: loaded (its runtime, threads, mode), or None for a
+    source that carries keypoints (a replayed track, the demo)."""
+    return {"ok": not loading, "loaded": pose is not None,
+            "runtime": getattr(pose, "runtime", None), "threads": getattr(pose, "threads", None),
+            "mode": getattr(pose, "mode", None)}
+
+
 def _latency_ms(times_s) -> dict[str, float] | None:
     """Median and 95th percentile of the recent pose invokes, in ms."""
     recent = sorted(list(times_s))
@@ -145,13 +153,17 @@ class Processor:
     def camera_lost(self) -> list[dict]:
         """No frames for a while: clear the person and say so on the glass."""
         events = self.coach.lose_sight("camera_lost")
-        self.publish(camera="unavailable")
+        self.publish(camera="unavailable", camera_reason="lost",
+                     camera_text=camera_words("lost"))
         return events
 
-    def publish(self, camera: str = "ok") -> None:
+    def publish(self, camera: str = "ok", **more: Any) -> None:
+        """`more`: what the camera's state adds (camera_reason, camera_text,
+        camera_retry_s while it is away)."""
         snap = dress(self.coach.snapshot())
         snap.update(self.extra)
         snap["camera"] = camera
+        snap.update(more)
         if self.skeleton:
             snap["skeleton"] = self._skeleton()
         self.hub.publish(snap)
@@ -439,12 +451,11 @@ class Pipeline:
             "camera": {"ok": bool(camera_ok), "source": self.source.name,
                        "live": self.source.live, "ended": self.source_ended,
                        "last_frame_age_s": None if self.last_frame_s is None
-                       else round(now - self.last_frame_s, 2)},
-            # A replayed track needs no model; otherwise it loaded (or run had failed).
-            "model": {"ok": True, "loaded": pose is not None,
-                      "runtime": getattr(pose, "runtime", None),
-                      "threads": getattr(pose, "threads", None),
-                      "mode": getattr(pose, "mode", None)},
+                       else round(now - self.last_frame_s, 2),
+                       **({} if camera_ok else {
+                           "reason": f"camera {self.source.name}: {self.error or 'no frames'}",
+                           "reason_id": "lost", "words": camera_words("lost")})},
+            "model": model_health(pose),
             "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
                          "frames": self.processor.frames, "dropped": self.mailbox.dropped,
                          "invoke_ms": _latency_ms(self.processor.invoke_s),

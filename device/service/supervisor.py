@@ -40,12 +40,13 @@ class Supervisor:
                  on_events: Callable[[list[dict]], None] = lambda events: None,
                  on_device_event: Callable[[str, str | None], None] = lambda k, d: None,
                  on_restart: Callable[[str], None] = lambda why: None,
+                 on_source: Callable[[dict[str, Any]], None] = lambda info: None,
                  metrics=None, shown: dict[str, Any] | None = None,
                  hang_s: float = 5.0, ready_s: float = 120.0, max_restarts: int = 5,
                  window_s: float = 600.0, backoff_s: tuple[float, ...] = BACKOFF_S) -> None:
         self.job, self.hub, self.metrics = job, hub, metrics
-        self.on_events, self.on_device_event, self.on_restart = (
-            on_events, on_device_event, on_restart)
+        self.on_events, self.on_device_event, self.on_restart, self.on_source = (
+            on_events, on_device_event, on_restart, on_source)
         self.shown = shown if shown is not None else {}  # merged into every snapshot
         self.hang_s, self.ready_s = hang_s, ready_s
         self.max_restarts, self.window_s, self.backoff_s = max_restarts, window_s, backoff_s
@@ -55,7 +56,8 @@ class Supervisor:
         self.last_restart: str | None = None
         self.child_health: dict[str, Any] | None = None
         self.framing: dict[str, Any] | None = None  # the live skeleton, for the staff
-        self.ready_info: dict[str, Any] | None = None
+        self.ready_info: dict[str, Any] | None = None  # the model loaded: pid, model
+        self.source_info: dict[str, Any] | None = None  # the source open: name, demo, live
         self.started_s = time.monotonic()
         self._ctx = multiprocessing.get_context("spawn")
         self._proc = None
@@ -64,6 +66,8 @@ class Supervisor:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._fatal: str | None = None
+        self._opened = threading.Event()  # a source has opened (since the last spawn)
+        self._starting = False  # start() is waiting: a fatal message is its to raise
         self._beat_s = 0.0
         self._last_snap: dict[str, Any] | None = None
         self._frames_seen = 0
@@ -80,6 +84,7 @@ class Supervisor:
         self._beat_s = time.monotonic()
         self._frames_seen = 0
         self._ready.clear()
+        self._opened.clear()
 
     def _kill(self) -> None:
         proc, conn = self._proc, self._conn
@@ -96,28 +101,35 @@ class Supervisor:
         self._proc = self._conn = None
 
     def start(self) -> None:
-        """Start the child and wait until its source is open. A first open that
-        fails on an explicit source, or a model that will not load, is a
-        HingeMirrorError (one line), as before the pipeline had its own process."""
-        self._spawn()
-        self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + self.ready_s
-        while not self._ready.wait(0.1):
-            if self._fatal is not None:
-                self.stop()
-                raise HingeMirrorError(self._fatal)
-            if self.state == "failed":
-                self.stop()
-                raise HingeMirrorError(f"pipeline process: {self.last_restart}; see the log")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise HingeMirrorError(f"pipeline process: not ready after {self.ready_s:.0f} s"
-                                       " (camera or model); see the log")
-        # Ready means frames going through: wait (a little) for a healthy report.
-        until = time.monotonic() + 10.0
-        while not (self.child_health or {}).get("ok") and time.monotonic() < until:
-            time.sleep(0.05)
+        """Start the child and wait until its model is loaded (`ready_s` at
+        most), not for the camera: a camera that is away is a state the mirror
+        shows, retried for as long as it takes. A model that will not load, or
+        a first open that fails on an explicit source, is a HingeMirrorError
+        (one line), as before the pipeline had its own process."""
+        self._starting = True
+        try:
+            self._spawn()
+            self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + self.ready_s
+            # An explicit --source (fail_fast) waits for its first open too: someone
+            # at a keyboard hears at once that it cannot be opened.
+            while not (self._ready.is_set() and (self._opened.is_set() or not self.job.fail_fast)):
+                if self._fatal is not None:
+                    self.stop()
+                    raise HingeMirrorError(self._fatal)
+                if self.state == "failed":
+                    self.stop()
+                    raise HingeMirrorError(f"pipeline process: {self.last_restart}; see the log")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise HingeMirrorError(
+                        f"pipeline process: the model not loaded after {self.ready_s:.0f} s"
+                        if not self._ready.is_set() else
+                        f"source: not opened after {self.ready_s:.0f} s; see the log")
+                time.sleep(0.05)
+        finally:
+            self._starting = False
 
     def set_params(self, params) -> None:
         """The coach's new parameters, to the running child (and to every later one)."""
@@ -185,7 +197,7 @@ class Supervisor:
     def _trouble(self, proc) -> str | None:
         if self.state == "ended":
             return None
-        if self._fatal is not None and not self._ready.is_set() and self.state == "starting":
+        if self._fatal is not None and self._starting:
             return None  # start() reports it
         if not proc.is_alive():
             code = proc.exitcode
@@ -243,7 +255,11 @@ class Supervisor:
             self._fatal = msg[1]
             # At start, start() raises it and the command line prints it: kept in
             # the log file, not said twice on the terminal (`console`: cli's filter).
-            log.error("pipeline: %s", msg[1], extra={"console": self.state != "starting"})
+            log.error("pipeline: %s", msg[1], extra={"console": not self._starting})
+        elif kind == "source":
+            self.source_info = msg[1]
+            self._opened.set()
+            self.on_source(msg[1])
         elif kind == "ended":
             self.state = "ended"
 

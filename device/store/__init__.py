@@ -226,8 +226,10 @@ class Recorder:
             number = c.execute("SELECT COUNT(*) FROM sets WHERE session_id = ?",
                                (sid,)).fetchone()[0] + 1
             c.execute("UPDATE sessions SET sets = ? WHERE id = ?", (number, sid))
-            return c.execute("INSERT INTO sets (session_id, number, started_at) "
-                             "VALUES (?, ?, ?)", (sid, number, at)).lastrowid
+            # Past the session's target of sets: kept, and marked extra as the glass says.
+            return c.execute("INSERT INTO sets (session_id, number, started_at, summary) "
+                             "VALUES (?, ?, ?, ?)", (sid, number, at, json.dumps(
+                                 {"extra": bool(e.get("extra"))}))).lastrowid
 
         self.set_id = self._write(write)
         self.set_reps = 0

@@ -12,6 +12,7 @@ track's `t`, never a frame count.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.errors import HingeMirrorError
+from device.errors import CameraError, HingeMirrorError
 from device.files import not_a_file
 from device.vision.mount import Mount, apply
 from device.vision.tracks import Track, load_track
@@ -94,10 +95,13 @@ class OpenCVSource:
         if not ok:
             self._cap.release()
             if self.live:
-                raise HingeMirrorError(
+                # A webcam index with no /dev/videoN (on Linux) is not there at all.
+                there = not isinstance(spec, int) or not sys.platform.startswith("linux") or (
+                    Path(f"/dev/video{spec}").exists())
+                raise CameraError(
                     f"camera {spec}: cannot be opened or gives no frames; check the cable, "
-                    "that no other program uses it, or pick another camera"
-                )
+                    "that no other program uses it, or pick another camera",
+                    "cannot_open" if there else "not_found")
             raise HingeMirrorError(
                 f"video {spec}: not a video OpenCV can decode; give an .mp4/.avi/.mov file "
                 "(run and analyze take a track .npz too)"
@@ -167,11 +171,12 @@ class Picamera2Source:
             from libcamera import Transform  # both only exist on a Pi: imported lazily
             from picamera2 import Picamera2
         except ImportError:
-            raise HingeMirrorError(
+            raise CameraError(
                 "camera picamera2: the picamera2 module is not installed (it comes from apt "
                 "on Raspberry Pi OS: `sudo apt install python3-picamera2`, venv made with "
-                "--system-site-packages); or pick --source INDEX|PATH"
-            ) from None
+                "--system-site-packages); or pick --source INDEX|PATH",
+                "no_module") from None
+        self._cam = None
         try:
             self._cam = Picamera2()
             config = self._cam.create_video_configuration(
@@ -182,10 +187,15 @@ class Picamera2Source:
             self._cam.configure(config)
             self._cam.start()
         except (RuntimeError, IndexError, OSError) as exc:
-            raise HingeMirrorError(
+            if self._cam is not None:  # opened, not configured: let it go for the next try
+                try:
+                    self._cam.close()
+                except Exception:  # noqa: BLE001 - it failed already; the error says how
+                    pass
+            raise CameraError(
                 f"camera picamera2: cannot be opened ({exc}); check the ribbon cable and "
-                "that no other program holds the camera"
-            ) from None
+                "that no other program holds the camera",
+                "not_found" if isinstance(exc, IndexError) else "cannot_open") from None
 
     def frames(self) -> Iterator[Frame]:
         while True:

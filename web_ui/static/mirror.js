@@ -44,6 +44,19 @@
     return `${m}:${String(r).padStart(2, "0")}`;
   }
 
+  const esc = (t) => String(t).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  // The camera away: why (the device's words) and when it is tried again.
+  let retrySnap = null, retryAt = 0;
+  function cameraAway(s) {
+    if (s !== retrySnap) {
+      retrySnap = s;
+      retryAt = Date.now() + 1000 * (s.camera_retry_s || 0);
+    }
+    const left = Math.ceil((retryAt - Date.now()) / 1000);
+    const when = s.camera_retry_s == null ? "" : left > 0 ? ` · next try in ${left} s` : " · trying now";
+    return `Camera unavailable, retrying…<small>${esc(s.camera_text || "")}${when}</small>`;
+  }
+
   function notice(html) {
     const n = $("notice");
     n.hidden = !html;
@@ -65,13 +78,14 @@
     settle(s.display);
     // The camera's mark: on while frames come from a live camera (not a recording).
     $("camera-on").hidden = !(s.camera === "ok" && s.live === true);
+    if ("demo" in s) $("demo-banner").hidden = !s.demo;
     let state = "training";
     if (s.present) seenAt = Date.now();
     document.body.classList.toggle("asleep",
       !s.present && sleepMs > 0 && Date.now() - seenAt > sleepMs);
     if (s.camera === "unavailable") {
       state = "camera";
-      notice("Camera unavailable<small>retrying…</small>");
+      notice(cameraAway(s));
     } else if (s.camera === "restarting") {
       state = "camera";
       notice("Restarting…<small>one moment</small>");
@@ -91,7 +105,12 @@
     const sets = s.sets_done || [];
     $("sets-done").textContent = sets.length ? `Sets ${sets.join(" · ")}` : "";
     let title = "", timer = "";
-    if (s.set_state === "working") {
+    // Past the target of sets: counted and kept all the same, and said so.
+    const extra = s.set_target_sets ? Math.max(0, sets.length - s.set_target_sets) : 0;
+    if (s.set_state === "working" && s.set_extra) {
+      title = `Extra set ${s.set_number - s.set_target_sets} · the ${s.set_target_sets} sets are done`;
+      timer = clock(s.set_elapsed_s);
+    } else if (s.set_state === "working") {
       title = `Set ${s.set_number}` + (s.set_target_sets ? ` of ${s.set_target_sets}` : "");
       timer = clock(s.set_elapsed_s);
     } else if (s.set_state === "resting") {
@@ -104,7 +123,7 @@
         timer += ` — ${done.reps} reps, ${faulty ? `${faulty} with a fault` : "all clean"}`;
       }
     } else if (s.set_state === "done") {
-      title = "All sets done";
+      title = "All sets done" + (extra ? ` · ${extra} extra` : "");
     }
     $("set-title").textContent = title;
     $("timer").textContent = timer;
