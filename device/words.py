@@ -33,8 +33,13 @@ FAULT_WORDS = {
     "too_fast": "Too fast",
 }
 
-PRAISE = "Good rep: hips back, long spine, tall finish"
-PRAISE_FIXED = "Better: that one was clean"
+# Praise says only what the rep's view judged (device/core/sets.py, PRAISE_NEEDS).
+PRAISE = {
+    "praise": "Good rep: hips back, long spine, tall finish",
+    "praise_knees": "Good rep: hips back, knees out, tall finish",
+    "praise_hips": "Good rep: hips back, tall finish",
+    "praise_fixed": "Better: that fault is gone",
+}
 
 
 # The guided set-up before the first rep (COACHING.md: set-up and bracing).
@@ -48,15 +53,25 @@ GUIDE = {
 
 
 def cue_text(cue_id: str | None) -> str | None:
-    """The sentence of a cue id (a fault id, "praise" or "praise_fixed")."""
+    """The sentence of a cue id (a fault id or a praise id)."""
     if cue_id is None:
         return None
-    return {"praise": PRAISE, "praise_fixed": PRAISE_FIXED}.get(cue_id) or CUES[cue_id]
+    return PRAISE.get(cue_id) or CUES[cue_id]
 
 
 def cue_ids() -> tuple[str, ...]:
     """Every cue id there is a sentence for."""
-    return (*CUES, "praise", "praise_fixed")
+    return (*CUES, *PRAISE)
+
+
+def score_words(rep: dict[str, Any]) -> str:
+    """A rep's score with what it covered: "100 (3 of 9 checks)"; a stored rep
+    from before `checked` was kept says it from its unjudged faults."""
+    from device.core.skeleton import FAULTS
+
+    checks = rep.get("checks") or len(FAULTS)
+    checked = rep.get("checked", checks - len(rep.get("unjudged") or ()))
+    return f"{rep['score']} ({checked} of {checks} checks)"
 
 
 def fault_words(fault: str | None) -> str | None:

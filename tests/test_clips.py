@@ -22,23 +22,40 @@ def rows(clips, model_path, tracks):
     return {r["clip"]: r for r in evaluate_dir(clips, lambda: pose, tracks)}
 
 
-def test_front_studio_deadlift_counts_three(rows):
-    assert rows["bbdl_front_studio.mp4"]["counted"] == 3
+@pytest.fixture(scope="session")
+def team_rows(clips, tmp_path_factory):
+    """The same clips over the team's tracks (../shared/clips/tracks_team, made on
+    another CPU: the model's int8 kernels differ in their last bits, and crop
+    tracking carries that forward). Copied, so that nothing is written beside them."""
+    import shutil
+
+    from tests.conftest import unavailable
+
+    team = clips / "tracks_team"
+    if not team.is_dir():
+        unavailable(f"the team's tracks not found at {team}")
+    copy = tmp_path_factory.mktemp("tracks_team")
+    for track in team.glob("*.npz"):
+        shutil.copy(track, copy)
+
+    def no_model():
+        pytest.fail("a clip has no track in tracks_team: the team's tracks are the input here")
+
+    return {r["clip"]: r for r in evaluate_dir(clips, no_model, copy)}
 
 
-def test_exact_count_rate(rows):
+@pytest.mark.parametrize("which", ["this machine's tracks", "the team's tracks"])
+def test_exact_count_rate_on_either_cpu(request, which):
+    rows = request.getfixturevalue("rows" if which.startswith("this") else "team_rows")
     s = summary(list(rows.values()))
-    # Issue 3's target; measured 30/31 (see README).
     assert s["exact"] / s["clips"] >= 0.95, s
-
-
-def test_no_clip_is_off_by_more_than_one(rows):
     assert [r["clip"] for r in rows.values() if miss(r) > 1] == []
-
-
-def test_nothing_is_counted_where_no_hinge_happens(rows):
     assert {r["clip"]: r["counted"] for r in rows.values()
             if r["labelled"] == 0 and r["counted"]} == {}
+
+
+def test_front_studio_deadlift_counts_three(rows):
+    assert rows["bbdl_front_studio.mp4"]["counted"] == 3
 
 
 def test_squats_and_knee_dominant_reps_are_flagged(rows):

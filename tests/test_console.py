@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 
 from device.config import SETTINGS, Config, load_config, settings_path
 from device.core.coach import Coach
+from device.core.skeleton import FAULTS
 from device.service import logs
 from device.service.app import settings_applier
 from device.service.hub import StateHub
@@ -376,3 +378,15 @@ def test_an_id_past_what_the_store_holds_is_no_page_not_a_server_error(store):
         assert post(admin, path, {"client": "K-1", "role": "viewer"},
                     "/staff/accounts").status_code == 404, path
     assert admin.get(f"/staff/sessions/{2**63 - 1}").status_code == 404  # the largest: none
+
+
+def test_a_reps_score_says_what_it_covered_on_the_session_page(store):
+    rec = Recorder(store)
+    rec.on_events(coach_events(reps=2, view="front", tail_s=1.0)[0])
+    rec.close()
+    admin = login(app_for(store), store=store)
+    page = admin.get("/staff/sessions/1").get_data(as_text=True)
+    unjudged = [json.loads(u) for (u,) in connect(store).execute("SELECT unjudged FROM reps")]
+    assert unjudged and all(u for u in unjudged)  # the front view leaves checks unmade
+    for u in unjudged:
+        assert f"<td>100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>" in page

@@ -159,3 +159,41 @@ def test_reported_angles_are_in_range_or_null_with_the_reason():
     assert reportable("knee_deg", 95.0, "side", confidence=0.1)[0] is None
     assert reportable("hip_deg", 101.24, "oblique") == (
         101.2, "hip flexion: estimated from foreshortening (oblique)")
+
+
+def praises(**kw) -> tuple[list[str], list[dict]]:
+    """The praise cues of a clean session, and its reps."""
+    import numpy as np
+
+    from device.core.coach import Coach
+
+    kp, t, size = session_track(Session(**kw))
+    coach = Coach()
+    events = []
+    for k, ts in zip(kp, t, strict=True):
+        events += coach.update(np.asarray(k), float(ts), size[1] / size[0])
+    return ([e["id"] for e in events if e["type"] == "cue"],
+            [e for e in events if e["type"] == "rep"])
+
+
+@pytest.mark.parametrize(("view", "lead_s", "praise"), [
+    ("side", 3.0, "praise"),  # the spine judged: "long spine" may be said
+    ("front", 3.0, "praise_knees"),  # calibrated from the front: the knees, not the spine
+    ("front", 0.0, "praise_hips")])  # no standing calibration: hips back, tall finish only
+def test_praise_and_the_score_say_only_what_the_view_judged(view, lead_s, praise):
+    from device.words import cue_text, score_words
+
+    cues, reps = praises(view=view, reps=3, lead_s=lead_s, pause_s=4.0)
+    assert reps and not any(r["faults"] for r in reps)
+    assert cues and set(cues) == {praise}, cues
+    judged = {f for f in FAULTS if f not in reps[-1]["unjudged"]}
+    said = cue_text(praise)
+    assert ("long spine" in said) == ("back_rounding" in judged)
+    assert ("knees out" in said) == ("knees_caving" in judged)
+    for r in reps:
+        assert r["checks"] == len(FAULTS) and r["checked"] == len(FAULTS) - len(r["unjudged"])
+        assert score_words(r) == f"100 ({r['checked']} of {len(FAULTS)} checks)"
+    if view == "side":
+        assert reps[-1]["checked"] > 5
+    else:
+        assert reps[-1]["checked"] < reps[-1]["checks"]

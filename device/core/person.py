@@ -60,6 +60,40 @@ def window_view(s: CoachState) -> str:
     return classify_view(s.view_ratio, s.view_asym) if sum(s.view_votes) else "unknown"
 
 
+def angle_view(s: CoachState) -> str:
+    """The view the angles are read for: the view once the person has been seen
+    standing (`window_view`); before that, "side" where the early estimate
+    (`early_view`) says so, else "unknown" (angles through the calibration)."""
+    if sum(s.view_votes):
+        return window_view(s)
+    if s.early_view_s is not None and classify_view(s.view_ratio, 0.0) == "side":
+        return "side"
+    return "unknown"
+
+
+def early_view(s: CoachState, f: Features, cal: Calibration, dt_s: float) -> CoachState:
+    """Before the person is first seen standing (a set that starts at depth), the
+    view's shoulder width over trunk length, a time-weighted mean of every frame
+    on the feet so far (no decay: a first frame does not outweigh the rest); the
+    first standing frame starts the view over (`observe_standing`).
+
+    Only its "side" is acted on, and only by that width (`angle_view`): a hinge
+    or a squat moves the trunk forward, which leaves the shoulder line as it is
+    and can only shorten the trunk on the image, so bent over the ratio can only
+    be larger than it is standing. A side reading while bent is a side view.
+    """
+    if sum(s.view_votes):
+        return s
+    ratio = f.shoulder_w / max(cal.lengths()[0], 1e-6)
+    if s.early_view_s is None:
+        return evolve(s, view_ratio=ratio, view_asym=f.asym, early_view_s=0.0)
+    dt = min(max(dt_s, 0.0), 0.1)  # a gap weighs no more than a few frames
+    k = dt / (s.early_view_s + dt) if s.early_view_s + dt > 0 else 1.0
+    return evolve(s, view_ratio=s.view_ratio + k * (ratio - s.view_ratio),
+                  view_asym=s.view_asym + k * (f.asym - s.view_asym),
+                  early_view_s=s.early_view_s + dt)
+
+
 def dominant_view(votes: tuple[int, int, int]) -> str:
     return VIEWS[int(np.argmax(votes))] if sum(votes) else "unknown"
 

@@ -34,6 +34,8 @@ from device.core import faults as faults_mod
 from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure, reportable
 from device.core.filters import MIN_SCORE, one_euro_step, seen
 from device.core.person import (
+    angle_view,
+    early_view,
     facing_sign,
     feet_travel,
     forget_person,
@@ -56,7 +58,7 @@ from device.core.sets import (
     start_session,
     start_set,
 )
-from device.core.skeleton import L_SHOULDER
+from device.core.skeleton import FAULTS, L_SHOULDER
 from device.core.state import (
     ACTIVE,
     CoachParams,
@@ -116,7 +118,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         state = interrupt(state, events, params, walked_off=False)
         state = end_session(state, events, "someone_else", t_s, params)
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
-                       view_votes=(0, 0, 0), filt=None, seen_s=None, t_s=None)
+                       view_votes=(0, 0, 0), early_view_s=None, filt=None, seen_s=None,
+                       t_s=None)
     dt_s = t_s - state.t_s if state.t_s is not None else 0.0
     # The 34 coordinates filtered as one vector, x then y of each keypoint.
     filt = one_euro_step(state.filt, [v for point in xy for v in point],
@@ -137,9 +140,10 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return _unseen(state, t_s, params, events), events
     if state.phase == Phase.ABSENT:
         state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
-                       view_votes=(0, 0, 0))
+                       view_votes=(0, 0, 0), early_view_s=None)
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
-    side = window_view(state) == "side"
+    state = early_view(state, f, cal, dt_s)
+    side = angle_view(state) == "side"
     hinge, thigh, shin = f.angles(cal if not side else Calibration())
     hip = hinge + thigh
     knee = thigh + shin
@@ -403,6 +407,8 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "faults": found, "unjudged": unjudged, "view": view,
         "confidence": round(rep.score_sum / max(rep.frames, 1), 3),
         "score": faults_mod.score(found, unjudged),
+        # What the score covers: the checks this rep's view could make, of all.
+        "checked": len(FAULTS) - len(unjudged), "checks": len(FAULTS),
         "top_hip_deg": round(rep.top_hip, 1),
         "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
@@ -424,7 +430,8 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
     s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,
                set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
                last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
-    s = give_cue(s, found, t_s, p, events)
+    s = give_cue(s, found, t_s, p, events,
+                 judged=[f for f in FAULTS if f not in unjudged])
     if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
         s = end_set(s, events, "target", p)  # the set is done: rest until the next one
     return s

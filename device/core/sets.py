@@ -10,16 +10,33 @@ import numpy as np
 from device.core.skeleton import FAULTS
 from device.core.state import CoachParams, CoachState, Event, Phase, evolve
 
+# Praise says only what was judged: each claim of the sentence needs its check.
+# "praise": hips back, long spine, tall finish (the spine judged, from the side);
+# "praise_knees": hips back, knees out, tall finish (the knees judged, from the
+# front); "praise_hips": hips back, tall finish (neither: an angle, or no
+# calibration yet). Sentences in device/words.py.
+PRAISE_NEEDS = (("praise", {"knees_bent_too_much", "back_rounding", "incomplete_lockout"}),
+                ("praise_knees", {"knees_bent_too_much", "knees_caving", "incomplete_lockout"}),
+                ("praise_hips", {"knees_bent_too_much", "incomplete_lockout"}))
+
+
+def praise_for(judged) -> str | None:
+    """The praise whose every claim was judged on this rep, or None (too little seen)."""
+    return next((cue for cue, needs in PRAISE_NEEDS if needs <= set(judged)), None)
+
 
 def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
-         events: list[Event]) -> CoachState:
-    """One cue at a time, most important fault first, no repeats within cue_repeat_s."""
+             events: list[Event], judged) -> CoachState:
+    """One cue at a time, most important fault first, no repeats within
+    cue_repeat_s; praise for a clean rep says only what was judged (`judged`)."""
     if found:
         cue_id = found[0]
     elif s.cue_id in FAULTS:
         cue_id = "praise_fixed"
     else:
-        cue_id = "praise"
+        cue_id = praise_for(judged)
+        if cue_id is None:
+            return s
     if cue_id == s.cue_id and t_s - s.cue_s < p.cue_repeat_s:
         return s
     events.append({"type": "cue", "id": cue_id, "t_s": t_s})

@@ -318,6 +318,9 @@ class CoachState:
     view_ratio: float = 0.0  # shoulder width / torso length, averaged while upright
     view_asym: float = 0.0  # left/right score asymmetry, averaged while upright
     view_votes: tuple[int, int, int] = (0, 0, 0)  # front, oblique, side frames
+    # Before any vote, view_ratio and view_asym average every frame on the feet
+    # (person.early_view) over this much time; None before the first such frame.
+    early_view_s: float | None = None
     rep: RepTrack = RepTrack()
     last_stand_s: float = 0.0  # last frame below stand_deg
     rep_count: int = 0

@@ -13,16 +13,17 @@ import html
 
 from device.core.faults import JUDGED_IN
 from device.core.skeleton import FAULTS
-from device.words import cue_text, fault_words
+from device.words import cue_text, fault_words, score_words
 
 MEANING = (
     "What the figures mean: hip flexion is how far the hips bent at the bottom of the "
     "rep (the angle between trunk and thigh; a rep needs 70°); knee is the knee's bend "
     "at that moment; trunk is the trunk's lean from upright; score is 100 less the "
-    "cost of each fault found (the spine's first). Times are seconds from the start of "
-    "the recording. From the side the angles are measured; from the front or at an "
-    "angle they are estimates, and a figure the view cannot give is left blank, with "
-    "the reason.")
+    "cost of each fault found (the spine's first), over the checks the view could "
+    "make: '100 (3 of 9 checks)' is clean on three checks, not on all nine. Times are "
+    "seconds from the start of the recording. From the side the angles are measured; "
+    "from the front or at an angle they are estimates, and a figure the view cannot "
+    "give is left blank, with the reason.")
 
 
 def _span(a: float | None, b: float) -> str:
@@ -83,7 +84,7 @@ def format_report(r: dict) -> str:
     for rep in r["reps"]:
         lines.append(f"  Rep {rep['index']}  {_span(rep['start_s'], rep['end_s'])}  "
                      f"hip flexion {_deg(rep['hip_deg'])}  knee {_deg(rep['knee_deg'])}  "
-                     f"trunk {_deg(rep['hinge_deg'])}  score {rep['score']}  "
+                     f"trunk {_deg(rep['hinge_deg'])}  score {score_words(rep)}  "
                      f"{_faults(rep)}")
         if rep["faults"]:
             lines.append(f"         cue: \"{cue_text(rep['faults'][0])}\"")
@@ -173,7 +174,7 @@ def html_report(r: dict, made: dt.datetime | None = None) -> str:
         rows.append(
             f"<tr><td>{rep['index']}</td><td>{e(_span(rep['start_s'], rep['end_s']))}</td>"
             f"<td>{_deg(rep['hip_deg'])}</td><td>{_deg(rep['knee_deg'])}</td>"
-            f"<td>{_deg(rep['hinge_deg'])}</td><td>{rep['score']}</td>"
+            f"<td>{_deg(rep['hinge_deg'])}</td><td>{e(score_words(rep))}</td>"
             f"<td>{e(_faults(rep))}{f'<br><small>{e(blank)}</small>' if blank else ''}</td>"
             f"<td>{e(cue)}</td></tr>")
     sets = "".join(f"<li>{e(_set_line(st, r['reps']))}</li>" for st in r.get("sets") or [])
