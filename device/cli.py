@@ -235,16 +235,29 @@ def _cmd_track(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from device.offline.evaluate import MissingClips, evaluate_dir, format_table, summary
+    from device.offline.evaluate import (
+        MissingClips,
+        dose_response,
+        evaluate_dir,
+        format_dose,
+        format_table,
+        originals,
+        summary,
+    )
 
     missing = None
+    load = lambda: _load_pose(args.pose_mode)  # noqa: E731
     try:
-        rows = evaluate_dir(args.dir, lambda: _load_pose(args.pose_mode), args.tracks,
-                            args.max_fps)
+        rows = evaluate_dir(args.dir, load, args.tracks, args.max_fps)
     except MissingClips as exc:  # report what was there, then fail on what was not
         rows, missing = exc.rows, exc
     result = {"clips": rows, "summary": summary(rows)}
     text = format_table(rows)
+    # Warped clips (warps/labels.json): their originals are the dose-response's zero.
+    zero = originals(args.dir, rows, load, args.tracks, args.max_fps)
+    if zero:
+        result["dose_response"] = dose_response(rows + zero)
+        text += "\n\n" + format_dose(rows + zero)
     if args.margins:
         from device.offline.margins import format_margins, margins
 

@@ -74,13 +74,26 @@ def score_words(rep: dict[str, Any]) -> str:
     return f"{rep['score']} ({checked} of {checks} checks)"
 
 
-def fault_words(fault: str | None) -> str | None:
+# Which way the hips went (a rep's hips_to): the person's own left or right.
+HIPS_TO = {"left": "Hips shifting to your left", "right": "Hips shifting to your right"}
+
+
+def fault_words(fault: str | None, rep: dict[str, Any] | None = None) -> str | None:
+    """A fault's words; with the rep, hips_shifting says which way the hips went."""
+    if fault == "hips_shifting" and rep and rep.get("hips_to") in HIPS_TO:
+        return HIPS_TO[rep["hips_to"]]
     return FAULT_WORDS.get(fault) if fault else None
+
+
+def rep_faults_words(rep: dict[str, Any]) -> str:
+    """A rep's faults as the console and the report list them, or "clean"."""
+    return ", ".join(fault_words(f, rep) for f in rep["faults"]) or "clean"
 
 
 def dress(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The core's snapshot with the words the page shows beside its ids."""
-    return {**snapshot, "last_fault_text": fault_words(snapshot.get("last_fault")),
+    return {**snapshot, "last_fault_text": fault_words(snapshot.get("last_fault"),
+                                                       snapshot.get("last_rep")),
             "cue": cue_text(snapshot.get("cue_id")),
             "guide_text": GUIDE.get(snapshot.get("guide") or "")}
 

@@ -390,3 +390,11 @@ def test_a_reps_score_says_what_it_covered_on_the_session_page(store):
     assert unjudged and all(u for u in unjudged)  # the front view leaves checks unmade
     for u in unjudged:
         assert f"<td>100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>" in page
+
+
+def test_the_session_page_says_which_way_the_hips_went(store):
+    rec = Recorder(store)
+    rec.on_events(coach_events(reps=2, view="front", hip_shift=-0.6, lead_s=0.6, tail_s=1.0)[0])
+    rec.close()
+    page = login(app_for(store), store=store).get("/staff/sessions/1").get_data(as_text=True)
+    assert page.count("<td>Hips shifting to your left</td>") == 2

@@ -197,3 +197,38 @@ def test_praise_and_the_score_say_only_what_the_view_judged(view, lead_s, praise
         assert reps[-1]["checked"] > 5
     else:
         assert reps[-1]["checked"] < reps[-1]["checks"]
+
+
+@pytest.mark.parametrize("shift, side", [(0.6, "right"), (-0.6, "left"), (0.25, "right")])
+def test_hips_shifting_is_judged_against_each_reps_own_top_and_names_the_side(shift, side):
+    # Half a second of standing is enough to count from (arm_s) but not to calibrate
+    # (calib_s): the hips are judged against the top each rep began from, not a
+    # calibration. The synthetic figure's +x is toward its right hip.
+    r = run(view="front", reps=3, hip_shift=shift, lead_s=0.6)
+    assert r["rep_count"] == 3
+    for rep in r["reps"]:
+        assert "hips_shifting" in rep["faults"], rep
+        assert rep["hips_to"] == side and (rep["hip_shift"] > 0) == (side == "left")
+    clean = run(view="front", reps=3, lead_s=0.6)
+    assert clean["rep_count"] == 3
+    for rep in clean["reps"]:
+        assert "hips_shifting" not in rep["unjudged"] and "hips_shifting" not in rep["faults"]
+        assert abs(rep["hip_shift"]) < 0.05
+
+
+def test_a_set_that_starts_at_depth_judges_its_first_rep_against_the_top_it_reached():
+    r = run(view="front", reps=3, hip_shift=0.6, start_at_depth=True, lead_s=0.6)
+    assert r["rep_count"] == 3
+    assert all("hips_shifting" in rep["faults"] for rep in r["reps"]), r["reps"][0]
+
+
+def test_the_glass_and_the_report_say_which_way_the_hips_went():
+    from device.offline.clinical import format_report
+    from device.words import dress
+
+    r = run(view="front", reps=2, hip_shift=0.6, lead_s=0.6)
+    rep = r["reps"][-1]
+    assert rep["faults"][0] == "hips_shifting"
+    glass = dress({"last_fault": rep["faults"][0], "last_rep": rep, "cue_id": None})
+    assert glass["last_fault_text"] == "Hips shifting to your right"
+    assert format_report({"source": "x.npz", **r}).count("Hips shifting to your right") == 2

@@ -57,7 +57,7 @@ from device.config import SENSITIVITY, SETTINGS, TYPE_WORDS, ConfigValueError
 from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
-from device.words import fault_words, score_words
+from device.words import fault_words, rep_faults_words, score_words
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
 # The largest row id SQLite holds: a larger one in a URL is no page (404), not an
@@ -114,6 +114,7 @@ def install(app) -> None:
     app.add_template_filter(
         lambda t: dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M"), "timestamp")
     app.add_template_filter(fault_words, "fault_words")
+    app.add_template_filter(rep_faults_words, "rep_faults_words")
     app.add_template_filter(score_words, "score_words")
     _https(app)  # before CSRF: a plain-HTTP POST is sent to HTTPS, not refused
     CSRFProtect(app)

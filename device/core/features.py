@@ -163,6 +163,7 @@ class Features:
     neck_deg: float  # head line against the trunk line, signed for a +x facing (nan if unseen)
     nose_ahead: float  # nose x - ear x: which way the person faces (nan if unseen)
     com_x: float  # centre-of-mass proxy x
+    hips_lr: float  # left hip x - right hip x: which way the person's left is (0 if unseen)
     asym: float  # |left - right| mean keypoint score: high in a side view
 
     @property
@@ -287,6 +288,8 @@ def measure(pts: list, sc: list) -> Features | None:
              + MASS_THIGHS * (h[0] + k[0]) / 2 + MASS_LEGS * (k[0] + a[0]) / 2
              + MASS_FEET * a[0])
     asym = abs(sum(sc[i] for i in _LEFT) - sum(sc[i] for i in _RIGHT)) / len(_LEFT)
+    hips_lr = (pts[L_HIP][0] - pts[R_HIP][0]
+               if min(sc[L_HIP], sc[R_HIP]) >= MIN_SCORE else 0.0)
     return Features(
         legs=legs, hip_x=h[0], hip_y=h[1], ankle_x=a[0], ankle_y=a[1],
         torso_len=math.hypot(s[0] - h[0], s[1] - h[1]),
@@ -296,5 +299,6 @@ def measure(pts: list, sc: list) -> Features | None:
         thigh_dx=k[0] - h[0], thigh_dy=k[1] - h[1],
         shin_dx=a[0] - k[0], shin_dy=a[1] - k[1],
         shoulder_w=s[2], hip_w=h[2], knee_w=k[2], ankle_w=a[2],
-        knee3_deg=knee3, neck_deg=neck, nose_ahead=nose_ahead, com_x=com_x, asym=asym,
+        knee3_deg=knee3, neck_deg=neck, nose_ahead=nose_ahead, com_x=com_x, hips_lr=hips_lr,
+        asym=asym,
     )

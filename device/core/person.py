@@ -24,7 +24,7 @@ from device.core.skeleton import (
     R_KNEE,
     R_SHOULDER,
 )
-from device.core.state import CoachParams, CoachState, Phase, Reference, evolve
+from device.core.state import CoachParams, CoachState, Phase, Reference, Upright, evolve
 
 VIEWS = ("front", "oblique", "side")
 # The heel lies about a quarter of the foot's length behind the ankle joint
@@ -119,8 +119,39 @@ def forget_person(s: CoachState, t_s: float) -> CoachState:
 
     The view votes stay until someone new appears, so a report still names the
     view of the person who just left."""
-    return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), facing=0.0, travel=0.0,
-                  feet_t_s=None)
+    return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), top=Upright(), facing=0.0,
+                  travel=0.0, feet_t_s=None)
+
+
+def observe_top(top: Upright, f: Features, dt_s: float, p: CoachParams) -> Upright:
+    """An upright frame (the top of a rep, or standing) folded into the average of
+    where the hips stand over the feet (`Upright`)."""
+    if not f.legs or f.hip_w <= 0 or f.hips_lr == 0:
+        return top
+    if math.isnan(top.shift):
+        return Upright(body_over_feet(f), f.hips_lr, f.hip_w)
+    k = max(dt_s, 0.0) / (p.ref_tau_s + max(dt_s, 0.0))
+    return Upright(top.shift + k * (body_over_feet(f) - top.shift),
+                   top.lr + k * (f.hips_lr - top.lr), top.hip_w + k * (f.hip_w - top.hip_w))
+
+
+def body_over_feet(f: Features) -> float:
+    """How far sideways the body stands over the feet: the midpoint of the hips and
+    the shoulders less the ankles' midpoint, frame heights. A shift of the hips
+    over one foot carries the trunk with it; the two midpoints together halve the
+    hips' keypoint noise (a hinge's shoulders move toward a front camera, not
+    sideways)."""
+    return f.hip_x + f.torso_dx / 2 - f.ankle_x
+
+
+def hip_shift(rep_top: Upright | None, top: Upright, shift_sum: float, n: int) -> float:
+    """The deep part's mean shift of the hips over the feet from the top the rep
+    began from (or, when that is unknown, the top it reached), in that top's hip
+    widths, + toward the person's left; nan where it cannot be measured."""
+    ref = rep_top if rep_top is not None and not math.isnan(rep_top.shift) else top
+    if n == 0 or math.isnan(ref.shift) or ref.hip_w <= 0:
+        return math.nan
+    return math.copysign(1.0, ref.lr) * (shift_sum / n - ref.shift) / ref.hip_w
 
 
 def facing_sign(facing: float) -> float | None:
@@ -330,7 +361,6 @@ def observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> 
         hip_w=r.hip_w + k * (f.hip_w - r.hip_w),
         knee_w=r.knee_w + k * (f.knee_w - r.knee_w),
         ankle_w=r.ankle_w + k * (f.ankle_w - r.ankle_w),
-        hip_shift=r.hip_shift + k * ((f.hip_x - f.ankle_x) - r.hip_shift),
         ankle_y=r.ankle_y + k * (f.ankle_y - r.ankle_y),
     )
     return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),

@@ -35,14 +35,17 @@ from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure, 
 from device.core.filters import MIN_SCORE, one_euro_step, seen
 from device.core.person import (
     angle_view,
+    body_over_feet,
     early_view,
     facing_sign,
     feet_travel,
     forget_person,
     framing,
+    hip_shift,
     identity,
     is_seated,
     observe_standing,
+    observe_top,
     on_feet,
     seat_times,
     signed_lean,
@@ -160,7 +163,9 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
     behind_s, rest_s = seat_times(state, f, hip, thigh, travel, cal, facing, dt_s, params)
-    state = evolve(state, cal=cal, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip, framing=None,
+    top = observe_top(state.top, f, dt_s, params) if hip < params.stand_deg else state.top
+    state = evolve(state, cal=cal, top=top, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
+                   framing=None,
                    knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
                    rest_s=rest_s,
                    lean_deg=signed_lean(state, f, hinge, facing),
@@ -223,9 +228,9 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
             changes["neck_max"] = max(rep.neck_max, sign * f.neck_deg)
         if f.ankle_w > 0:
             changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
-        if s.ref.hip_w > 0:
-            shift = abs((f.hip_x - f.ankle_x) - s.ref.hip_shift) / s.ref.hip_w
-            changes["shift_max"] = max(rep.shift_max, shift)
+        if f.legs:  # judged against the rep's top at its finish (person.hip_shift)
+            changes["shift_sum"] = rep.shift_sum + body_over_feet(f)
+            changes["shift_n"] = rep.shift_n + 1
     return evolve(rep, **changes) if changes else rep
 
 
@@ -278,7 +283,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             # The rep began when the person last stood.
             rep = RepTrack(start_s=s.last_stand_s, view=window_view(s), peak_hip=hip,
                            bottom_s=t_s, frames=1, score_sum=frame_score,
-                           began_s=s.last_stand_s, torso_ref=s.cal.lengths()[0])
+                           began_s=s.last_stand_s, torso_ref=s.cal.lengths()[0], top=s.top)
             return evolve(s, phase=Phase.DESCENDING, rep=_track_rep(s, rep, f, hip, p))
         return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
     rep = s.rep
@@ -340,7 +345,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             s = _partial(evolve(s, rep=rep), events, back_to=Phase.DESCENDING)
             return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s), peak_hip=hip,
                                           bottom_s=t_s, began_s=t_s,
-                                          torso_ref=rep.torso_ref))
+                                          torso_ref=rep.torso_ref, top=rep.top))
         return evolve(s, phase=Phase.BOTTOM, rep=rep)  # a bounce at the bottom: the same rep
     return evolve(s, rep=rep)
 
@@ -394,6 +399,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
         return _partial(s, events, back_to=Phase.STANDING)
     view = rep.view if rep.view != "unknown" else window_view(s)
+    rep = evolve(rep, shift=hip_shift(rep.top, s.top, rep.shift_sum, rep.shift_n))
     found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance)
     count = s.rep_count + 1
@@ -419,7 +425,10 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         else None,
         "knee_ratio_standing": round(s.ref.knee_w / s.ref.ankle_w, 3) if s.ref.ankle_w > 0
         else None,
-        "hip_shift": round(rep.shift_max, 3),
+        # Signed, + toward the person's left, in hip widths; hips_to names the side.
+        "hip_shift": round(rep.shift, 3) if math.isfinite(rep.shift) else None,
+        "hips_to": None if not math.isfinite(rep.shift) or rep.shift == 0
+        else "left" if rep.shift > 0 else "right",
     }
     if not s.session_active:  # a first rep before the standing calibration
         s = start_session(s, t_s, events)

@@ -251,8 +251,19 @@ class Reference:
     hip_w: float = 0.0
     knee_w: float = 0.0
     ankle_w: float = 0.0
-    hip_shift: float = 0.0  # hip x - ankle x
     ankle_y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Upright:
+    """Where the hips stand over the feet while the person is upright: the top of
+    every rep, averaged (ref_tau_s). Each rep is judged against the top it began
+    from (or, for a set that starts at depth, the top it reached), so no still
+    standing calibration is needed. Frame heights; nan before the first."""
+
+    shift: float = math.nan  # person.body_over_feet
+    lr: float = 0.0  # left hip x - right hip x: the sign says where the person's left is
+    hip_w: float = 0.0  # the hips' width as this view shows it
 
 
 @dataclass(frozen=True)
@@ -270,7 +281,15 @@ class RepTrack:
     frames: int = 0
     neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
     knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
-    shift_max: float = 0.0  # |sideways hip shift| / hip width, deep part
+    # The body over the feet in the deep part of the rep: the sum of
+    # person.body_over_feet and its frames; `top` is the Upright the rep began
+    # from (None: not yet known).
+    shift_sum: float = 0.0
+    shift_n: int = 0
+    top: Upright | None = None
+    # The result at the finish: the mean deep-part shift from the top, in the top's
+    # hip widths, + toward the person's left (nan where it could not be measured).
+    shift: float = math.nan
     com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
     com_min: float = math.inf
     heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
@@ -301,6 +320,7 @@ class CoachState:
     cal: Calibration = Calibration()
     ref: Reference = Reference()
     ref_t_s: float | None = None  # last frame the standing reference was updated
+    top: Upright = Upright()  # the hips over the feet at the top of the reps
     phase: str = "absent"
     last_seen_s: float = -math.inf
     still_since_s: float | None = None

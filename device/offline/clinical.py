@@ -13,7 +13,7 @@ import html
 
 from device.core.faults import JUDGED_IN
 from device.core.skeleton import FAULTS
-from device.words import cue_text, fault_words, score_words
+from device.words import cue_text, fault_words, rep_faults_words, score_words
 
 MEANING = (
     "What the figures mean: hip flexion is how far the hips bent at the bottom of the "
@@ -32,10 +32,6 @@ def _span(a: float | None, b: float) -> str:
 
 def _deg(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}°"
-
-
-def _faults(rep: dict) -> str:
-    return ", ".join(fault_words(f) for f in rep["faults"]) or "clean"
 
 
 def not_checked(report: dict) -> list[str]:
@@ -85,7 +81,7 @@ def format_report(r: dict) -> str:
         lines.append(f"  Rep {rep['index']}  {_span(rep['start_s'], rep['end_s'])}  "
                      f"hip flexion {_deg(rep['hip_deg'])}  knee {_deg(rep['knee_deg'])}  "
                      f"trunk {_deg(rep['hinge_deg'])}  score {score_words(rep)}  "
-                     f"{_faults(rep)}")
+                     f"{rep_faults_words(rep)}")
         if rep["faults"]:
             lines.append(f"         cue: \"{cue_text(rep['faults'][0])}\"")
         blanks = [note for name, note in rep.get("angle_notes", {}).items()
@@ -175,7 +171,8 @@ def html_report(r: dict, made: dt.datetime | None = None) -> str:
             f"<tr><td>{rep['index']}</td><td>{e(_span(rep['start_s'], rep['end_s']))}</td>"
             f"<td>{_deg(rep['hip_deg'])}</td><td>{_deg(rep['knee_deg'])}</td>"
             f"<td>{_deg(rep['hinge_deg'])}</td><td>{e(score_words(rep))}</td>"
-            f"<td>{e(_faults(rep))}{f'<br><small>{e(blank)}</small>' if blank else ''}</td>"
+            f"<td>{e(rep_faults_words(rep))}"
+            f"{f'<br><small>{e(blank)}</small>' if blank else ''}</td>"
             f"<td>{e(cue)}</td></tr>")
     sets = "".join(f"<li>{e(_set_line(st, r['reps']))}</li>" for st in r.get("sets") or [])
     checks = "".join(f"<li>{e(line)}</li>" for line in not_checked(r))

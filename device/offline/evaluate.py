@@ -134,11 +134,14 @@ def read_labels(folder: Path) -> dict[str, dict]:
 
 
 def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
-                 max_fps: float | None = None) -> list[dict]:
-    """One row per labelled clip. max_fps: the coach sees only the frames a device
-    running that fast would (the pose model still tracks every frame). Labelled
-    clips that are missing raise MissingClips after the others are evaluated."""
+                 max_fps: float | None = None, only: set[str] | None = None) -> list[dict]:
+    """One row per labelled clip (or those named in `only`). max_fps: the coach sees
+    only the frames a device running that fast would (the pose model still tracks
+    every frame). Labelled clips that are missing raise MissingClips after the
+    others are evaluated."""
     labels = read_labels(folder)
+    if only is not None:
+        labels = {k: v for k, v in labels.items() if k in only}
     labels_path = Path(folder) / "labels.json"
     missing: list[str] = []
     pose = None
@@ -187,10 +190,101 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
                      "seat_max_s": r["seat_max_s"], "source_label": label.get("source_label", ""),
                      "exercise": label.get("exercise", ""), "view_ratio": r["view_ratio"],
                      "other_max_s": r["other_max_s"], "person_changes": r["person_changes"],
-                     "source": source_of(name, label)})
+                     "source": source_of(name, label), "warp": label.get("warp")})
     if missing:
         raise MissingClips(missing, rows, Path(folder))
     return rows
+
+
+# What each mode of ../shared/tools/fault_warp.py shows (warps/labels.json).
+WARP_FAULTS = {"knees": "knees_caving", "hips": "hips_shifting"}
+
+
+def originals(folder: Path, rows: list[dict], load_pose, cache: Path | None = None,
+              max_fps: float | None = None) -> list[dict]:
+    """The unwarped clips that the warps among `rows` came from (`warp.source`, in
+    the folder above), each as a row at amount 0 of every mode it was warped in:
+    the dose-response's zero."""
+    modes: dict[str, set[str]] = {}
+    for r in rows:
+        if r.get("warp"):
+            modes.setdefault(r["warp"]["source"], set()).add(r["warp"]["mode"])
+    parent = Path(folder).resolve().parent
+    if not modes or not (parent / "labels.json").is_file():
+        return []  # no originals beside: the table has no zero
+    out = []
+    for row in evaluate_dir(parent, load_pose, cache, max_fps,
+                            only=set(modes)):
+        for mode in sorted(modes[row["clip"]]):
+            out.append({**row, "warp": {"mode": mode, "amount_hip_widths": 0.0,
+                                        "source": row["clip"]}})
+    return out
+
+
+def dose_response(rows: list[dict]) -> dict[str, dict]:
+    """Per warped fault, per view the coach saw each rep in, per amount (hip widths,
+    0 for the originals): [reps, judged, flagged]."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        w = row.get("warp")
+        if not w:
+            continue
+        fault = WARP_FAULTS[w["mode"]]
+        for rep in row["reps"]:
+            by_amount = out.setdefault(fault, {}).setdefault(rep["view"], {})
+            e = by_amount.setdefault(f"{w['amount_hip_widths']:.2f}", [0, 0, 0])
+            e[0] += 1
+            e[1] += fault not in rep["unjudged"]
+            e[2] += fault in rep["faults"]
+    return {f: {v: dict(sorted(a.items())) for v, a in sorted(views.items())}
+            for f, views in sorted(out.items())}
+
+
+def format_dose(rows: list[dict]) -> str:
+    """The dose-response table: how often each warped fault is flagged, by amount."""
+    out = ["| fault | view (seen) | amount (hip widths) | reps | judged | flagged |",
+           "|---|---|---:|---:|---:|---|"]
+    for fault, views in dose_response(rows).items():
+        for view, amounts in views.items():
+            for amount, (n, judged, flagged) in amounts.items():
+                rate = f"{flagged}/{n} = {flagged / n:.0%}" if n else "-"
+                out.append(f"| {fault} | {view} | {amount} | {n} | {judged} | {rate} |")
+    return "\n".join(out)
+
+
+def faults_by_view(rows: list[dict]) -> dict[str, dict]:
+    """Per fault, per view the coach saw each rep in: on reps labelled with the
+    fault (the clip's label or the rep's) [reps, judged, flagged], and the same
+    on reps labelled clean of it. Warped clips count by their own labels."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        for i, rep in enumerate(row["reps"], 1):
+            key = str(i)
+            for fault in FAULTS:
+                present = fault in row["label_faults"] or fault in row.get(
+                    "rep_faults", {}).get(key, [])
+                absent = fault in row["label_clean"] or fault in row.get(
+                    "rep_clean", {}).get(key, [])
+                if not (present or absent):
+                    continue
+                e = out.setdefault(fault, {}).setdefault(
+                    rep["view"], {"present": [0, 0, 0], "absent": [0, 0, 0]})
+                cell = e["present" if present else "absent"]
+                cell[0] += 1
+                cell[1] += fault not in rep["unjudged"]
+                cell[2] += fault in rep["faults"]
+    return {f: dict(sorted(v.items())) for f, v in out.items()}
+
+
+def format_faults_by_view(rows: list[dict]) -> str:
+    out = ["| fault | view (seen) | labelled present: reps / judged / flagged | "
+           "labelled absent: reps / judged / flagged |", "|---|---|---|---|"]
+    for fault, views in faults_by_view(rows).items():
+        for view, e in views.items():
+            cells = [" / ".join(map(str, e[k])) if e[k][0] else "-"
+                     for k in ("present", "absent")]
+            out.append(f"| {fault} | {view} | {cells[0]} | {cells[1]} |")
+    return "\n".join(out)
 
 
 def fault_rates(rows: list[dict]) -> dict[str, dict]:
@@ -227,6 +321,7 @@ def summary(rows: list[dict]) -> dict:
             "labelled_total": sum(r["labelled"] for r in rows),
             "counted_total": sum(r["counted"] for r in rows),
             "faults": fault_rates(rows), "knee_by_view": knee_by_view(rows),
+            "faults_by_view": faults_by_view(rows),
             "front_faults": front_faults(rows)}
 
 
@@ -309,6 +404,8 @@ def format_table(rows: list[dict]) -> str:
         cells = [f"{a}/{n} = {a / n:.0%}" if n else "-"
                  for a, n in (e["recall"], e["false_alarms"])]
         out.append(f"| {view} | {cells[0]} | {cells[1]} |")
+    out.append("")
+    out.append(format_faults_by_view(rows))
     out.append("")
     out.append("| front-view fault | labelled present: reps, judged, flagged | labelled absent | "
                "unlabelled |")

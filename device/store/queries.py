@@ -66,12 +66,14 @@ def reps(conn: sqlite3.Connection, session_ids: list[int]) -> list[dict]:
     rows = conn.execute(
         f"SELECT r.session_id, s.number, r.number, r.at, r.start_s, r.bottom_s, r.end_s, "
         f"r.hinge_deg, r.knee_deg, r.hip_deg, r.down_s, r.up_s, r.view, r.confidence, "
-        f"r.score, r.faults, r.unjudged FROM reps r LEFT JOIN sets s ON s.id = r.set_id "
+        f"r.score, r.faults, r.unjudged, r.data FROM reps r LEFT JOIN sets s ON s.id = r.set_id "
         f"WHERE r.session_id IN ({marks}) ORDER BY r.session_id, r.id", session_ids).fetchall()
     out = []
-    for row in rows:
+    for *row, data in rows:
         d = dict(zip(REP_COLUMNS, row, strict=True))
         d["faults"], d["unjudged"] = json.loads(d["faults"]), json.loads(d["unjudged"])
+        # The side the hips went, where the coach saw one (the rep as reported).
+        d["hips_to"] = json.loads(data).get("hips_to") if data else None
         out.append(d)
     return out
 
