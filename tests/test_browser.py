@@ -479,3 +479,34 @@ def test_a_camera_that_is_away_and_a_set_past_the_target_say_so_plainly(chromium
         assert text(chromium, "set-title") == "All sets done · 1 extra"
     finally:
         device.close(chromium)
+
+
+def test_what_the_view_cannot_check_is_said_once_per_set_with_where_to_check_it(chromium):
+    hub = StateHub()
+    port = free_port()
+    server = make_server(create_app({"SSE_SLOTS": 5}, hub=hub, health=lambda: {"ok": True}),
+                         "127.0.0.1", port, 8)
+    threading.Thread(target=server.run, daemon=True).start()
+    oblique = {"view": "oblique", "unjudged": ["knees_caving", "hips_shifting"], "faults": []}
+    side = {"view": "side", "unjudged": ["knees_caving", "hips_shifting"], "faults": []}
+    try:
+        hub.publish({**MID_SET, "set_faults": [[]], "last_rep": oblique})
+        chromium.get(f"http://127.0.0.1:{port}/")
+        wait_for(chromium, lambda: text(chromium, "unjudged")
+                 == "Not checked from here: knees, hips: face the mirror.", 5, "first rep")
+        hub.publish({**MID_SET, "set_faults": [[], []], "last_rep": oblique})
+        wait_for(chromium, lambda: text(chromium, "unjudged") == "", 5, "not on the second rep")
+        hub.publish({**MID_SET, "set_faults": [[]], "last_rep": {
+            **side, "unjudged": ["back_rounding", "knees_caving"]}})
+        wait_for(chromium, lambda: text(chromium, "unjudged") == "Not checked from here: "
+                 "back: turn sideways; knees: face the mirror.", 5, "a new set")
+        from device.words import dress  # as the pipeline words each snapshot
+
+        hub.publish(dress({**MID_SET, "last_fault": "hips_shifting", "last_rep": {
+            "view": "front", "unjudged": [], "faults": ["hips_shifting"], "hips_to": "left"}}))
+        wait_for(chromium, lambda: text(chromium, "fault") == "Hips shifting to your left", 5,
+                 "the hips' side")
+    finally:
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        server.close()

@@ -139,3 +139,19 @@ def test_every_reported_angle_is_physiological_or_null_with_its_reason(rows):
                 else:
                     assert 0 <= rep[name] <= top, (r["clip"], rep["index"], name, rep[name])
     assert nulls < 0.1 * sum(len(r["reps"]) for r in rows.values())  # the exception
+
+
+def test_at_an_angle_the_verdicts_agree_with_the_side_view_of_the_same_reps(rows):
+    # kbdl_correct_side and kbdl_correct_oblique are the same ten reps, filmed at
+    # the same time from the side and about 45 degrees off the front.
+    from device.core.faults import JUDGED_IN
+
+    side = rows["kbdl_correct_side.mp4"]["reps"]
+    angle = rows["kbdl_correct_oblique.mp4"]["reps"]
+    assert len(side) == len(angle) == 10
+    assert all(a["view"] == "oblique" and 35 <= a["camera_deg"] <= 60 for a in angle), angle
+    for fault in sorted(JUDGED_IN["side"]):
+        pairs = [(s, a) for s, a in zip(side, angle, strict=True) if fault not in s["unjudged"]]
+        agree = sum(fault not in a["unjudged"] and (fault in s["faults"]) == (fault in a["faults"])
+                    for s, a in pairs)
+        assert pairs and agree >= 0.9 * len(pairs), (fault, agree, len(pairs))

@@ -25,7 +25,10 @@ JUDGED_IN = {
               "too_fast"},
     "side": {"knees_bent_too_much", "back_rounding", "back_overarching", "incomplete_lockout",
              "weight_on_toes", "weight_on_heels", "too_fast"},
-    "oblique": {"knees_bent_too_much", "incomplete_lockout", "too_fast"},
+    # At an angle the side-view faults are judged once the camera's angle is
+    # known and corrected (reps._at_an_angle); unjudged where it is not.
+    "oblique": {"knees_bent_too_much", "back_rounding", "back_overarching", "incomplete_lockout",
+                "weight_on_toes", "weight_on_heels", "too_fast"},
     "unknown": {"knees_bent_too_much", "too_fast"},
 }
 

@@ -165,6 +165,22 @@ class Features:
     com_x: float  # centre-of-mass proxy x
     hips_lr: float  # left hip x - right hip x: which way the person's left is (0 if unseen)
     asym: float  # |left - right| mean keypoint score: high in a side view
+    # The sagittal measures the side-view faults read: the head line against the
+    # trunk (as neck_deg), the trunk's dx and dy (as torso_dx, torso_dy) and the
+    # centre of mass ahead of the ankles (com_x - ankle_x). As measured here from
+    # the side; at an angle, `with_sagittal` puts them back to their size in the
+    # sagittal plane. nan: not set (`sagittal_of` then gives the plain ones).
+    sag_neck: float = math.nan
+    sag_dx: float = math.nan
+    sag_dy: float = math.nan
+    sag_com: float = math.nan
+    sag_ok: bool = True  # False at an angle that could not be corrected: not judged
+
+    def sagittal_of(self) -> tuple[float, float, float, float]:
+        """(neck_deg, trunk dx, trunk dy, com - ankle x), corrected where set."""
+        if math.isnan(self.sag_dx):
+            return self.neck_deg, self.torso_dx, self.torso_dy, self.com_x - self.ankle_x
+        return self.sag_neck, self.sag_dx, self.sag_dy, self.sag_com
 
     @property
     def shoulder_height(self) -> float:
@@ -231,6 +247,42 @@ def _mid(pts: list, sc: list, a: int, b: int) -> tuple[float, float, float] | No
     if ok_b:
         return pts[b][0], pts[b][1], 0.0
     return None
+
+
+def sagittal(pts: list, sc: list, stretch: float) -> tuple[float, float, float, float] | None:
+    """At an angle: (neck_deg, trunk dx, trunk dy, com - ankle x) from midline points
+    only, the midpoints of left/right pairs (a turn moves a pair's two points
+    sideways in opposite ways, and their midpoint not at all), with every x
+    distance from the ankles stretched by `stretch` (1 / sin of the camera's angle
+    to the person) back to its size in the sagittal plane. The midpoints are
+    plain means: a score-weighted one leans toward the nearer side. None when a
+    shoulder, hip or ankle pair is not seen whole."""
+    def mid(a: int) -> tuple[float, float] | None:
+        if min(sc[a], sc[a + 1]) < MIN_SCORE:
+            return None
+        return (pts[a][0] + pts[a + 1][0]) / 2, (pts[a][1] + pts[a + 1][1]) / 2
+
+    s, h, a = mid(L_SHOULDER), mid(L_HIP), mid(L_ANKLE)
+    if s is None or h is None or a is None:
+        return None
+    ax = a[0]
+
+    def x(p: tuple[float, float]) -> float:
+        return ax + (p[0] - ax) * stretch
+
+    ear, wrist, knee = mid(L_EAR), mid(L_WRIST), mid(L_KNEE)
+    tx, ty = x(s) - x(h), s[1] - h[1]
+    neck = math.nan
+    if ear is not None:
+        nx, ny = x(ear) - x(s), ear[1] - s[1]
+        neck = math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
+    head_x = x(ear) if ear else x(s)
+    arm_x = (x(s) + x(wrist)) / 2 if wrist else x(s)
+    knee_x = x(knee) if knee else (x(h) + ax) / 2
+    com_x = (MASS_HEAD * head_x + MASS_TRUNK * (x(s) + x(h)) / 2 + MASS_ARMS * arm_x
+             + MASS_THIGHS * (x(h) + knee_x) / 2 + MASS_LEGS * (knee_x + ax) / 2
+             + MASS_FEET * ax)
+    return neck, tx, -ty, com_x - ax
 
 
 def _angle_at(p: list, q: list, r: list) -> float:

@@ -40,6 +40,16 @@ SEATED_THIGH_DEG = 60.0
 FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
 
 
+# Shoulder width over trunk length facing the camera. From body-segment
+# proportions: the trunk (hip joint to shoulder joint) is 0.288 of body height
+# (Winter, Biomechanics and Motor Control of Human Movement, figure 4.1: 0.818 -
+# 0.530) and the biacromial width 0.259 (Drillis & Contini 1966, as Winter
+# reproduces them): 0.90; MoveNet's shoulder keypoints are the joint centres,
+# inside the acromia, and measure 0.76-0.86 on the front-view dev clips. An
+# error of 0.05 in it moves a 45-degree estimate by about 4 degrees.
+FRONT_RATIO = 0.8
+
+
 def classify_view(ratio: float, asym: float) -> str:
     """Front, oblique or side from shoulder width over torso length and L/R asymmetry.
 
@@ -316,9 +326,20 @@ def is_seated(s: CoachState, p: CoachParams) -> bool:
 
 
 def trunk_lean(f: Features, sign: float) -> float:
-    """Signed trunk lean from vertical, degrees, + forward (from the side); sign from
-    `facing_sign`."""
-    return math.degrees(math.atan2(sign * f.torso_dx, f.torso_dy))
+    """Signed trunk lean from vertical, degrees, + forward (from the side, or at an
+    angle once corrected: `Features.sagittal_of`); sign from `facing_sign`."""
+    _, dx, dy, _ = f.sagittal_of()
+    return math.degrees(math.atan2(sign * dx, dy))
+
+
+def camera_deg(s: CoachState) -> float | None:
+    """The camera's angle to the person, degrees (0 facing it, 90 from the side),
+    from the shoulders' width over the trunk's length while standing: the width
+    shrinks with the cosine of the turn. Facing the camera the ratio is
+    FRONT_RATIO. None before the person has been seen standing."""
+    if not sum(s.view_votes):
+        return None
+    return math.degrees(math.acos(max(0.0, min(1.0, s.view_ratio / FRONT_RATIO))))
 
 
 def signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> float:

@@ -27,15 +27,24 @@ up count nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from device.core import faults as faults_mod
-from device.core.features import FOOT_PER_SHIN, Calibration, Features, measure, reportable
+from device.core.features import (
+    FOOT_PER_SHIN,
+    Calibration,
+    Features,
+    measure,
+    reportable,
+    sagittal,
+)
 from device.core.filters import MIN_SCORE, one_euro_step, seen
 from device.core.person import (
     angle_view,
     body_over_feet,
+    camera_deg,
     early_view,
     facing_sign,
     feet_travel,
@@ -136,7 +145,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     usable = [row[2] if ok else (MIN_SCORE if gap else 0.0)
               for row, ok, gap in zip(rows, valid, bridged, strict=True)]
     fx = filt.x
-    f = measure(list(zip(fx[0::2], fx[1::2], strict=True)), usable)
+    pts = list(zip(fx[0::2], fx[1::2], strict=True))
+    f = measure(pts, usable)
     state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=sum(bridged))
     if f is None or not on_feet(f, state.cal, params):
         state = evolve(state, framing=framing(keypoints))
@@ -147,6 +157,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
     state = early_view(state, f, cal, dt_s)
     side = angle_view(state) == "side"
+    if angle_view(state) == "oblique":
+        f = _at_an_angle(f, pts, usable, camera_deg(state), params)
     hinge, thigh, shin = f.angles(cal if not side else Calibration())
     hip = hinge + thigh
     knee = thigh + shin
@@ -177,6 +189,20 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         state = observe_standing(state, f, t_s, params)
     frame_score = sum(usable[L_SHOULDER:]) / (17 - L_SHOULDER)  # the body, not the face
     return _advance(state, f, hip, t_s, frame_score, params, events), events
+
+
+def _at_an_angle(f: Features, pts: list, usable: list, deg: float | None,
+                 p: CoachParams) -> Features:
+    """At an angle, the side-view measures put back to their sagittal size
+    (`features.sagittal`), where the camera's angle is known and within
+    `sagittal_deg`; elsewhere they are not judged (`Features.sag_ok`)."""
+    lo, hi = p.sagittal_deg
+    sag = sagittal(pts, usable, 1.0 / math.sin(math.radians(deg))) \
+        if deg is not None and lo <= deg <= hi else None
+    if sag is None:
+        return replace(f, sag_ok=False)
+    neck, dx, dy, com = sag
+    return replace(f, sag_neck=neck, sag_dx=dx, sag_dy=dy, sag_com=com)
 
 
 def _reject(state: CoachState, rows: list, t_s: float, p: CoachParams) -> str | None:
@@ -217,15 +243,16 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     shin = s.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
     sign = facing_sign(s.facing)
-    if shin > 0 and s.ref.standing_s > 0 and sign is not None:
+    neck, _, _, ahead = f.sagittal_of()
+    if shin > 0 and s.ref.standing_s > 0 and sign is not None and f.sag_ok:
         foot = FOOT_PER_SHIN * shin
-        com = sign * (f.com_x - f.ankle_x) / foot
+        com = sign * ahead / foot
         changes["com_max"] = max(rep.com_max, com)
         changes["com_min"] = min(rep.com_min, com)
         changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
     if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
-        if not math.isnan(f.neck_deg) and sign is not None:
-            changes["neck_max"] = max(rep.neck_max, sign * f.neck_deg)
+        if not math.isnan(neck) and sign is not None and f.sag_ok:
+            changes["neck_max"] = max(rep.neck_max, sign * neck)
         if f.ankle_w > 0:
             changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
         if f.legs:  # judged against the rep's top at its finish (person.hip_shift)
@@ -303,7 +330,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
             if hip < rep.top_hip:
                 rep = evolve(rep, top_hip=hip, top_s=t_s)
             sign = facing_sign(s.facing)
-            if sign is not None:
+            if sign is not None and f.sag_ok:
                 rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
             rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
         s = evolve(s, rep=rep, last_stand_s=t_s)
@@ -338,7 +365,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         sign = facing_sign(s.facing)
         return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
             rep, lockout_s=t_s, top_s=t_s, top_hip=hip, ext_top=f.shoulder_height,
-            top_lean=trunk_lean(f, sign) if sign is not None else math.inf))
+            top_lean=trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf))
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
@@ -415,11 +442,17 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "score": faults_mod.score(found, unjudged),
         # What the score covers: the checks this rep's view could make, of all.
         "checked": len(FAULTS) - len(unjudged), "checks": len(FAULTS),
+        # The camera's angle to the person, degrees (0 front, 90 side), or None.
+        "camera_deg": None if (deg := camera_deg(s)) is None else round(deg, 1),
         "top_hip_deg": round(rep.top_hip, 1),
         "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
         "depth_by": "rise" if rep.depth_by_rise else "angle",
         "heel_rise": round(rep.heel_rise_max, 3),
+        # back_rounding's and the weight faults' measures (None: not measured).
+        "neck_max_deg": round(rep.neck_max, 1) if math.isfinite(rep.neck_max) else None,
+        "com_foot_max": round(rep.com_max, 3) if math.isfinite(rep.com_max) else None,
+        "com_foot_min": round(rep.com_min, 3) if math.isfinite(rep.com_min) else None,
         "hip_drop": round(rep.drop_max, 3),
         "knee_ratio": round(rep.knee_ratio_min, 3) if math.isfinite(rep.knee_ratio_min)
         else None,

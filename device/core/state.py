@@ -186,6 +186,11 @@ class CoachParams:
     ref_tau_s: float = 0.5  # averaging time of the standing reference
     view_tau_s: float = 2.0  # averaging time of the view estimate
     facing_tau_s: float = 0.3  # averaging time of which way the person faces
+    # The camera's angles to the person (person.camera_deg) at which the side-view
+    # faults are judged at an angle, corrected (features.sagittal): from 35 deg,
+    # where the correction multiplies sideways distances, keypoint noise with
+    # them, by 1 / sin 35 = 1.74; the oblique view ends at about 68 deg.
+    sagittal_deg: tuple[float, float] = (35.0, 90.0)
     # Feet faster than this (torso lengths / s) are walking: a slow clinical walk
     # of 0.8 m/s is about 1.6 torso lengths per second.
     still_torso_per_s: float = 1.0

@@ -39,9 +39,16 @@ class Pose2D:
     neck_deg: float = 0.0  # head and upper back curled forward of the trunk line
 
 
+# The camera's angle to the person in the "oblique" view, degrees from facing it.
+OBLIQUE_DEG = 50.0
+
+
 def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
            score: float = 0.85) -> np.ndarray:
-    """(17, 3) keypoints (y, x, score) of one pose; x0/ground in frame-height units."""
+    """(17, 3) keypoints (y, x, score) of one pose; x0/ground in frame-height units.
+    view: "side", "front" (in perspective) or "oblique" (OBLIQUE_DEG from facing
+    the camera, orthographic: forward distances shrink by its sine, sideways
+    ones by its cosine)."""
     t, th, sh = (math.radians(a) for a in (p.trunk_deg, p.thigh_deg, p.shin_deg))
     # Sagittal coordinates: u forward, y down.
     ankle = (0.0, ground)
@@ -57,6 +64,9 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     def put(i: int, u: float, y: float, lateral: float) -> None:
         if view == "side":
             x = x0 + u
+        elif view == "oblique":
+            a = math.radians(OBLIQUE_DEG)
+            x = x0 + u * math.sin(a) + lateral * math.cos(a)
         else:  # perspective: what comes toward the camera (u > 0) looks wider
             x = x0 + lateral * CAMERA_DISTANCE / (CAMERA_DISTANCE - u)
         kp[i] = (y, x / aspect, score)

@@ -18,6 +18,7 @@
   };
   const CHECKS = { back_rounding: "back", back_overarching: "lean back",
                    weight_on_toes: "balance", knees_caving: "knees", hips_shifting: "hips" };
+  const FACING = new Set(["knees", "hips"]);  // checked facing the mirror
   // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
   // device (espeak-ng WAV from api/speech), never two at once.
   let audioCtx = null, voice = null, lastCount = null, lastCue = null;
@@ -141,10 +142,16 @@
     main.querySelector(".gauge .stand").style.left = `${100 * (s.stand_deg || 40) / top}%`;
     main.querySelector(".gauge .depth").style.left = `${100 * (s.depth_deg || 70) / top}%`;
     const rep = s.last_rep;
-    const unseen = rep ? rep.unjudged.filter((f) => CHECKS[f]).map((f) => CHECKS[f]) : [];
-    $("unjudged").textContent = unseen.length && rep.view !== "side"
-      ? `Not checked from here: ${[...new Set(unseen)].join(", ")}. Turn sideways to check.`
-      : "";
+    // What this view could not check, said once per set (on its first rep), each
+    // part with where it can be checked: the knees and hips facing the mirror,
+    // the back and the balance from the side.
+    const unseen = rep ? [...new Set(rep.unjudged.filter((f) => CHECKS[f]).map((f) => CHECKS[f]))]
+      : [];
+    const side = unseen.filter((p) => !FACING.has(p)), facing = unseen.filter((p) => FACING.has(p));
+    const where = [side.length ? `${side.join(", ")}: turn sideways` : "",
+                   facing.length ? `${facing.join(", ")}: face the mirror` : ""].filter(Boolean);
+    $("unjudged").textContent = unseen.length && (s.set_faults || []).length <= 1
+      ? `Not checked from here: ${where.join("; ")}.` : "";
     if ("skeleton" in s) drawSkeleton(s.skeleton);
     if (lastCount !== null && s.rep_count > lastCount) chime();
     lastCount = s.rep_count;
