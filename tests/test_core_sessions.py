@@ -71,8 +71,9 @@ def test_a_rep_held_past_the_time_limit_is_a_partial_and_the_set_ends():
     ("front", 2.5, 1.0),  # unseen from the front: only resting in the seated posture does
 ])
 def test_getting_up_from_a_chair_and_walking_off_counts_nothing(view, seated_s, squat_s):
+    # Getting up from a chair leans the trunk forward first (rise_lean_deg).
     r = run(view=view, style="seat", reps=1, start_at_depth=True, lead_s=seated_s,
-            pause_s=1.0, tail_s=0.5, walk_out_s=2.0)
+            pause_s=1.0, tail_s=0.5, walk_out_s=2.0, rise_lean_deg=40)
     assert r["rep_count"] == 0
     # Its twin: the rise out of a deep squat is a rep (a squat, with its fault).
     r = run(view=view, style="squat", reps=1, start_at_depth=True, lead_s=squat_s, tail_s=2.0)
@@ -87,6 +88,34 @@ def test_sitting_down_resting_and_standing_up_counts_nothing(view):
     r = run(view=view, style="squat", reps=2, hold_s=3.0)
     assert r["rep_count"] == 2
     assert all("knees_bent_too_much" in rep["faults"] for rep in r["reps"])
+
+
+# Support is not a seat (issue 23, item 5): a body at rest on something, or
+# getting up off it, is; a squat with the back on a wall, a hinge held by a hand
+# on a chair and a pause at the bottom are reps. Each with its positive twin: a
+# real sit-down and stand-up still counts nothing.
+@pytest.mark.parametrize("view", ["side", "oblique"])
+def test_a_squat_with_the_back_against_a_wall_counts_and_a_chair_does_not(view):
+    # The seated posture with the centre of mass behind the heels: the back on
+    # the wall holds it there. It rises with the back on the wall.
+    wall = run(view=view, style="seat", reps=3)
+    assert (wall["rep_count"], wall["seat_max_s"] > 0.3) == (3, True)
+    assert run(view=view, style="seat", reps=3, hold_s=1.0)["rep_count"] == 3  # paused
+    # Its twin: the same posture on a chair, got up from as people do.
+    assert run(view=view, style="seat", reps=2, rise_lean_deg=40)["rep_count"] == 0
+    assert run(view=view, style="seat", reps=2, hold_s=3.0)["rep_count"] == 0  # rested on
+
+
+@pytest.mark.parametrize("view", ["side", "oblique"])
+def test_a_hand_on_a_chair_holds_a_hinge_that_still_counts(view, monkeypatch):
+    from device.core import synth
+
+    # Hips far back, knees bent, the trunk 40 deg forward: the centre of mass
+    # behind the heels, held there by a hand on a chair or a door frame.
+    monkeypatch.setitem(synth.STYLES, "held", (40.0, 80.0, 0.0))
+    r = run(view=view, style="held", reps=3)
+    assert r["rep_count"] == 3 and r["seat_max_s"] > 0.3
+    assert run(view=view, style="held", reps=3, hold_s=1.5)["rep_count"] == 3
 
 
 def test_a_squat_is_not_a_seat_from_the_front_unless_rested_on():

@@ -37,6 +37,13 @@ COM_SEAT_FOOT = -0.5
 # this far from it (hips about level with the knees), where a seat holds a person.
 SEATED_TRUNK_DEG = 30.0
 SEATED_THIGH_DEG = 60.0
+# Getting up from a seat, the trunk first flexes forward with the hips still on
+# it (the flexion-momentum phase of sit-to-stand: Schenkman et al., Phys Ther
+# 1990;70:638, trunk flexion of about 30-50 deg before the hips leave the
+# seat). A forward lean of this much past the most upright seated posture,
+# before the hips leave depth, is getting up off a seat; the dev clip of a real
+# sit-to-stand leans 39 deg (10 to 49), a wall squat's back stays on the wall.
+SEAT_RISE_LEAN_DEG = 20.0
 FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
 
 
@@ -274,30 +281,48 @@ def feet_travel(state: CoachState, f: Features, t_s: float,
     return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s
 
 
-def seat_times(s: CoachState, f: Features, hip: float, thigh: float, travel: float,
-          cal: Calibration, facing: float, dt_s: float, p: CoachParams) -> tuple[float, float]:
-    """(behind_s, rest_s): what a seat does to a person at depth.
+def seat_times(s: CoachState, f: Features, hip: float, trunk: float, thigh: float,
+               travel: float, cal: Calibration, facing: float, dt_s: float,
+               p: CoachParams) -> tuple[float, float, float, bool]:
+    """(behind_s, rest_s, seat_lean, rose): what a seat does to a person at depth.
 
-    Where the way the person faces and a side or oblique view show the
-    fore-aft centre of mass, the time it has stayed behind the heels; where
-    they do not (from the front), the time the seated posture has been held
-    still. A deep squat shares the seat's posture but not its support: its
-    centre of mass stays over the feet, and it does not rest at the bottom.
+    A seat is a body at rest on something, judged by what the body does. The
+    seated posture (the trunk within SEATED_TRUNK_DEG of vertical, the thighs at
+    least SEATED_THIGH_DEG from it) is shared by a wall squat and a deep squat;
+    what a seat adds is that the body rests on it, or gets up off it:
+
+    - resting: the seated posture held still for `seated_rest_s` (rest_s);
+    - getting up: from the most upright the seated posture was (seat_lean), the
+      trunk leans forward by SEAT_RISE_LEAN_DEG before the hips leave depth, as
+      everyone getting up from a chair does (rose). A wall squat rises with the
+      back on the wall; a hinge never had the upright trunk.
+
+    Where the way the person faces and a side or oblique view show the fore-aft
+    centre of mass, the posture counts only with it behind the heels for
+    `supported_s` (behind_s, the support). From the front the centre of mass is
+    unseen: only resting is watched, since a squat's rise leans forward too.
     """
     if hip < p.depth_deg:
-        return 0.0, 0.0
+        return 0.0, 0.0, math.nan, False
     dt = max(dt_s, 0.0)
     sign = facing_sign(facing)
     torso, _, shin = cal.lengths()
     view = window_view(s) if sum(s.view_votes) else classify_view(
         f.shoulder_w / max(torso, 1e-6), f.asym)
-    if sign is not None and shin > 0 and view != "front":
-        com = sign * (f.com_x - f.ankle_x) / (FOOT_PER_SHIN * shin)
-        return (s.behind_s + dt if com < COM_SEAT_FOOT else 0.0), 0.0
     torso_ref = s.rep.torso_ref if s.rep.torso_ref > 0 else torso
     upright = f.torso_dy >= math.cos(math.radians(SEATED_TRUNK_DEG)) * torso_ref
-    posture = upright and thigh > SEATED_THIGH_DEG and travel < p.still_torso_per_s
-    return 0.0, (s.rest_s + dt if posture else 0.0)
+    posture = upright and thigh > SEATED_THIGH_DEG
+    behind = 0.0
+    lean = s.seat_lean
+    if sign is not None and shin > 0 and view != "front":
+        com = sign * (f.com_x - f.ankle_x) / (FOOT_PER_SHIN * shin)
+        behind = s.behind_s + dt if com < COM_SEAT_FOOT else 0.0
+        posture = posture and behind >= p.supported_s
+        if posture:  # getting up is watched only where the support is seen
+            lean = trunk if math.isnan(lean) else min(lean, trunk)
+    rest = s.rest_s + dt if posture and travel < p.still_torso_per_s else 0.0
+    rose = not math.isnan(lean) and trunk >= lean + SEAT_RISE_LEAN_DEG
+    return behind, rest, lean, rose
 
 
 def framing(keypoints: np.ndarray) -> str | None:
@@ -322,7 +347,8 @@ def framing(keypoints: np.ndarray) -> str | None:
 
 
 def is_seated(s: CoachState, p: CoachParams) -> bool:
-    return s.behind_s >= p.supported_s or s.rest_s >= p.seated_rest_s
+    """On a seat (`seat_times`): rested on it, or got up off it."""
+    return s.rest_s >= p.seated_rest_s or s.seat_rose
 
 
 def trunk_lean(f: Features, sign: float) -> float:

@@ -18,10 +18,10 @@ which the calibration learns the bent body, is one rep or none; a rep in
 progress for ``rep_timeout_s`` is a partial. Walking off from the top is not
 a rep: the first lockout of a set that starts at depth, and one after a bottom
 held for ``long_bottom_s`` (a weight set down), is watched for
-``first_hold_s``, and a lockout left on foot is a partial. A seat holds a body
-whose centre of mass is behind its heels (or, from the front where that is
-unseen, one resting in the seated posture): sitting down, sitting and getting
-up count nothing.
+``first_hold_s``, and a lockout left on foot is a partial. A seat is a body
+at rest on something, or getting up off it (`person.seat_times`): sitting
+down, sitting and getting up count nothing; a wall behind the back, a hand on
+a chair and a pause at the bottom are support, not a seat.
 """
 
 from __future__ import annotations
@@ -174,12 +174,13 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     avg, travel = feet_travel(state, f, t_s, params)
     thigh_len, shin_len = cal.lengths()[1:]
     hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
-    behind_s, rest_s = seat_times(state, f, hip, thigh, travel, cal, facing, dt_s, params)
+    behind_s, rest_s, seat_lean, seat_rose = seat_times(state, f, hip, hinge, thigh, travel, cal,
+                                                        facing, dt_s, params)
     top = observe_top(state.top, f, dt_s, params) if hip < params.stand_deg else state.top
     state = evolve(state, cal=cal, top=top, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
                    framing=None,
                    knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
-                   rest_s=rest_s,
+                   rest_s=rest_s, seat_lean=seat_lean, seat_rose=seat_rose,
                    lean_deg=signed_lean(state, f, hinge, facing),
                    feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
     if travel > params.still_torso_per_s:  # walking: nothing here is a rep

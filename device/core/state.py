@@ -366,7 +366,9 @@ class CoachState:
     lean_deg: float = 0.0  # signed trunk lean, + forward
     hip_drop: float = 0.0  # hips lowered, in leg lengths (0 standing)
     behind_s: float = 0.0  # how long the centre of mass has stayed behind the heels at depth
-    rest_s: float = 0.0  # how long a seated posture has been held still (where that is unseen)
+    rest_s: float = 0.0  # how long a seated posture has been held still (person.seat_times)
+    seat_lean: float = math.nan  # the most upright trunk of the seated posture at this depth
+    seat_rose: bool = False  # got up off a seat: the trunk leant forward from it
     framing: str | None = None  # person.framing: why the body cannot be measured
     last_fault: str | None = None
     cue_id: str | None = None

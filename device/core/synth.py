@@ -140,6 +140,11 @@ class Session:
     neck_deg: float = 0.0  # head/upper back curling at the bottom (back rounding)
     knees_in: float = 0.0  # knees drawn together at the bottom, fraction of knee width
     hip_shift: float = 0.0  # hips sideways at the bottom, in hip widths
+    # Getting up the way one gets up from a chair: on the way up the trunk first
+    # leans forward by up to this much with the hips still low (sit-to-stand's
+    # flexion-momentum phase), most two thirds of the way down. 0: a wall squat's
+    # rise, the back on the wall.
+    rise_lean_deg: float = 0.0
     lockout_lean_deg: float = 0.0  # trunk angle at the top of each rep (negative: leans back)
     lockout_depth: float = 0.0  # how far from standing the top of each rep stays (0..1)
     seed: int = 0
@@ -194,10 +199,12 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     centre = aspect / 2
     frames = []
     walk_out_at = t[-1] - s.walk_out_s if s.walk_out_s else math.inf
-    for ti, d, up in zip(t, depth, top, strict=True):
+    rising = np.append(np.diff(depth) < 0, False)
+    for ti, d, up, rise in zip(t, depth, top, rising, strict=True):
         x0 = centre
         p = hinge_pose(float(d), s.style)
-        p = Pose2D(trunk_deg=p.trunk_deg + s.lockout_lean_deg * up * (1 - d),
+        lean = s.rise_lean_deg * math.sin(math.pi * (1 - d) * 1.5) if rise and d > 1 / 3 else 0.0
+        p = Pose2D(trunk_deg=p.trunk_deg + s.lockout_lean_deg * up * (1 - d) + lean,
                    thigh_deg=p.thigh_deg, shin_deg=p.shin_deg,
                    knee_w=KNEE_W * (1 - s.knees_in * d), hip_shift=s.hip_shift * HIP_W * d,
                    neck_deg=s.neck_deg * d)
