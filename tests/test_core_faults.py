@@ -268,9 +268,10 @@ def test_at_an_angle_the_side_view_faults_are_judged_corrected(fault, script):
 
 
 def test_at_an_angle_uncorrected_the_side_view_faults_are_unjudged():
-    # Counting from the first rep, never seen standing: no view votes, so no
-    # camera angle, so nothing the angle would have to correct is judged.
+    # A set that starts at depth: its first rep's deep part comes before the
+    # person was seen standing, so before the camera's angle was known, and the
+    # head line there is not judged. Its twin, the next rep, is judged and found.
     r = run(view="oblique", reps=2, start_at_depth=True, lead_s=0.5, neck_deg=50)
-    for rep in r["reps"]:
-        if rep["camera_deg"] is None:
-            assert "back_rounding" in rep["unjudged"] and "back_rounding" not in rep["faults"]
+    first, second = r["reps"]
+    assert "back_rounding" in first["unjudged"] and "back_rounding" not in first["faults"]
+    assert second["camera_deg"] is not None and "back_rounding" in second["faults"]
