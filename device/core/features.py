@@ -272,17 +272,26 @@ def sagittal(pts: list, sc: list, stretch: float) -> tuple[float, float, float, 
 
     ear, wrist, knee = mid(L_EAR), mid(L_WRIST), mid(L_KNEE)
     tx, ty = x(s) - x(h), s[1] - h[1]
-    neck = math.nan
-    if ear is not None:
-        nx, ny = x(ear) - x(s), ear[1] - s[1]
-        neck = math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
+    neck = math.nan if ear is None else _head_line(tx, ty, x(ear) - x(s), ear[1] - s[1])
     head_x = x(ear) if ear else x(s)
     arm_x = (x(s) + x(wrist)) / 2 if wrist else x(s)
     knee_x = x(knee) if knee else (x(h) + ax) / 2
-    com_x = (MASS_HEAD * head_x + MASS_TRUNK * (x(s) + x(h)) / 2 + MASS_ARMS * arm_x
-             + MASS_THIGHS * (x(h) + knee_x) / 2 + MASS_LEGS * (knee_x + ax) / 2
-             + MASS_FEET * ax)
-    return neck, tx, -ty, com_x - ax
+    return neck, tx, -ty, _com_x(head_x, x(s), arm_x, x(h), knee_x, ax) - ax
+
+
+def _com_x(head_x: float, sho_x: float, arm_x: float, hip_x: float, knee_x: float,
+           ankle_x: float) -> float:
+    """The centre-of-mass proxy's x: Winter's segment masses over the keypoints."""
+    return (MASS_HEAD * head_x + MASS_TRUNK * (sho_x + hip_x) / 2 + MASS_ARMS * arm_x
+            + MASS_THIGHS * (hip_x + knee_x) / 2 + MASS_LEGS * (knee_x + ankle_x) / 2
+            + MASS_FEET * ankle_x)
+
+
+def _head_line(tx: float, ty: float, nx: float, ny: float) -> float:
+    """The head line (shoulder -> ear: nx, ny) against the trunk line (hip ->
+    shoulder: tx, ty), degrees; positive when the head turns from the trunk line
+    toward +x-and-down, i.e. flexion for someone facing +x (y points down)."""
+    return math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
 
 
 def _angle_at(p: list, q: list, r: list) -> float:
@@ -326,19 +335,14 @@ def measure(pts: list, sc: list) -> Features | None:
     nose_ahead = nan
     if min(sc[ear_i], sc[sho_i], sc[hip_j]) >= MIN_SCORE:
         tx, ty = pts[sho_i][0] - pts[hip_j][0], pts[sho_i][1] - pts[hip_j][1]
-        nx, ny = pts[ear_i][0] - pts[sho_i][0], pts[ear_i][1] - pts[sho_i][1]
-        # Positive when the head turns from the trunk line toward +x-and-down,
-        # i.e. flexion for someone facing +x (y points down).
-        neck = math.degrees(math.atan2(tx * ny - ty * nx, tx * nx + ty * ny))
+        neck = _head_line(tx, ty, pts[ear_i][0] - pts[sho_i][0], pts[ear_i][1] - pts[sho_i][1])
         if sc[NOSE] >= MIN_SCORE:
             nose_ahead = pts[NOSE][0] - pts[ear_i][0]
     ear = _mid(pts, sc, L_EAR, R_EAR)
     head_x = ear[0] if ear else s[0]
     wrist = _mid(pts, sc, L_WRIST, R_WRIST)
     arm_x = (s[0] + wrist[0]) / 2 if wrist else s[0]
-    com_x = (MASS_HEAD * head_x + MASS_TRUNK * (s[0] + h[0]) / 2 + MASS_ARMS * arm_x
-             + MASS_THIGHS * (h[0] + k[0]) / 2 + MASS_LEGS * (k[0] + a[0]) / 2
-             + MASS_FEET * a[0])
+    com_x = _com_x(head_x, s[0], arm_x, h[0], k[0], a[0])
     asym = abs(sum(sc[i] for i in _LEFT) - sum(sc[i] for i in _RIGHT)) / len(_LEFT)
     hips_lr = (pts[L_HIP][0] - pts[R_HIP][0]
                if min(sc[L_HIP], sc[R_HIP]) >= MIN_SCORE else 0.0)

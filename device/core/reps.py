@@ -156,8 +156,9 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
                        view_votes=(0, 0, 0), early_view_s=None)
     cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
     state = early_view(state, f, cal, dt_s)
-    side = angle_view(state) == "side"
-    if angle_view(state) == "oblique":
+    view = angle_view(state)
+    side = view == "side"
+    if view == "oblique":
         f = _at_an_angle(f, pts, usable, camera_deg(state), params)
     hinge, thigh, shin = f.angles(cal if not side else Calibration())
     hip = hinge + thigh
