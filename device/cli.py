@@ -42,6 +42,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _perturbation(text: str) -> tuple[str, float]:
+    kinds = ("keypoints", "pixels")  # device.offline.evaluate.PERTURB_KINDS, not imported here
+    kind, _, size = text.partition(":")
+    if kind not in kinds:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the kind must be one of {', '.join(kinds)} (e.g. keypoints:1e-4)")
+    return kind, _positive_float(size)
+
+
 def _thread_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]
@@ -122,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="feed the coach at most F frames per second, as a slower device would")
     e.add_argument("--margins", action="store_true",
                    help="also: each threshold's margins to the clips, left out by source")
+    e.add_argument("--perturb", type=_perturbation, metavar="KIND:SIZE",
+                   help="also: track every clip again with the pose path nudged "
+                        "(keypoints:1e-4 or pixels:0.01) and say which counts change")
+    e.add_argument("--seed", type=int, default=0, help="the --perturb noise's seed")
     e.add_argument("--json", action="store_true")
 
     b = sub.add_parser("bench", help="measure speed on this machine",
@@ -258,6 +271,11 @@ def _cmd_eval(args) -> int:
     if zero:
         result["dose_response"] = dose_response(rows + zero)
         text += "\n\n" + format_dose(rows + zero)
+    if args.perturb:
+        from device.offline.evaluate import format_perturbation, perturbation
+
+        result["perturbed"] = perturbation(args.dir, rows, load, *args.perturb, args.seed)
+        text += "\n\n" + format_perturbation(result["perturbed"])
     if args.margins:
         from device.offline.margins import format_margins, margins
 

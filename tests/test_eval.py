@@ -78,3 +78,14 @@ def test_front_view_faults_are_counted_by_label(tmp_path):
     e = summary(evaluate_dir(tmp_path, no_pose))["front_faults"]["knees_caving"]
     # present: reps 1-2 of the first clip; unlabelled: its rep 3; absent: the clean clip.
     assert e == {"present": [2, 2, 2], "absent": [2, 2, 0], "unlabelled": [1, 1, 1]}
+
+
+def test_perturb_names_a_bad_kind_or_size_in_one_line():
+    import subprocess
+    import sys
+
+    for spec, words in (("noise:1e-4", "the kind must be one of keypoints, pixels"),
+                        ("keypoints:-1", "is not a positive number")):
+        r = subprocess.run([sys.executable, "-m", "device.cli", "eval", ".", "--perturb", spec],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and words in r.stderr.splitlines()[-1], r.stderr

@@ -87,3 +87,19 @@ def test_the_filter_refuses_arrays_that_are_not_flat():
         one_euro_step(None, np.zeros((17, 2)), np.ones(34, bool), 0.0, p)
     with pytest.raises(ValueError, match="flat"):
         one_euro_step(None, np.zeros(34), np.ones((17, 2), bool), 0.0, p)
+
+
+def test_an_ankle_on_its_own_knee_is_not_seen_and_a_real_shin_is():
+    from device.core.filters import SHIN_MIN_FRAC, off_the_knee
+
+    xy = [(0.5, 0.5)] * 17
+    valid = [True] * 17
+    shin = 0.22  # the standing shin, frame heights
+    xy[13], xy[15] = (0.50, 0.64), (0.50, 0.69)  # left ankle 0.05 below its knee: the knee twice
+    xy[14], xy[16] = (0.60, 0.64), (0.62, 0.64 + 0.7 * shin)  # right shin leaning, 0.7 long
+    out = off_the_knee(valid, xy, shin)
+    assert out[15] is False and out[16] is True and sum(out) == 16
+    assert off_the_knee(valid, xy, 0.0) == valid  # no standing shin known yet: nothing judged
+    # at the bound's edge: just over the fraction is a shin
+    xy[15] = (0.50, 0.64 + (SHIN_MIN_FRAC + 0.01) * shin)
+    assert off_the_knee(valid, xy, shin)[15] is True

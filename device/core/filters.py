@@ -22,6 +22,15 @@ MIN_SCORE = 0.3
 # so at the edge the joint itself is cut off, and MoveNet, run on a crop
 # that reaches past the frame, places it by guesswork, often confidently.
 EDGE_MARGIN = 0.02
+# An ankle closer to its own knee than this fraction of the person's standing
+# shin is the knee seen twice, not an ankle: MoveNet, unsure of the lower leg,
+# puts the ankle on the knee with a score of 0.3-0.4 (measured on the dev clips,
+# e.g. bbdl_squatting's last second, every other frame). A real shin reads this
+# short on the image only when it points within about 24 degrees of the camera
+# (cos 66 = 0.4): kneeling or lying toward it, never standing or in a squat
+# (a front squat's shin leans 30-45 degrees, 0.7-0.87 of its length).
+SHIN_MIN_FRAC = 0.4
+_SHINS = ((13, 15), (14, 16))  # (knee, ankle), left then right
 
 
 def seen(keypoints: np.ndarray | list) -> list[bool]:
@@ -31,6 +40,19 @@ def seen(keypoints: np.ndarray | list) -> list[bool]:
     edge = 0.5 - EDGE_MARGIN
     return [score >= MIN_SCORE and abs(y - 0.5) <= edge and abs(x - 0.5) <= edge
             for y, x, score in rows]
+
+
+def off_the_knee(valid: list[bool], xy: list[tuple[float, float]], shin: float) -> list[bool]:
+    """`valid` with each ankle that sits on its own knee (closer than SHIN_MIN_FRAC
+    of the standing shin, `shin` in the units of xy; 0 = not known yet) made unseen."""
+    if shin <= 0.0:
+        return valid
+    out = list(valid)
+    for knee, ankle in _SHINS:
+        if valid[knee] and valid[ankle] and math.hypot(
+                xy[ankle][0] - xy[knee][0], xy[ankle][1] - xy[knee][1]) < SHIN_MIN_FRAC * shin:
+            out[ankle] = False
+    return out
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from device.core.features import (
     reportable,
     sagittal,
 )
-from device.core.filters import MIN_SCORE, one_euro_step, seen
+from device.core.filters import MIN_SCORE, off_the_knee, one_euro_step, seen
 from device.core.person import (
     angle_view,
     body_over_feet,
@@ -120,8 +120,8 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return state, [{"type": "rejected", "reason": rejected,
                         "t_s": t_s if math.isfinite(t_s) else None}]
     events: list[Event] = []
-    valid = seen(rows)
     xy = to_xy(rows, aspect, keypoints.dtype == np.float32)
+    valid = off_the_knee(seen(rows), xy, state.cal.shin)
     who, state = identity(state, xy, valid, t_s, params)
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
         return state, events

@@ -196,6 +196,64 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
     return rows
 
 
+PERTURB_KINDS = ("keypoints", "pixels")
+
+
+class Perturbed:
+    """A pose estimator with its pose path nudged, as another CPU's int8 kernels
+    nudge it (their last bits differ).
+
+    ``keypoints``: what the next frame's crop follows gets Gaussian noise of
+    `size` (frame heights and widths) on y and x; the keypoints returned are the
+    model's own, so only the crop loop sees the nudge. ``pixels``: a fraction
+    `size` of the frame's bytes is moved by one level, up or down, before the
+    model sees it. Seeded, and re-seeded for every clip (`reset`)."""
+
+    def __init__(self, pose, kind: str, size: float, seed: int = 0) -> None:
+        if kind not in PERTURB_KINDS:
+            raise ValueError(f"perturbation must be one of {PERTURB_KINDS}, got {kind!r}")
+        self.pose, self.kind, self.size, self.seed = pose, kind, size, seed
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        self.pose.reset()
+        self.rng = np.random.default_rng(self.seed)
+
+    def estimate(self, frame: np.ndarray, before_invoke=None, bgr: bool = False) -> np.ndarray:
+        if self.kind == "pixels":
+            step = (self.rng.random(frame.shape) < self.size) * \
+                self.rng.choice(np.array([-1, 1], np.int16), frame.shape)
+            frame = np.clip(frame.astype(np.int16) + step, 0, 255).astype(np.uint8)
+        keypoints = self.pose.estimate(frame, before_invoke, bgr)
+        if self.kind == "keypoints":
+            nudged = np.array(keypoints, dtype=np.float32)
+            nudged[:, :2] += self.rng.normal(0.0, self.size, (len(nudged), 2))
+            self.pose.follow(nudged)
+        return keypoints
+
+
+def perturbation(folder: Path, rows: list[dict], load_pose, kind: str, size: float,
+                 seed: int = 0) -> dict:
+    """The clips of `rows` run again through the pose path nudged (`Perturbed`):
+    how many change their count. Nothing cached: every clip is tracked anew."""
+    nudged = evaluate_dir(folder, lambda: Perturbed(load_pose(), kind, size, seed),
+                          only={r["clip"] for r in rows})
+    was = {r["clip"]: r for r in rows}
+    changed = [{"clip": r["clip"], "counted": was[r["clip"]]["counted"],
+                "perturbed": r["counted"], "labelled": r["labelled"]}
+               for r in nudged if r["counted"] != was[r["clip"]]["counted"]]
+    return {"kind": kind, "size": size, "seed": seed, "clips": len(nudged),
+            "changed": changed, "exact": summary(nudged)["exact"]}
+
+
+def format_perturbation(p: dict) -> str:
+    lines = [f"perturbed ({p['kind']}, {p['size']:g}, seed {p['seed']}): the count changed on "
+             f"{len(p['changed'])} of {p['clips']} clips; exact count {p['exact']}/{p['clips']}"]
+    lines += [f"- {c['clip']}: {c['counted']} -> {c['perturbed']} (labelled {c['labelled']})"
+              for c in p["changed"]]
+    return "\n".join(lines)
+
+
 # What each mode of ../shared/tools/fault_warp.py shows (warps/labels.json).
 WARP_FAULTS = {"knees": "knees_caving", "hips": "hips_shifting"}
 
