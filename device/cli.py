@@ -258,6 +258,9 @@ def _cmd_eval(args) -> int:
         summary,
     )
 
+    if args.perturb and args.perturb[0] == "keypoints" and args.pose_mode != "crop":
+        raise HingeMirrorError("eval --perturb keypoints: only the crop follows keypoints; "
+                               "use --pose-mode crop or --perturb pixels:SIZE")
     missing = None
     load = lambda: _load_pose(args.pose_mode)  # noqa: E731
     try:

@@ -89,3 +89,16 @@ def test_perturb_names_a_bad_kind_or_size_in_one_line():
         r = subprocess.run([sys.executable, "-m", "device.cli", "eval", ".", "--perturb", spec],
                            capture_output=True, text=True)
         assert r.returncode == 2 and words in r.stderr.splitlines()[-1], r.stderr
+
+
+def test_perturb_kinds_agree_and_letterbox_refuses_a_keypoint_nudge(tmp_path):
+    import subprocess
+    import sys
+
+    from device.cli import _perturbation
+    from device.offline.evaluate import PERTURB_KINDS
+
+    assert all(_perturbation(f"{k}:0.1") == (k, 0.1) for k in PERTURB_KINDS)
+    r = subprocess.run([sys.executable, "-m", "device.cli", "eval", str(tmp_path), "--pose-mode",
+                        "letterbox", "--perturb", "keypoints:1e-4"], capture_output=True, text=True)
+    assert r.returncode != 0 and "only the crop follows keypoints" in r.stderr.splitlines()[-1]

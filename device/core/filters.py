@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.core.skeleton import L_ANKLE, L_KNEE, R_ANKLE, R_KNEE
+
 # MoveNet's model card: keypoints below 0.3 are not reliable.
 MIN_SCORE = 0.3
 # Keypoints closer than this to the frame's edge, in fractions of the frame,
@@ -30,7 +32,7 @@ EDGE_MARGIN = 0.02
 # (cos 66 = 0.4): kneeling or lying toward it, never standing or in a squat
 # (a front squat's shin leans 30-45 degrees, 0.7-0.87 of its length).
 SHIN_MIN_FRAC = 0.4
-_SHINS = ((13, 15), (14, 16))  # (knee, ankle), left then right
+_SHINS = ((L_KNEE, L_ANKLE), (R_KNEE, R_ANKLE))
 
 
 def seen(keypoints: np.ndarray | list) -> list[bool]:
