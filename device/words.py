@@ -110,3 +110,47 @@ CAMERA = {
 
 def camera_words(reason: str | None) -> str | None:
     return CAMERA.get(reason or "", CAMERA["cannot_open"]) if reason else None
+
+
+# Where the camera can go (README, "Where to put the camera"; the glass's guide
+# and the staff framing page), each with the view the coach sees from there.
+# What each judges comes from the coach itself (device.core.faults.judged_from).
+PLACEMENTS = (
+    ("front", "Behind the glass, at chest height",
+     "knees caving is an estimate that misses collapses at the bottom"),
+    ("oblique", "At the glass's edge, turned 30-45° toward the person",
+     "the back and the feet corrected for the angle"),
+    ("side", "On a side wall", ""),
+)
+
+VIEWS = {"front": "from the front", "oblique": "at an angle", "side": "from the side",
+         "unknown": "not known yet"}
+
+
+def placements() -> list[dict[str, Any]]:
+    """Each placement with the camera's angles to the person it stands for, the
+    faults it judges and those it does not, in words (after the standing
+    calibration, at an angle within the corrected range)."""
+    from device.core.faults import judged_from
+    from device.core.person import view_deg
+    from device.core.skeleton import FAULTS
+
+    rows = []
+    for view, name, note in PLACEMENTS:
+        judged = judged_from(view, calibrated=True)
+        lo, hi = view_deg(view)
+        rows.append({"view": view, "name": name, "note": note,
+                     "sees": f"{VIEWS[view]}, {lo:.0f}-{hi:.0f}°",
+                     "judged": [FAULT_WORDS[f] for f in judged],
+                     "unjudged": [FAULT_WORDS[f] for f in FAULTS if f not in judged]})
+    return rows
+
+
+def placements_markdown() -> str:
+    """The README's placement table, from `placements` (a test keeps them equal)."""
+    lines = ["| placement | the coach sees | judged | not judged there | note |",
+             "|---|---|---|---|---|"]
+    for row in placements():
+        lines.append(f"| {row['name']} | {row['sees']} | {' · '.join(row['judged'])} | "
+                     f"{' · '.join(row['unjudged']) or '-'} | {row['note'] or '-'} |")
+    return "\n".join(lines)

@@ -229,6 +229,37 @@ def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chr
         device.close(chromium)
 
 
+
+def test_the_glass_says_where_the_camera_judges_what_while_nobody_is_in_view(chromium,
+                                                                            artifacts):
+    """Issue 23, item 7: the placement guide on the glass, from device/words.py,
+    shown only while nobody is in view, with the view the camera last saw marked."""
+    from device.words import placements
+
+    device = Device()
+    try:
+        for name, size in (("landscape", (1920, 1080)), ("portrait", (1080, 1920))):
+            chromium.set_window_size(*size)
+            chromium.get(device.url)
+            device.hub.publish({**MID_SET, "view": "oblique"})
+            wait_for(chromium, lambda: text(chromium, "rep-count") == "6", 5, "someone training")
+            assert not element(chromium, "placement-guide").is_displayed()
+            device.hub.publish({"camera": "ok", "live": True, "present": False,
+                                "phase": "absent", "view": "unknown"})
+            wait_for(chromium, lambda: element(chromium, "placement-guide").is_displayed(), 5,
+                     "the placement guide")
+            assert on_top(chromium, "placement-guide")  # over "Step into view"
+            shown = text(chromium, "placement-guide")
+            for row in placements():
+                assert row["name"] in shown and " · ".join(row["unjudged"]) in shown
+            marked = [li.get_attribute("data-view") for li in chromium.find_elements(
+                "css selector", '[data-testid="placement-guide"] li')
+                if li.find_element("css selector", ".here").is_displayed()]
+            assert marked == ["oblique"]
+            chromium.save_screenshot(str(artifacts / f"mirror-placement-guide-{name}.png"))
+    finally:
+        device.close(chromium)
+
 MID_SET = {
     "present": True, "phase": "ascending", "calibrated": True, "camera": "ok",
     "rep_count": 14, "set_reps": 6, "set_number": 2, "set_target_reps": 8,

@@ -369,6 +369,34 @@ def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     assert "Nobody in view" in client.get("/staff/framing").get_data(as_text=True)
 
 
+def test_the_framing_page_says_what_the_current_placement_judges(store):
+    """Issue 23, item 7: the placements' table, the live view's row marked, and
+    what a rep seen from here now is judged on (the snapshot's `judged`)."""
+    from device.core.faults import judged_from
+    from device.words import FAULT_WORDS, placements
+
+    framing = {"skeleton": None, "aspect": 0.75, "hint": None, "present": False}
+    app = app_for(store)
+    app.extensions["hinge_mirror"]["framing"] = lambda: framing
+    client = login(app, store=store)
+    page = client.get("/staff/framing").get_data(as_text=True)
+    for row in placements():
+        assert row["name"].replace("'", "&#39;") in page
+    assert 'data-testid="current-placement"' not in page  # nobody: no placement to mark
+    framing.update(present=True, view="oblique", camera_deg=48.2, calibrated=False,
+                   judged=judged_from("oblique", calibrated=False))
+    page = client.get("/staff/framing").get_data(as_text=True)
+    assert "at an angle" in page and "about 48°" in page and "wait for a second" in page
+    live = page[page.index('data-testid="live-judged"'):page.index("Where to put the camera")]
+    judged, unjudged = live.split("not judged from here")
+    assert FAULT_WORDS["back_rounding"] in judged
+    assert FAULT_WORDS["weight_on_toes"] in unjudged  # not yet calibrated
+    assert FAULT_WORDS["knees_caving"] in unjudged
+    current = page[page.index('data-testid="current-placement"'):]
+    assert current.split("</tr>")[0].count("this camera, now") == 1
+    assert "At the glass" in current.split("</tr>")[0]
+
+
 def test_an_id_past_what_the_store_holds_is_no_page_not_a_server_error(store):
     admin = login(app_for(store), store=store)
     huge = "99999999999999999999"

@@ -275,3 +275,17 @@ def test_at_an_angle_uncorrected_the_side_view_faults_are_unjudged():
     first, second = r["reps"]
     assert "back_rounding" in first["unjudged"] and "back_rounding" not in first["faults"]
     assert second["camera_deg"] is not None and "back_rounding" in second["faults"]
+
+
+def test_what_a_view_judges_loses_the_calibrated_faults_and_at_an_angle_the_uncorrected():
+    from device.core.faults import JUDGED_IN, NEEDS_CALIBRATION, SAGITTAL, judged_from
+
+    assert set(judged_from("front", calibrated=True)) == JUDGED_IN["front"]
+    assert "knees_caving" not in judged_from("front", calibrated=False)
+    assert "hips_shifting" in judged_from("front", calibrated=False)
+    oblique = set(judged_from("oblique", calibrated=True))
+    assert SAGITTAL <= oblique
+    assert not SAGITTAL & set(judged_from("oblique", calibrated=True, angle_ok=False))
+    # The angle only matters at an angle: from the side nothing is corrected.
+    assert set(judged_from("side", calibrated=True, angle_ok=False)) == JUDGED_IN["side"]
+    assert not NEEDS_CALIBRATION & set(judged_from("side", calibrated=False))

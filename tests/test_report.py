@@ -54,3 +54,27 @@ def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
     # else the check refuses it first. One line either way.
     assert "report /proc/report.html: " in err and (
         "cannot be written" in err or "folder /proc is not writable" in err), err
+
+
+def test_the_snapshot_says_what_a_rep_from_here_is_judged_on_as_the_reps_are():
+    """The framing page's live list (snapshot `judged`) is what the reps seen
+    from there are judged on, in every view, and shrinks before calibration."""
+    from device.core.coach import Coach
+    from device.core.skeleton import FAULTS
+    from device.core.synth import Session, session_track
+
+    for view in ("front", "oblique", "side"):
+        kp, t, size = session_track(Session(view=view, reps=2))
+        coach = Coach()
+        early = None
+        for k, ts in zip(kp, t):
+            coach.update(k, float(ts), size[1] / size[0])
+            snap = coach.snapshot()
+            if early is None and snap["present"] and snap["view"] != "unknown":
+                early = snap
+        snap = coach.snapshot()
+        rep = snap["last_rep"]
+        assert snap["view"] == rep["view"] == view
+        assert snap["judged"] == [f for f in FAULTS if f not in rep["unjudged"]], view
+        assert early is not None and not early["calibrated"]
+        assert "weight_on_toes" not in early["judged"]

@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
-from device.words import cue_ids, cue_text
+from device.words import cue_ids, cue_text, placements
 
 bp = Blueprint("mirror", __name__)
 
@@ -26,7 +26,8 @@ def to_json(value) -> str:
 def mirror():
     c = current_app.config
     return render_template("mirror.html", demo=c["DEMO"], sleep_s=c["SLEEP_S"],
-                           chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available)
+                           chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available,
+                           placements=placements())
 
 
 @bp.get("/metrics")

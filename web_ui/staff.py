@@ -57,7 +57,8 @@ from device.config import SENSITIVITY, SETTINGS, TYPE_WORDS, ConfigValueError
 from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
-from device.words import fault_words, rep_faults_words, score_words
+from device.core.skeleton import FAULTS
+from device.words import FAULT_WORDS, VIEWS, fault_words, placements, rep_faults_words, score_words
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
 # The largest row id SQLite holds: a larger one in a URL is no page (404), not an
@@ -252,9 +253,19 @@ def framing_page():
     """The framing check: the live skeleton on a blank frame (no video), refreshed
     every second, for aiming the camera at install time."""
     framing = current_app.extensions["hinge_mirror"].get("framing", lambda: None)()
-    hint = FRAMING_HINTS.get((framing or {}).get("hint") or "")
+    framing = framing or {}
+    hint = FRAMING_HINTS.get(framing.get("hint") or "")
+    live = None
+    if framing.get("present") and framing.get("judged") is not None:
+        judged = set(framing["judged"])
+        live = {"sees": VIEWS.get(framing.get("view") or "unknown", VIEWS["unknown"]),
+                "deg": framing.get("camera_deg"), "calibrated": framing.get("calibrated"),
+                "judged": [FAULT_WORDS[f] for f in FAULTS if f in judged],
+                "unjudged": [FAULT_WORDS[f] for f in FAULTS if f not in judged]}
     return render_template("staff/framing.html", svg=skeleton_svg(framing), hint=hint,
-                           seen=bool((framing or {}).get("skeleton")))
+                           seen=bool(framing.get("skeleton")), live=live,
+                           view=framing.get("view") if live else None,
+                           placements=placements())
 
 
 @bp.get("/api/staff/health")

@@ -31,6 +31,25 @@ JUDGED_IN = {
                 "weight_on_toes", "weight_on_heels", "too_fast"},
     "unknown": {"knees_bent_too_much", "too_fast"},
 }
+# The side-view faults, judged at an angle only where the camera's angle to the
+# person is known and within CoachParams.sagittal_deg (reps._at_an_angle).
+SAGITTAL = {"back_rounding", "back_overarching", "weight_on_toes", "weight_on_heels"}
+# Judged against the person's own still standing only (the standing calibration).
+NEEDS_CALIBRATION = {"knees_caving", "weight_on_toes", "weight_on_heels"}
+
+
+def judged_from(view: str, *, calibrated: bool, angle_ok: bool = True) -> list[str]:
+    """The faults a rep seen from `view` is judged on, in priority order: the
+    view's own (JUDGED_IN), less those that need the standing calibration when
+    there is none, and, at an angle, the side-view ones when the camera's angle
+    is not known or is outside the corrected range (`angle_ok` False). A rep can
+    still leave one unjudged if its measure was never seen (`judge`)."""
+    judged = set(JUDGED_IN.get(view, JUDGED_IN["unknown"]))
+    if not calibrated:
+        judged -= NEEDS_CALIBRATION
+    if view == "oblique" and not angle_ok:
+        judged -= SAGITTAL
+    return [f for f in FAULTS if f in judged]
 
 # knees_bent_too_much: the knees, not the hips, make the movement. In a hinge
 # the trunk inclines further than the knees flex; in a squat the knees flex
@@ -140,9 +159,7 @@ def judge(rep, ref, view: str, *, calibrated: bool,
     choice, not a measured cut-off.
     """
     k = tolerance
-    judged = set(JUDGED_IN.get(view, JUDGED_IN["unknown"]))
-    if not calibrated:
-        judged -= {"knees_caving", "weight_on_toes", "weight_on_heels"}
+    judged = set(judged_from(view, calibrated=calibrated))
     found: set[str] = set()
     measured: set[str] = set()
 

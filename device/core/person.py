@@ -66,11 +66,23 @@ def classify_view(ratio: float, asym: float) -> str:
     within about 35 deg of facing the camera (front), below 0.3 turned more
     than about 68 deg (side). A far side seen much less surely also means side.
     """
-    if ratio > 0.65 and asym < 0.15:
+    if ratio > FRONT_MIN_RATIO and asym < 0.15:
         return "front"
-    if ratio < 0.3 or asym > 0.3:
+    if ratio < SIDE_MAX_RATIO or asym > 0.3:
         return "side"
     return "oblique"
+
+
+FRONT_MIN_RATIO = 0.65
+SIDE_MAX_RATIO = 0.3
+
+
+def view_deg(view: str) -> tuple[float, float]:
+    """The camera's angles to the person, degrees, that `classify_view` calls
+    `view` (by the shoulders' width alone)."""
+    front = math.degrees(math.acos(FRONT_MIN_RATIO / FRONT_RATIO))
+    side = math.degrees(math.acos(SIDE_MAX_RATIO / FRONT_RATIO))
+    return {"front": (0.0, front), "oblique": (front, side), "side": (side, 90.0)}[view]
 
 
 def window_view(s: CoachState) -> str:

@@ -140,8 +140,10 @@ def main(conn, job: Job) -> int:
             log_, proc.invoke_log = proc.invoke_log, []
             # The framing check's skeleton (points only, never a picture): to the
             # supervisor, which keeps it for the staff page, off /healthz.
+            snap = proc.coach.snapshot()
             framing = {"skeleton": proc._skeleton(), "aspect": proc.aspect,
-                       "hint": proc.coach.snapshot().get("framing")}
+                       "hint": snap.get("framing"), "present": snap.get("present"),
+                       **{k: snap.get(k) for k in ("view", "camera_deg", "calibrated", "judged")}}
             send("health", dict(pipeline.health(), invokes=log_ or [], framing=framing))
 
     threading.Thread(target=control, name="control", daemon=True).start()

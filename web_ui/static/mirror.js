@@ -82,6 +82,8 @@
     if ("demo" in s) $("demo-banner").hidden = !s.demo;
     let state = "training";
     if (s.present) seenAt = Date.now();
+    // The placement guide (shown while nobody is in view) marks the view last seen.
+    if (s.present && s.view && s.view !== "unknown") main.dataset.lastView = s.view;
     document.body.classList.toggle("asleep",
       !s.present && sleepMs > 0 && Date.now() - seenAt > sleepMs);
     if (s.camera === "unavailable") {
