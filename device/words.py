@@ -117,7 +117,8 @@ def camera_words(reason: str | None) -> str | None:
 # What each judges comes from the coach itself (device.core.faults.judged_from).
 PLACEMENTS = (
     ("front", "Behind the glass, at chest height",
-     "knees caving is an estimate that misses collapses at the bottom"),
+     "weight on the toes by the heels rising only; knees caving is an estimate that "
+     "misses collapses at the bottom"),
     ("oblique", "At the glass's edge, turned 30-45° toward the person",
      "the back and the feet corrected for the angle"),
     ("side", "On a side wall", ""),

@@ -531,6 +531,12 @@ def test_what_the_view_cannot_check_is_said_once_per_set_with_where_to_check_it(
             **side, "unjudged": ["back_rounding", "knees_caving"]}})
         wait_for(chromium, lambda: text(chromium, "unjudged") == "Not checked from here: "
                  "back: turn sideways; knees: face the mirror.", 5, "a new set")
+        # From the front the toes are judged (the heels rising), the heels are not.
+        hub.publish({**MID_SET, "set_faults": [[]], "last_rep": {
+            "view": "front", "faults": [],
+            "unjudged": ["back_rounding", "back_overarching", "weight_on_heels"]}})
+        wait_for(chromium, lambda: text(chromium, "unjudged") == "Not checked from here: "
+                 "back, lean back, weight on the heels: turn sideways.", 5, "the front")
         from device.words import dress  # as the pipeline words each snapshot
 
         hub.publish(dress({**MID_SET, "last_fault": "hips_shifting", "last_rep": {

@@ -47,6 +47,8 @@ def test_a_rushed_descent_is_too_fast_and_a_controlled_one_is_not():
     ("weight_on_heels", "side", {"style": "heels"}),
     ("knees_caving", "front", {"knees_in": 0.7}),
     ("hips_shifting", "front", {"hip_shift": 0.6}),
+    # From the front, the heels leaving the floor (issue 23, item 4).
+    ("weight_on_toes", "front", {"heel_rise": 0.4}),
 ])
 def test_each_fault_is_found_where_the_view_shows_it(fault, view, script):
     faulty = run(view=view, reps=3, **script)
@@ -289,3 +291,29 @@ def test_what_a_view_judges_loses_the_calibrated_faults_and_at_an_angle_the_unco
     # The angle only matters at an angle: from the side nothing is corrected.
     assert set(judged_from("side", calibrated=True, angle_ok=False)) == JUDGED_IN["side"]
     assert not NEEDS_CALIBRATION & set(judged_from("side", calibrated=False))
+
+
+def test_from_the_front_heels_a_little_up_are_not_weight_on_the_toes_and_heels_stay_unjudged():
+    """The front's toes measure is the ankles' rise alone: under the threshold (a
+    quarter of the shin) it is judged and clean; weight on the heels (the mass
+    moving back, along the camera's line of sight) is never judged there."""
+    r = run(view="front", reps=3, heel_rise=0.15)
+    assert r["rep_count"] == 3
+    for rep in r["reps"]:
+        assert "weight_on_toes" not in rep["faults"] + rep["unjudged"]
+        assert 0.1 < rep["heel_rise"] < 0.25
+        assert "weight_on_heels" in rep["unjudged"]
+
+
+def test_from_the_front_the_heels_rising_are_judged_without_a_still_standing():
+    """A lifter who walks up and starts at once: the ankles' rise is read
+    against the top each rep began from, not the standing calibration."""
+    from device.core.state import CoachParams
+
+    never = CoachParams(calib_s=600.0)  # no still standing long enough, ever
+    r = analyze(*session_track(Session(view="front", reps=3, heel_rise=0.4)), params=never)
+    clean = analyze(*session_track(Session(view="front", reps=3)), params=never)
+    assert r["rep_count"] == clean["rep_count"] == 3
+    assert all("knees_caving" in rep["unjudged"] for rep in r["reps"])  # not calibrated
+    assert all("weight_on_toes" in rep["faults"] for rep in r["reps"])
+    assert not any("weight_on_toes" in rep["faults"] + rep["unjudged"] for rep in clean["reps"])

@@ -77,4 +77,11 @@ def test_the_snapshot_says_what_a_rep_from_here_is_judged_on_as_the_reps_are():
         assert snap["view"] == rep["view"] == view
         assert snap["judged"] == [f for f in FAULTS if f not in rep["unjudged"]], view
         assert early is not None and not early["calibrated"]
-        assert "weight_on_toes" not in early["judged"]
+        # Before the standing calibration: no knees or weight by the centre of
+        # mass; from the front the heels' rise is read against the rep's top.
+        waits = {"front": {"knees_caving"},
+                 "oblique": {"weight_on_toes", "weight_on_heels"},
+                 "side": {"weight_on_toes", "weight_on_heels"}}[view]
+        assert not waits & set(early["judged"]) and waits <= set(snap["judged"]) | {
+            "knees_caving"}, (view, early["judged"])
+        assert ("weight_on_toes" in early["judged"]) == (view == "front")

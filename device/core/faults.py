@@ -22,7 +22,7 @@ from device.core.skeleton import FAULTS
 # ones whose measure survives a 45-degree projection.
 JUDGED_IN = {
     "front": {"knees_bent_too_much", "knees_caving", "hips_shifting", "incomplete_lockout",
-              "too_fast"},
+              "weight_on_toes", "too_fast"},
     "side": {"knees_bent_too_much", "back_rounding", "back_overarching", "incomplete_lockout",
              "weight_on_toes", "weight_on_heels", "too_fast"},
     # At an angle the side-view faults are judged once the camera's angle is
@@ -46,7 +46,8 @@ def judged_from(view: str, *, calibrated: bool, angle_ok: bool = True) -> list[s
     still leave one unjudged if its measure was never seen (`judge`)."""
     judged = set(JUDGED_IN.get(view, JUDGED_IN["unknown"]))
     if not calibrated:
-        judged -= NEEDS_CALIBRATION
+        # From the front the heels' rise is read against the rep's own top.
+        judged -= NEEDS_CALIBRATION - ({"weight_on_toes"} if view == "front" else set())
     if view == "oblique" and not angle_ok:
         judged -= SAGITTAL
     return [f for f in FAULTS if f in judged]
@@ -183,7 +184,11 @@ def judge(rep, ref, view: str, *, calibrated: bool,
           lambda: rep.top_lean < -LEAN_BACK_DEG * k)
     check("incomplete_lockout", True, lambda: rep.top_hip > LOCKOUT_MAX_DEG * k)
     com_seen = math.isfinite(rep.com_max)
-    check("weight_on_toes", com_seen, lambda: rep.com_max > COM_TOES_FOOT * k
+    # From the front only the heels rising show the weight going onto the toes:
+    # the centre of mass moves toward the camera, along the line of sight.
+    if view == "front":
+        check("weight_on_toes", rep.heel_seen, lambda: rep.heel_rise_max > HEEL_RISE_SHIN * k)
+    check("weight_on_toes", com_seen and view != "front", lambda: rep.com_max > COM_TOES_FOOT * k
           or rep.heel_rise_max > HEEL_RISE_SHIN * k)
     check("weight_on_heels", com_seen, lambda: rep.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,

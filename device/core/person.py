@@ -158,10 +158,11 @@ def observe_top(top: Upright, f: Features, dt_s: float, p: CoachParams) -> Uprig
     if not f.legs or f.hip_w <= 0 or f.hips_lr == 0:
         return top
     if math.isnan(top.shift):
-        return Upright(body_over_feet(f), f.hips_lr, f.hip_w)
+        return Upright(body_over_feet(f), f.hips_lr, f.hip_w, f.ankle_y)
     k = max(dt_s, 0.0) / (p.ref_tau_s + max(dt_s, 0.0))
     return Upright(top.shift + k * (body_over_feet(f) - top.shift),
-                   top.lr + k * (f.hips_lr - top.lr), top.hip_w + k * (f.hip_w - top.hip_w))
+                   top.lr + k * (f.hips_lr - top.lr), top.hip_w + k * (f.hip_w - top.hip_w),
+                   top.ankle_y + k * (f.ankle_y - top.ankle_y))
 
 
 def body_over_feet(f: Features) -> float:

@@ -246,12 +246,20 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     # Forward and back need to know which way the person faces (seen upright).
     sign = facing_sign(s.facing)
     neck, _, _, ahead = f.sagittal_of()
+    front = window_view(s) == "front"
     if shin > 0 and s.ref.standing_s > 0 and sign is not None and f.sag_ok:
         foot = FOOT_PER_SHIN * shin
         com = sign * ahead / foot
         changes["com_max"] = max(rep.com_max, com)
         changes["com_min"] = min(rep.com_min, com)
-        changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
+        if not front:
+            changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
+    if front and shin > 0 and f.legs and rep.top is not None and not math.isnan(rep.top.ankle_y):
+        # From the front, where the fore-aft centre of mass is not seen, the
+        # ankles rising (the heels leaving the floor) are: against the top the
+        # rep began from, so no still standing is needed.
+        changes["heel_rise_max"] = max(rep.heel_rise_max, (rep.top.ankle_y - f.ankle_y) / shin)
+        changes["heel_seen"] = True
     if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
         if not math.isnan(neck) and sign is not None and f.sag_ok:
             changes["neck_max"] = max(rep.neck_max, sign * neck)

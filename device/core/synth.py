@@ -37,6 +37,7 @@ class Pose2D:
     knee_w: float = KNEE_W  # knee separation (front view), frame heights
     hip_shift: float = 0.0  # sideways hip shift (front view), frame heights
     neck_deg: float = 0.0  # head and upper back curled forward of the trunk line
+    heel_rise: float = 0.0  # the ankles lifted off the floor (heels up), frame heights
 
 
 # The camera's angle to the person in the "oblique" view, degrees from facing it.
@@ -51,7 +52,7 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     ones by its cosine)."""
     t, th, sh = (math.radians(a) for a in (p.trunk_deg, p.thigh_deg, p.shin_deg))
     # Sagittal coordinates: u forward, y down.
-    ankle = (0.0, ground)
+    ankle = (0.0, ground - p.heel_rise)
     knee = (ankle[0] + SHIN * math.sin(sh), ankle[1] - SHIN * math.cos(sh))
     hip = (knee[0] - THIGH * math.sin(th), knee[1] - THIGH * math.cos(th))
     sho = (hip[0] + TORSO * math.sin(t), hip[1] - TORSO * math.cos(t))
@@ -140,6 +141,7 @@ class Session:
     neck_deg: float = 0.0  # head/upper back curling at the bottom (back rounding)
     knees_in: float = 0.0  # knees drawn together at the bottom, fraction of knee width
     hip_shift: float = 0.0  # hips sideways at the bottom, in hip widths
+    heel_rise: float = 0.0  # heels off the floor at the bottom, in shin lengths
     # Getting up the way one gets up from a chair: on the way up the trunk first
     # leans forward by up to this much with the hips still low (sit-to-stand's
     # flexion-momentum phase), most two thirds of the way down. 0: a wall squat's
@@ -207,7 +209,7 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         p = Pose2D(trunk_deg=p.trunk_deg + s.lockout_lean_deg * up * (1 - d) + lean,
                    thigh_deg=p.thigh_deg, shin_deg=p.shin_deg,
                    knee_w=KNEE_W * (1 - s.knees_in * d), hip_shift=s.hip_shift * HIP_W * d,
-                   neck_deg=s.neck_deg * d)
+                   neck_deg=s.neck_deg * d, heel_rise=s.heel_rise * SHIN * d)
         walking_out = ti - walk_out_at
         if s.walk_in_s and ti < s.walk_in_s:
             # Walk in from the left edge, legs swinging.

@@ -17,7 +17,8 @@
     step_right: "Step to your right<small>whole body in view</small>",
   };
   const CHECKS = { back_rounding: "back", back_overarching: "lean back",
-                   weight_on_toes: "balance", knees_caving: "knees", hips_shifting: "hips" };
+                   weight_on_toes: "weight on the toes", weight_on_heels: "weight on the heels",
+                   knees_caving: "knees", hips_shifting: "hips" };
   const FACING = new Set(["knees", "hips"]);  // checked facing the mirror
   // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
   // device (espeak-ng WAV from api/speech), never two at once.
