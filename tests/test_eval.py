@@ -11,7 +11,7 @@ import pytest
 from device.cli import main
 from device.core.synth import Session, session_track
 from device.errors import HingeMirrorError
-from device.offline.evaluate import evaluate_dir, read_labels, summary
+from device.offline.evaluate import evaluate_dir, format_faults_by_view, read_labels, summary
 from device.vision.tracks import Track, save_track
 
 
@@ -75,9 +75,15 @@ def test_front_view_faults_are_counted_by_label(tmp_path):
     write(tmp_path, {"caving.mp4": {"reps": 3, "rep_faults": {"1": ["knees_caving"],
                                                               "2": ["knees_caving"]}},
                      "clean.mp4": {"reps": 2, "clean": ["knees_caving"]}})
-    e = summary(evaluate_dir(tmp_path, no_pose))["front_faults"]["knees_caving"]
+    rows = evaluate_dir(tmp_path, no_pose)
+    e = summary(rows)["faults_by_view"]["knees_caving"]["front"]
     # present: reps 1-2 of the first clip; unlabelled: its rep 3; absent: the clean clip.
     assert e == {"present": [2, 2, 2], "absent": [2, 2, 0], "unlabelled": [1, 1, 1]}
+    table = format_faults_by_view(rows)
+    assert "| knees_caving | front | 2 / 2 / 2 = 100% | 2 / 2 / 0 = 0% | 1 / 1 / 1 = 100% |" \
+        in table
+    # Every fault has its row, judged or not: back_rounding is never judged from the front.
+    assert "| back_rounding | front | - | - | 5 / 0 / 0 |" in table
 
 
 def test_perturb_names_a_bad_kind_or_size_in_one_line():

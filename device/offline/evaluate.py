@@ -311,37 +311,49 @@ def format_dose(rows: list[dict]) -> str:
 
 
 def faults_by_view(rows: list[dict]) -> dict[str, dict]:
-    """Per fault, per view the coach saw each rep in: on reps labelled with the
-    fault (the clip's label or the rep's) [reps, judged, flagged], and the same
-    on reps labelled clean of it. Warped clips count by their own labels."""
+    """Per fault, per view the coach saw each rep in, over every rep of the
+    hinge clips: on reps labelled with the fault (the clip's label or the
+    rep's), on reps labelled clean of it, and on reps labelled neither way,
+    each [reps, judged, flagged]. Flagged over judged is the recall on the
+    first, the false-alarm rate on the second; the third says how often the
+    fault is called where nobody has said. Warped clips count by their own
+    labels."""
     out: dict[str, dict] = {}
     for row in rows:
+        if row.get("labelled_max", row["labelled"]) == 0:
+            continue  # no hinge: nothing to judge
         for i, rep in enumerate(row["reps"], 1):
             key = str(i)
             for fault in FAULTS:
-                present = fault in row["label_faults"] or fault in row.get(
-                    "rep_faults", {}).get(key, [])
-                absent = fault in row["label_clean"] or fault in row.get(
-                    "rep_clean", {}).get(key, [])
-                if not (present or absent):
-                    continue
+                label = ("present" if fault in row["label_faults"]
+                         or fault in row.get("rep_faults", {}).get(key, []) else
+                         "absent" if fault in row["label_clean"]
+                         or fault in row.get("rep_clean", {}).get(key, []) else "unlabelled")
                 e = out.setdefault(fault, {}).setdefault(
-                    rep["view"], {"present": [0, 0, 0], "absent": [0, 0, 0]})
-                cell = e["present" if present else "absent"]
+                    rep["view"], {k: [0, 0, 0] for k in ("present", "absent", "unlabelled")})
+                cell = e[label]
                 cell[0] += 1
                 cell[1] += fault not in rep["unjudged"]
                 cell[2] += fault in rep["faults"]
-    return {f: dict(sorted(v.items())) for f, v in out.items()}
+    return {f: dict(sorted(out[f].items())) for f in FAULTS if f in out}
 
 
 def format_faults_by_view(rows: list[dict]) -> str:
-    out = ["| fault | view (seen) | labelled present: reps / judged / flagged | "
-           "labelled absent: reps / judged / flagged |", "|---|---|---|---|"]
+    """Every fault in every view: recall, false alarms and unlabelled flags."""
+    def cell(e: list[int]) -> str:
+        n, judged, flagged = e
+        if not n:
+            return "-"
+        rate = f" = {flagged / judged:.0%}" if judged else ""
+        return f"{n} / {judged} / {flagged}{rate}"
+
+    out = ["| fault | view (seen) | labelled present: reps / judged / flagged (recall) | "
+           "labelled absent: reps / judged / flagged (false alarms) | unlabelled: reps / "
+           "judged / flagged |", "|---|---|---|---|---|"]
     for fault, views in faults_by_view(rows).items():
         for view, e in views.items():
-            cells = [" / ".join(map(str, e[k])) if e[k][0] else "-"
-                     for k in ("present", "absent")]
-            out.append(f"| {fault} | {view} | {cells[0]} | {cells[1]} |")
+            out.append(f"| {fault} | {view} | {cell(e['present'])} | {cell(e['absent'])} | "
+                       f"{cell(e['unlabelled'])} |")
     return "\n".join(out)
 
 
@@ -379,30 +391,7 @@ def summary(rows: list[dict]) -> dict:
             "labelled_total": sum(r["labelled"] for r in rows),
             "counted_total": sum(r["counted"] for r in rows),
             "faults": fault_rates(rows), "knee_by_view": knee_by_view(rows),
-            "faults_by_view": faults_by_view(rows),
-            "front_faults": front_faults(rows)}
-
-
-def front_faults(rows: list[dict]) -> dict[str, dict]:
-    """knees_caving and hips_shifting on the reps the coach saw from the front: per
-    label (present, absent, unlabelled) how many reps, how many it could judge
-    (a standing calibration is needed), and how many it flagged."""
-    out: dict[str, dict] = {}
-    for fault in ("knees_caving", "hips_shifting"):
-        e = out.setdefault(fault, {k: [0, 0, 0] for k in ("present", "absent", "unlabelled")})
-        for row in rows:
-            for i, rep in enumerate(row["reps"], 1):
-                if rep["view"] != "front":
-                    continue
-                key = str(i)
-                label = ("present" if fault in row["label_faults"]
-                         or fault in row.get("rep_faults", {}).get(key, []) else
-                         "absent" if fault in row["label_clean"]
-                         or fault in row.get("rep_clean", {}).get(key, []) else "unlabelled")
-                e[label][0] += 1
-                e[label][1] += fault not in rep["unjudged"]
-                e[label][2] += fault in rep["faults"]
-    return out
+            "faults_by_view": faults_by_view(rows)}
 
 
 def knee_by_view(rows: list[dict]) -> dict[str, dict]:
@@ -464,11 +453,4 @@ def format_table(rows: list[dict]) -> str:
         out.append(f"| {view} | {cells[0]} | {cells[1]} |")
     out.append("")
     out.append(format_faults_by_view(rows))
-    out.append("")
-    out.append("| front-view fault | labelled present: reps, judged, flagged | labelled absent | "
-               "unlabelled |")
-    out.append("|---|---|---|---|")
-    for fault, e in s["front_faults"].items():
-        cells = [" / ".join(map(str, e[k])) for k in ("present", "absent", "unlabelled")]
-        out.append(f"| {fault} | {cells[0]} | {cells[1]} | {cells[2]} |")
     return "\n".join(out)
