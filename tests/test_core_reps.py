@@ -331,3 +331,29 @@ def test_step_agrees_with_an_independent_oracle(kw):
     # (it comes back under 40 deg first, then straightens).
     for rep, top in zip(r["reps"], tops, strict=True):
         assert top - 0.05 <= rep["end_s"] <= top + 0.5, (rep["end_s"], top)
+
+
+def _then(first: Session, second: Session) -> dict:
+    """Two scripted parts back to back, the second starting where the first ends."""
+    a_kp, a_t, size = session_track(first)
+    b_kp, b_t, _ = session_track(second)
+    t = np.concatenate([a_t, b_t + a_t[-1] + 1.0 / first.fps])
+    return analyze(np.concatenate([a_kp, b_kp]), t, size)
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_the_weight_put_down_fast_after_a_held_last_lockout_is_not_a_rep(view):
+    """DESIGN: putting the weight down at the end is not a rep. A set's last
+    lockout held 3 s, then a drop to depth in 0.3 s and up without the weight:
+    no rep. Its twins count: the same bend lowered in 1.2 s, and swings (as fast
+    down, but from tops under a second)."""
+    set_ = Session(view=view, reps=2, tail_s=0.0)
+    drop = _then(set_, Session(view=view, reps=1, lead_s=3.0, down_s=0.3, up_s=0.7))
+    assert drop["rep_count"] == 2 and drop["partial_reps"] == 1
+    lowered = _then(set_, Session(view=view, reps=1, lead_s=3.0, down_s=1.2, up_s=0.7))
+    assert lowered["rep_count"] == 3 and "too_fast" not in lowered["reps"][-1]["faults"]
+    swings = run(view=view, reps=6, down_s=0.3, up_s=0.4, pause_s=0.6)
+    assert swings["rep_count"] == 6
+    # A first rep after standing, however fast, has no lockout before it to set down from.
+    first = run(view=view, reps=1, lead_s=3.0, down_s=0.3, up_s=0.7)
+    assert first["rep_count"] == 1

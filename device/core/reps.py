@@ -435,6 +435,9 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
     if duration < (p.min_rep_s if rep.start_s is not None else p.min_rep_s / 2) or (
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
         return _partial(s, events, back_to=Phase.STANDING)
+    if rep.start_s is not None and s.set_reps and rep.bottom_s - rep.start_s < p.set_down_s \
+            and rep.start_s - s.set_reps[-1]["end_s"] >= p.set_down_after_s:
+        return _partial(s, events, back_to=Phase.STANDING)  # the weight set down
     view = rep.view if rep.view != "unknown" else window_view(s)
     rep = evolve(rep, shift=hip_shift(rep.top, s.top, rep.shift_sum, rep.shift_n))
     found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s,

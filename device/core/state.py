@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Literal, TypedDict
 
+from device.core.faults import MIN_DOWN_S
 from device.core.features import Calibration
 from device.core.filters import OneEuroParams, OneEuroState
 
@@ -173,6 +174,15 @@ class CoachParams:
     # A bottom held this long (a weight set down, a long hold) has its lockout
     # watched for first_hold_s, like a pick-up: walking off within it is no rep.
     long_bottom_s: float = 1.5
+    # Putting the weight down at the end of a set is not a rep (DESIGN.md): a
+    # descent faster than set_down_s (a drop, not a lowering: faults.MIN_DOWN_S,
+    # ACSM 2009, the too_fast line) straight from a top held set_down_after_s
+    # since a counted rep, such as a lifter lowering the bar quickly after
+    # holding the last lockout, then standing up without it. Swings descend as
+    # fast (0.23-0.37 s on the dev clip) but from tops of 0.6-0.8 s; a rep after
+    # a pause of 2.7-2.8 s at the top descended in 0.43-0.47 s.
+    set_down_s: float = MIN_DOWN_S
+    set_down_after_s: float = 2.0
     # Seated: the centre of mass stays behind the heels at depth this long. An
     # unsupported body whose centre of mass leaves its feet topples within about
     # one pendulum time constant, sqrt(h / g) = 0.3 s for h = 0.9 m; only a seat
