@@ -260,12 +260,6 @@ class MoveNet:
         crop loop carries a difference (`hinge-mirror eval --perturb`)."""
         self._previous = array("f", np.asarray(keypoints, dtype=np.float32).ravel().tolist())
 
-    def follow(self, keypoints: np.ndarray) -> None:
-        """What the next frame's crop follows, in place of the keypoints `estimate`
-        gave last: (17, 3) (y, x, score) on the full frame. For measuring how the
-        crop loop carries a difference (`hinge-mirror eval --perturb`)."""
-        self._previous = array("f", np.asarray(keypoints, dtype=np.float32).ravel().tolist())
-
     def _square(self, height: int, width: int) -> tuple[float, float, float]:
         if self.mode == "crop" and self._previous is not None:
             self._kept = steady_square(_crop_flat(self._previous, height, width), self._kept,
