@@ -14,11 +14,19 @@ Two ways to build the square input:
   with a 1.9x margin and the visible body with 1.2x), and falls back to the
   letterbox square when the torso is not confidently seen. A person small in
   a wide frame then gets more of the model's 192 pixels.
+
+  The square is held steady (`steady_square`): it stays put while the region
+  the keypoints ask for moves less than a band, and when it moves it lands on
+  a coarse grid. Fed straight back, the keypoints' last bits (which differ
+  between CPUs' int8 kernels) would move the next square and grow from frame
+  to frame; held, two CPUs give the same square, the same input and so the
+  same keypoints again (measured in the README, "Counts on any CPU").
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from array import array
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +44,15 @@ INPUT_SIZE = 192
 CROP_MIN_SCORE = 0.2
 TORSO_MARGIN = 1.9
 BODY_MARGIN = 1.2
+# The held square (ours, not the tutorial's): kept while the asked-for centre
+# moves less than HOLD_SHIFT of its half side and the asked-for half side stays
+# within HOLD_SHRINK..HOLD_GROW of the kept one; a new square lands on a grid of
+# 1/HOLD_GRID of the frame's long side. With BODY_MARGIN 1.2 a held square still
+# holds the body: 1.05 / 1.2 + 0.1 = 0.975 of its half side at the worst.
+HOLD_SHIFT = 0.1
+HOLD_GROW = 1.05
+HOLD_SHRINK = 0.85
+HOLD_GRID = 64
 # A four-channel frame's 192x192 input, to the model's three channels (R, G, B).
 _FROM_FOUR = {False: cv2.COLOR_RGBA2RGB, True: cv2.COLOR_BGRA2RGB}
 
@@ -101,6 +118,32 @@ def _crop_flat(kp: list[float], height: int, width: int) -> tuple[float, float, 
     half = min(half, max(cx, width - cx, cy, height - cy))
     if half > max(height, width) / 2.0:
         return _full_square(height, width)
+    return (cy - half, cx - half, 2.0 * half)
+
+
+def steady_square(target: tuple[float, float, float], kept: tuple[float, float, float] | None,
+                  height: int, width: int) -> tuple[float, float, float]:
+    """The square to use this frame: `kept` (last frame's) while `target` (what
+    `_crop_flat` asks for) stays within the hold band, else `target` on the grid.
+
+    The letterbox square passes through as it is: it depends on the frame size only.
+    """
+    full = _full_square(height, width)
+    if target == full:
+        return full
+    half = target[2] / 2.0
+    cy, cx = target[0] + half, target[1] + half
+    if kept is not None and kept != full:
+        k_half = kept[2] / 2.0
+        if (abs(cy - kept[0] - k_half) <= HOLD_SHIFT * k_half
+                and abs(cx - kept[1] - k_half) <= HOLD_SHIFT * k_half
+                and HOLD_SHRINK * k_half <= half <= HOLD_GROW * k_half):
+            return kept
+    grid = max(height, width) / HOLD_GRID
+    half = math.ceil(half / grid) * grid
+    if half > max(height, width) / 2.0:
+        return full
+    cy, cx = round(cy / grid) * grid, round(cx / grid) * grid
     return (cy - half, cx - half, 2.0 * half)
 
 
@@ -184,6 +227,8 @@ class MoveNet:
         self._out_index = self._interp.get_output_details()[0]["index"]
         # The last frame's keypoints, flat (51 float32 values), for the crop.
         self._previous: array | list[float] | None = None
+        # The square used last frame, held while the keypoints stay within its band.
+        self._kept: tuple[float, float, float] | None = None
         # The model's input, written in place every frame (no allocation per frame).
         self._input = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
         # A four-channel frame is warped with four channels, then its first three
@@ -207,6 +252,7 @@ class MoveNet:
 
     def reset(self) -> None:
         self._previous = None
+        self._kept = None
 
     def follow(self, keypoints: np.ndarray) -> None:
         """What the next frame's crop follows, in place of the keypoints `estimate`
@@ -216,7 +262,9 @@ class MoveNet:
 
     def _square(self, height: int, width: int) -> tuple[float, float, float]:
         if self.mode == "crop" and self._previous is not None:
-            return _crop_flat(self._previous, height, width)
+            self._kept = steady_square(_crop_flat(self._previous, height, width), self._kept,
+                                       height, width)
+            return self._kept
         return _full_square(height, width)
 
     def preprocess(self, frame: np.ndarray,
