@@ -6,7 +6,15 @@ import pytest
 
 from device.core.coach import analyze
 from device.core.skeleton import L_EAR, L_EYE, L_SHOULDER, R_ANKLE
-from device.offline.evaluate import dose_response, evaluate_dir, miss, originals, summary
+from device.offline.evaluate import (
+    dose_response,
+    evaluate_dir,
+    format_perturbation,
+    miss,
+    originals,
+    perturbation,
+    summary,
+)
 from device.vision.pose import MoveNet
 from device.vision.tracks import load_track
 
@@ -71,6 +79,16 @@ def test_exact_count_rate_on_either_cpu(request, which):
     assert {r["clip"]: r["counted"] for r in rows.values()
             if r["labelled"] == 0 and r["counted"]} == {}
 
+
+
+def test_a_last_bit_nudge_of_what_the_crop_follows_changes_no_count(clips, model_path, rows):
+    """Issue 23, item 6: the crop follows the last frame's keypoints, whose last
+    bits differ between CPUs. Noise of 1e-4 frame heights on what it follows
+    (seed 2) changed 4 of 39 counts with MoveNet's own crop; with the held square
+    none (README, "Counts on any CPU"). One is allowed for a new draw's luck."""
+    p = perturbation(clips, list(rows.values()), lambda: MoveNet(model_path, mode="crop"),
+                     "keypoints", 1e-4, seed=2)
+    assert p["clips"] == len(rows) and len(p["changed"]) <= 1, format_perturbation(p)
 
 def test_front_studio_deadlift_counts_three(rows):
     assert rows["bbdl_front_studio.mp4"]["counted"] == 3

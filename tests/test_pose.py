@@ -8,7 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from device.vision.pose import MoveNet, crop_square, full_frame_square, square_input, to_full_frame
+from device.vision.pose import (
+    HOLD_GRID,
+    HOLD_SHIFT,
+    MoveNet,
+    crop_square,
+    full_frame_square,
+    square_input,
+    steady_square,
+    to_full_frame,
+)
 
 
 def test_letterbox_square_is_centred_and_covers_the_frame():
@@ -64,6 +73,53 @@ def test_crop_follows_a_confident_torso():
     assert side < 480  # tighter than the letterbox
     assert y0 < 0.3 * 480 and y0 + side > 0.8 * 480  # holds shoulders to ankles
 
+
+
+def _square(cy, cx, half):
+    return (cy - half, cx - half, 2.0 * half)
+
+
+def test_the_held_square_stays_put_for_a_small_move_and_jumps_to_the_grid_for_a_large_one():
+    """Issue 23, item 6: a keypoint difference in the last bits (another CPU) must
+    not move the crop; a real move does, onto a coarse grid."""
+    h, w = 480, 640
+    grid = max(h, w) / HOLD_GRID
+    first = steady_square(_square(240.3, 320.7, 150.2), None, h, w)
+    # A new square: its centre and half side on the grid, never smaller than asked.
+    cy, cx, half = first[0] + first[2] / 2, first[1] + first[2] / 2, first[2] / 2
+    assert cy / grid == round(cy / grid) and cx / grid == round(cx / grid)
+    assert half / grid == round(half / grid) and half >= 150.2
+    # Asked-for squares a hair apart (the last bits) and moves inside the band: kept.
+    for dy, dx, dh in ((1e-9, -1e-9, 1e-9), (0.9 * HOLD_SHIFT * half, 0.0, 0.0),
+                       (0.0, -0.9 * HOLD_SHIFT * half, 0.0), (0.0, 0.0, 0.02 * half)):
+        assert steady_square(_square(cy + dy, cx + dx, half + dh), first, h, w) == first
+    # Out of the band: a new square, within half a grid step of what was asked for.
+    moved = steady_square(_square(cy + 2 * HOLD_SHIFT * half, cx, half), first, h, w)
+    assert moved != first
+    assert abs(moved[0] + moved[2] / 2 - (cy + 2 * HOLD_SHIFT * half)) <= grid / 2
+    grown = steady_square(_square(cy, cx, 1.2 * half), first, h, w)
+    assert grown[2] >= 2 * 1.2 * half
+    # The letterbox square passes through, and a square past the frame becomes it.
+    full = tuple(full_frame_square(h, w))
+    assert steady_square(full, first, h, w) == full
+    assert steady_square(_square(cy, cx, 330.0), None, h, w) == full
+
+
+def test_a_held_square_still_holds_the_body_it_was_asked_for():
+    """At the band's worst (centre off by HOLD_SHIFT, the asked-for square grown
+    to HOLD_GROW) the body, BODY_MARGIN inside the asked-for square, stays in the
+    kept one."""
+    from device.vision.pose import BODY_MARGIN, HOLD_GROW
+
+    h, w = 480, 640
+    kept = steady_square(_square(240.0, 320.0, 160.0), None, h, w)
+    k_half = kept[2] / 2
+    cy, cx = kept[0] + k_half, kept[1] + k_half
+    ask_half = HOLD_GROW * k_half
+    ask_cy = cy + HOLD_SHIFT * k_half
+    assert steady_square(_square(ask_cy, cx, ask_half), kept, h, w) == kept
+    body = ask_half / BODY_MARGIN
+    assert ask_cy + body <= kept[0] + kept[2] and ask_cy - body >= kept[0]
 
 def _crop_square_numpy(keypoints, height, width):
     """The numpy formulation crop_square replaced (the reference it must equal);
