@@ -56,3 +56,17 @@ def test_fetch_installs_the_real_model(model_path, dirs):  # model_path first: b
     assert modelfiles.verify() == install / SPEC.file
     # Readable by the service user, who did not install it (root did).
     assert (install / SPEC.file).stat().st_mode & 0o777 == 0o644
+
+
+def test_the_models_folder_readme_says_what_the_manifest_says():
+    """models/README.md (tracked; the weights are not) and the manifest, one
+    source: every model's file, size, sha256, URL and licence appear in it."""
+    import json
+    from pathlib import Path
+
+    from device.vision.modelfiles import MANIFEST_PATH
+
+    readme = (Path(__file__).resolve().parents[1] / "models" / "README.md").read_text()
+    for m in json.loads(MANIFEST_PATH.read_text())["models"]:
+        for key in ("file", "sha256", "url", "license", "size_bytes"):
+            assert str(m[key]) in readme, f"models/README.md does not say the manifest's {key}"
