@@ -16,7 +16,7 @@ from device.config import SETTINGS, Config, load_config, settings_path
 from device.core.coach import Coach
 from device.core.skeleton import FAULTS
 from device.service import logs
-from device.service.app import settings_applier
+from device.app import settings_applier
 from device.service.hub import StateHub
 from device.service.pipeline import Processor
 from device.service.settings import LiveSettings

@@ -6,7 +6,7 @@ import os
 
 from device.config import Config, save_settings
 from device.service import tls
-from device.service.app import secret_key
+from device.app import secret_key
 from device.store import Recorder, accounts, audit, connect
 from tests.test_store import coach_events
 

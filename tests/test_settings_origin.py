@@ -55,7 +55,7 @@ def test_only_what_staff_set_apart_from_the_file_is_kept_over_it(tmp_path):
 
 def test_the_start_log_names_each_file_setting_the_staff_page_beats(tmp_path, monkeypatch,
                                                                     caplog):
-    import device.service.app as app
+    import device.app as app
 
     cfg, _ = staff_saves(tmp_path, {"coach.set_reps": 5, "coach.sets": 2, "display.chime": False})
     monkeypatch.setattr(app, "run_device", lambda config, **kw: 0)

@@ -342,7 +342,7 @@ def test_the_live_skeleton_reaches_the_staff_framing_check_but_not_healthz(rig):
 
 
 def test_a_sigterm_or_ctrl_c_tells_the_supervisor_and_closes_the_hub_first_then_put_back():
-    from device.service.app import _stop_first
+    from device.app import _stop_first
 
     calls = []
 

@@ -1,4 +1,8 @@
-"""`hinge-mirror run`: choose the source, start the pipeline, serve the page."""
+"""`hinge-mirror run`, the composition root: choose the source, start the pipeline, serve the page.
+
+The one module above the layers it wires (cli -> app -> web_ui | offline -> service
+-> store | vision -> core; import-linter checks them, `[tool.importlinter]` in
+pyproject.toml, tests/test_layers.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from device.service.system import machine
 from device.service.systemd import Watchdog
 from device.store import Recorder
 from device.vision.cameras import needs_model, open_source
+from web_ui import create_app
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,6 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     the longest wait between tries to open the camera. `layers`: where each
     setting comes from (device.config.load_layers), for the settings page.
     """
-    from web_ui import create_app
 
     host = host or config.server.host
     port = port if port is not None else config.server.port
