@@ -372,9 +372,9 @@ def _bench_camera(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    from device.app import run_device
     from device.config import load_config, load_layers, settings_path
     from device.service import logs
-    from device.app import run_device
 
     path = _config_path(args.config)
     layers = load_layers(path, settings_path(load_config(path)))  # the staff's settings win

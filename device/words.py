@@ -120,7 +120,9 @@ PLACEMENTS = (
      "weight on the toes by the heels rising only; knees caving is an estimate that "
      "misses collapses at the bottom"),
     ("oblique", "At the glass's edge, turned 30-45° toward the person",
-     "the back and the feet corrected for the angle"),
+     "the back and the feet corrected for the angle; the view is the angle between "
+     "where the person faces and the camera: 36° needs the camera about 2 m to the "
+     "side of a person 3 m away facing the glass, or the person turned toward it"),
     ("side", "On a side wall", ""),
 )
 
@@ -128,30 +130,54 @@ VIEWS = {"front": "from the front", "oblique": "at an angle", "side": "from the 
          "unknown": "not known yet"}
 
 
+def judged_words(judged: list[str] | set[str]) -> tuple[list[str], list[str]]:
+    """Fault ids judged -> (the judged faults' words, the others'), in priority order."""
+    from device.core.skeleton import FAULTS
+
+    return ([FAULT_WORDS[f] for f in FAULTS if f in judged],
+            [FAULT_WORDS[f] for f in FAULTS if f not in judged])
+
+
+def waits_for_standing(view: str) -> list[str]:
+    """The words of the faults a view judges only after the standing calibration."""
+    from device.core.faults import judged_from
+
+    later = set(judged_from(view, calibrated=True)) - set(judged_from(view, calibrated=False))
+    return judged_words(later)[0]
+
+
+def standing_words() -> str:
+    """How long the standing calibration takes, as the pages say it."""
+    from device.core.state import CoachParams
+
+    return f"{CoachParams().calib_s:g} s of still standing"
+
+
 def placements() -> list[dict[str, Any]]:
     """Each placement with the camera's angles to the person it stands for, the
     faults it judges and those it does not, in words (after the standing
-    calibration, at an angle within the corrected range)."""
+    calibration, at an angle within the corrected range), and those that wait
+    for that calibration."""
     from device.core.faults import judged_from
     from device.core.person import view_deg
-    from device.core.skeleton import FAULTS
 
     rows = []
     for view, name, note in PLACEMENTS:
-        judged = judged_from(view, calibrated=True)
+        judged, unjudged = judged_words(judged_from(view, calibrated=True))
         lo, hi = view_deg(view)
         rows.append({"view": view, "name": name, "note": note,
                      "sees": f"{VIEWS[view]}, {lo:.0f}-{hi:.0f}°",
-                     "judged": [FAULT_WORDS[f] for f in judged],
-                     "unjudged": [FAULT_WORDS[f] for f in FAULTS if f not in judged]})
+                     "judged": judged, "unjudged": unjudged,
+                     "waits": waits_for_standing(view)})
     return rows
 
 
 def placements_markdown() -> str:
     """The README's placement table, from `placements` (a test keeps them equal)."""
-    lines = ["| placement | the coach sees | judged | not judged there | note |",
-             "|---|---|---|---|---|"]
+    lines = ["| placement | the coach sees | judged | not judged there | "
+             f"judged only after {standing_words()} | note |", "|---|---|---|---|---|---|"]
     for row in placements():
         lines.append(f"| {row['name']} | {row['sees']} | {' · '.join(row['judged'])} | "
-                     f"{' · '.join(row['unjudged']) or '-'} | {row['note'] or '-'} |")
+                     f"{' · '.join(row['unjudged']) or '-'} | {' · '.join(row['waits']) or '-'} "
+                     f"| {row['note'] or '-'} |")
     return "\n".join(lines)

@@ -242,8 +242,8 @@ def test_webcam_nodes_skip_metadata_and_libcamera_only_nodes(monkeypatch):
 
 
 def test_run_plays_the_demo_fallback_only_without_a_config_file(tmp_path, monkeypatch):
-    import device.cli as cli
     import device.app as app
+    import device.cli as cli
 
     seen = {}
     monkeypatch.setattr(app, "run_device", lambda config, **kw: seen.update(kw) or 0)

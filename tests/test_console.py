@@ -12,11 +12,11 @@ import textwrap
 
 import pytest
 
+from device.app import settings_applier
 from device.config import SETTINGS, Config, load_config, settings_path
 from device.core.coach import Coach
 from device.core.skeleton import FAULTS
 from device.service import logs
-from device.app import settings_applier
 from device.service.hub import StateHub
 from device.service.pipeline import Processor
 from device.service.settings import LiveSettings
@@ -383,10 +383,13 @@ def test_the_framing_page_says_what_the_current_placement_judges(store):
     for row in placements():
         assert row["name"].replace("'", "&#39;") in page
     assert 'data-testid="current-placement"' not in page  # nobody: no placement to mark
+    # What the coach's snapshot says at an angle before the calibration.
     framing.update(present=True, view="oblique", camera_deg=48.2, calibrated=False,
-                   judged=judged_from("oblique", calibrated=False))
+                   judged=["back_rounding", "knees_bent_too_much", "back_overarching",
+                           "incomplete_lockout", "too_fast"])
     page = client.get("/staff/framing").get_data(as_text=True)
-    assert "at an angle" in page and "about 48°" in page and "wait for a second" in page
+    assert "at an angle" in page and "about 48°" in page
+    assert "Waiting for 1 s of still standing: Weight on the toes · Weight on the heels." in page
     live = page[page.index('data-testid="live-judged"'):page.index("Where to put the camera")]
     judged, unjudged = live.split("not judged from here")
     assert FAULT_WORDS["back_rounding"] in judged
@@ -395,6 +398,13 @@ def test_the_framing_page_says_what_the_current_placement_judges(store):
     current = page[page.index('data-testid="current-placement"'):]
     assert current.split("</tr>")[0].count("this camera, now") == 1
     assert "At the glass" in current.split("</tr>")[0]
+    # From the front before the calibration only the knees wait: the heels' rise
+    # is read against the rep's own top.
+    framing.update(view="front", camera_deg=8.0, judged=judged_from("front", calibrated=False))
+    page = client.get("/staff/framing").get_data(as_text=True)
+    assert "Waiting for 1 s of still standing: Knees caving in." in page
+    live = page[page.index('data-testid="live-judged"'):page.index("Where to put the camera")]
+    assert FAULT_WORDS["weight_on_toes"] in live.split("not judged from here")[0]
 
 
 def test_an_id_past_what_the_store_holds_is_no_page_not_a_server_error(store):

@@ -280,17 +280,23 @@ def test_at_an_angle_uncorrected_the_side_view_faults_are_unjudged():
 
 
 def test_what_a_view_judges_loses_the_calibrated_faults_and_at_an_angle_the_uncorrected():
-    from device.core.faults import JUDGED_IN, NEEDS_CALIBRATION, SAGITTAL, judged_from
+    from device.core.faults import judged_from
 
-    assert set(judged_from("front", calibrated=True)) == JUDGED_IN["front"]
-    assert "knees_caving" not in judged_from("front", calibrated=False)
-    assert "hips_shifting" in judged_from("front", calibrated=False)
+    back = {"back_rounding", "back_overarching"}
+    weight = {"weight_on_toes", "weight_on_heels"}
+    front = set(judged_from("front", calibrated=True))
+    assert {"knees_caving", "hips_shifting", "weight_on_toes"} <= front
+    assert not (back | {"weight_on_heels"}) & front
+    # Uncalibrated from the front: no knees, but the heels' rise (against the top).
+    assert set(judged_from("front", calibrated=False)) == front - {"knees_caving"}
     oblique = set(judged_from("oblique", calibrated=True))
-    assert SAGITTAL <= oblique
-    assert not SAGITTAL & set(judged_from("oblique", calibrated=True, angle_ok=False))
+    assert back | weight <= oblique and not {"knees_caving", "hips_shifting"} & oblique
+    assert set(judged_from("oblique", calibrated=True, angle_ok=False)) == oblique - back - weight
+    assert set(judged_from("oblique", calibrated=False)) == oblique - weight
     # The angle only matters at an angle: from the side nothing is corrected.
-    assert set(judged_from("side", calibrated=True, angle_ok=False)) == JUDGED_IN["side"]
-    assert not NEEDS_CALIBRATION & set(judged_from("side", calibrated=False))
+    side = set(judged_from("side", calibrated=True, angle_ok=False))
+    assert back | weight <= side
+    assert set(judged_from("side", calibrated=False)) == side - weight
 
 
 def test_from_the_front_heels_a_little_up_are_not_weight_on_the_toes_and_heels_stay_unjudged():
@@ -316,4 +322,9 @@ def test_from_the_front_the_heels_rising_are_judged_without_a_still_standing():
     assert r["rep_count"] == clean["rep_count"] == 3
     assert all("knees_caving" in rep["unjudged"] for rep in r["reps"])  # not calibrated
     assert all("weight_on_toes" in rep["faults"] for rep in r["reps"])
+    # A set that starts at depth: its first rep against the top it reached.
+    deep = analyze(*session_track(Session(view="front", reps=3, heel_rise=0.4,
+                                          start_at_depth=True)), params=never)
+    assert deep["rep_count"] == 3
+    assert all("weight_on_toes" in rep["faults"] for rep in deep["reps"]), deep["reps"][0]
     assert not any("weight_on_toes" in rep["faults"] + rep["unjudged"] for rep in clean["reps"])

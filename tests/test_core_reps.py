@@ -333,12 +333,12 @@ def test_step_agrees_with_an_independent_oracle(kw):
         assert top - 0.05 <= rep["end_s"] <= top + 0.5, (rep["end_s"], top)
 
 
-def _then(first: Session, second: Session) -> dict:
+def _then(first: Session, second: Session, params: CoachParams | None = None) -> dict:
     """Two scripted parts back to back, the second starting where the first ends."""
     a_kp, a_t, size = session_track(first)
     b_kp, b_t, _ = session_track(second)
     t = np.concatenate([a_t, b_t + a_t[-1] + 1.0 / first.fps])
-    return analyze(np.concatenate([a_kp, b_kp]), t, size)
+    return analyze(np.concatenate([a_kp, b_kp]), t, size, params)
 
 
 @pytest.mark.parametrize("view", ["side", "front"])
@@ -357,3 +357,10 @@ def test_the_weight_put_down_fast_after_a_held_last_lockout_is_not_a_rep(view):
     # A first rep after standing, however fast, has no lockout before it to set down from.
     first = run(view=view, reps=1, lead_s=3.0, down_s=0.3, up_s=0.7)
     assert first["rep_count"] == 1
+    # A set that ended at its target: the weight set down after it is no rep either.
+    done = _then(set_, Session(view=view, reps=1, lead_s=3.0, down_s=0.3, up_s=0.7),
+                 CoachParams(set_target_reps=2))
+    assert done["rep_count"] == 2 and len(done["sets"]) == 1, done["sets"]
+    # After a rest longer than set_idle_s, a fast first rep of the next set counts.
+    rested = _then(set_, Session(view=view, reps=1, lead_s=12.0, down_s=0.3, up_s=0.7))
+    assert rested["rep_count"] == 3

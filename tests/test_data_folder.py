@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
+from device.app import secret_key
 from device.config import Config, save_settings
 from device.service import tls
-from device.app import secret_key
 from device.store import Recorder, accounts, audit, connect
 from tests.test_store import coach_events
 

@@ -57,8 +57,16 @@ from device.config import SENSITIVITY, SETTINGS, TYPE_WORDS, ConfigValueError
 from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
-from device.core.skeleton import FAULTS
-from device.words import FAULT_WORDS, VIEWS, fault_words, placements, rep_faults_words, score_words
+from device.words import (
+    VIEWS,
+    fault_words,
+    judged_words,
+    placements,
+    rep_faults_words,
+    score_words,
+    standing_words,
+    waits_for_standing,
+)
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
 # The largest row id SQLite holds: a larger one in a URL is no page (404), not an
@@ -257,15 +265,15 @@ def framing_page():
     hint = FRAMING_HINTS.get(framing.get("hint") or "")
     live = None
     if framing.get("present") and framing.get("judged") is not None:
-        judged = set(framing["judged"])
-        live = {"sees": VIEWS.get(framing.get("view") or "unknown", VIEWS["unknown"]),
-                "deg": framing.get("camera_deg"), "calibrated": framing.get("calibrated"),
-                "judged": [FAULT_WORDS[f] for f in FAULTS if f in judged],
-                "unjudged": [FAULT_WORDS[f] for f in FAULTS if f not in judged]}
+        judged, unjudged = judged_words(set(framing["judged"]))
+        view = framing.get("view") or "unknown"
+        live = {"sees": VIEWS.get(view, VIEWS["unknown"]), "deg": framing.get("camera_deg"),
+                "waits": [] if framing.get("calibrated") else waits_for_standing(view),
+                "judged": judged, "unjudged": unjudged}
     return render_template("staff/framing.html", svg=skeleton_svg(framing), hint=hint,
                            seen=bool(framing.get("skeleton")), live=live,
                            view=framing.get("view") if live else None,
-                           placements=placements())
+                           placements=placements(), standing=standing_words())
 
 
 @bp.get("/api/staff/health")

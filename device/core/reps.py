@@ -254,12 +254,11 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
         changes["com_min"] = min(rep.com_min, com)
         if not front:
             changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
-    if front and shin > 0 and f.legs and rep.top is not None and not math.isnan(rep.top.ankle_y):
+    if front and f.legs:
         # From the front, where the fore-aft centre of mass is not seen, the
-        # ankles rising (the heels leaving the floor) are: against the top the
-        # rep began from, so no still standing is needed.
-        changes["heel_rise_max"] = max(rep.heel_rise_max, (rep.top.ankle_y - f.ankle_y) / shin)
-        changes["heel_seen"] = True
+        # ankles rising (the heels leaving the floor) are; judged at the finish
+        # against the top (`_front_heels`), so no still standing is needed.
+        changes["ankle_high"] = min(rep.ankle_high, f.ankle_y)
     if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
         if not math.isnan(neck) and sign is not None and f.sag_ok:
             changes["neck_max"] = max(rep.neck_max, sign * neck)
@@ -426,6 +425,28 @@ def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -
                   last_stand_s=s.t_s)
 
 
+def _set_down(s: CoachState, p: CoachParams) -> bool:
+    """The rep is the weight put down at the end of a set (CoachParams.set_down_s):
+    a drop straight from a top held set_down_after_s since the last counted rep,
+    which may have ended its set at the target; not after a rest (set_idle_s)."""
+    rep, last = s.rep, s.last_rep
+    if rep.start_s is None or last is None or rep.bottom_s - rep.start_s >= p.set_down_s:
+        return False
+    return p.set_down_after_s <= rep.start_s - last["end_s"] <= p.set_idle_s
+
+
+def _front_heels(rep: RepTrack, s: CoachState) -> RepTrack:
+    """From the front, the ankles' highest point in the rep against their height
+    at the top the rep began from (or, for a set that starts at depth, the top it
+    reached), in standing shin lengths: weight_on_toes' measure there."""
+    top = rep.top if rep.top is not None and not math.isnan(rep.top.ankle_y) else s.top
+    shin = s.cal.lengths()[2]
+    if math.isnan(top.ankle_y) or not math.isfinite(rep.ankle_high) or shin <= 0:
+        return rep
+    return evolve(rep, heel_rise_max=max(0.0, (top.ankle_y - rep.ankle_high) / shin),
+                  heel_seen=True)
+
+
 def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> CoachState:
     """The end of the lockout window: judge the rep and count it."""
     rep = s.rep
@@ -435,11 +456,12 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
     if duration < (p.min_rep_s if rep.start_s is not None else p.min_rep_s / 2) or (
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
         return _partial(s, events, back_to=Phase.STANDING)
-    if rep.start_s is not None and s.set_reps and rep.bottom_s - rep.start_s < p.set_down_s \
-            and rep.start_s - s.set_reps[-1]["end_s"] >= p.set_down_after_s:
+    if _set_down(s, p):
         return _partial(s, events, back_to=Phase.STANDING)  # the weight set down
     view = rep.view if rep.view != "unknown" else window_view(s)
     rep = evolve(rep, shift=hip_shift(rep.top, s.top, rep.shift_sum, rep.shift_n))
+    if view == "front":
+        rep = _front_heels(rep, s)
     found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance)
     count = s.rep_count + 1

@@ -271,10 +271,10 @@ class Reference:
 
 @dataclass(frozen=True)
 class Upright:
-    """Where the hips stand over the feet, and the ankles' height, while the person is upright: the top of
-    every rep, averaged (ref_tau_s). Each rep is judged against the top it began
-    from (or, for a set that starts at depth, the top it reached), so no still
-    standing calibration is needed. Frame heights; nan before the first."""
+    """Where the hips stand over the feet, and the ankles' height, while the
+    person is upright: the top of every rep, averaged (ref_tau_s). Each rep is
+    judged against the top it began from (or, for a set that starts at depth,
+    the top it reached), so no still standing calibration is needed. Frame heights; nan before the first."""
 
     shift: float = math.nan  # person.body_over_feet
     lr: float = 0.0  # left hip x - right hip x: the sign says where the person's left is
@@ -310,6 +310,7 @@ class RepTrack:
     com_min: float = math.inf
     heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
     heel_seen: bool = False  # heel_rise_max was measured on some frame
+    ankle_high: float = math.inf  # from the front: the ankles' highest (least y) this rep
     drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
     lockout_s: float = 0.0  # when standing was reached
     top_s: float = 0.0  # the straightest moment of the top
