@@ -181,3 +181,48 @@ def placements_markdown() -> str:
                      f"{' · '.join(row['unjudged']) or '-'} | {' · '.join(row['waits']) or '-'} "
                      f"| {row['note'] or '-'} |")
     return "\n".join(lines)
+
+
+# The mirror's phase line, by the core's phase id (device/core/state.py, Phase).
+PHASES = {"absent": "", "ready": "Stand tall and still to begin", "standing": "",
+          "descending": "Hips back", "bottom": "", "ascending": "Drive up",
+          "lockout": "Stand tall", "seated": "Seated: stand up when ready"}
+
+# What the framing check (device/core/person.py, framing) asks, by its id: on the
+# glass, to the person (a line and its small print); on the staff framing page,
+# to whoever aims the camera. "away": nobody measurable in view.
+FRAMING = {
+    "away": {"glass": ("Step into view", "whole body, head to feet"), "staff": ""},
+    "move_back": {"glass": ("Move back", "whole body, head to feet"),
+                  "staff": "The person is too close: the whole body, head to feet, "
+                           "must be in the frame."},
+    "step_left": {"glass": ("Step to your left", "whole body in view"),
+                  "staff": "The person is off to one side: aim the camera, or step left."},
+    "step_right": {"glass": ("Step to your right", "whole body in view"),
+                   "staff": "The person is off to one side: aim the camera, or step right."},
+}
+
+# The glass while the pipeline is not running (the supervisor's camera states).
+CAMERA_STATES = {"restarting": ("Restarting…", "one moment"),
+                 "failed": ("The mirror has stopped", "staff: see the dashboard")}
+
+# A fault the view could not judge, as the glass names the part it looks at.
+CHECK_PARTS = {"back_rounding": "back", "back_overarching": "lean back",
+               "weight_on_toes": "weight on the toes", "weight_on_heels": "weight on the heels",
+               "knees_caving": "knees", "hips_shifting": "hips"}
+
+
+def page_words() -> dict[str, Any]:
+    """The sentences the mirror page looks its ids up in (web_ui/static/mirror.js
+    holds none of its own): phases, framing asks, camera states, and for each
+    part a view may not check, where it can be: the side view for what it judges,
+    facing the mirror for the rest (device.core.faults.JUDGED_IN)."""
+    from device.core.faults import JUDGED_IN
+
+    return {"phases": PHASES, "framing": {k: v["glass"] for k, v in FRAMING.items()},
+            "camera": CAMERA_STATES,
+            "checks": {f: {"part": part, "where": "side" if f in JUDGED_IN["side"] else "front"}
+                       for f, part in CHECK_PARTS.items()},
+            # In this order on the glass: "back: turn sideways; knees: face the mirror".
+            "where": [["side", "turn sideways"], ["front", "face the mirror"]],
+            "not_checked": "Not checked from here: {}."}

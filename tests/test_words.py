@@ -21,3 +21,18 @@ def test_each_placement_says_what_it_judges_and_what_waits_for_the_calibration()
     assert by_view["front"]["waits"] == [FAULT_WORDS["knees_caving"]]
     weight = [FAULT_WORDS["weight_on_toes"], FAULT_WORDS["weight_on_heels"]]
     assert by_view["side"]["waits"] == weight
+
+
+def test_the_mirror_page_looks_its_phase_framing_camera_and_check_words_up():
+    """Issue 24, item 3 (in part): those sentences live in device/words.py only;
+    mirror.js keeps no copy of them (the browser tests show them on the glass)."""
+    from device.words import page_words
+
+    js = (README.parent / "web_ui" / "static" / "mirror.js").read_text(encoding="utf-8")
+    words = page_words()
+    said = [*words["phases"].values(), *(x for pair in words["framing"].values() for x in pair),
+            *(x for pair in words["camera"].values() for x in pair),
+            *(c["part"] for c in words["checks"].values()), *(w for _, w in words["where"]),
+            words["not_checked"].split("{}")[0]]
+    copies = [w for w in said if len(w) > 6 and w in js]
+    assert copies == [], f"mirror.js repeats words that device/words.py holds: {copies}"

@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
-from device.words import cue_ids, cue_text, placements
+from device.words import cue_ids, cue_text, page_words, placements
 
 bp = Blueprint("mirror", __name__)
 
@@ -27,7 +27,7 @@ def mirror():
     c = current_app.config
     return render_template("mirror.html", demo=c["DEMO"], sleep_s=c["SLEEP_S"],
                            chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available,
-                           placements=placements())
+                           placements=placements(), words=page_words())
 
 
 @bp.get("/metrics")

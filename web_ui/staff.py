@@ -58,6 +58,7 @@ from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
 from device.words import (
+    FRAMING,
     VIEWS,
     fault_words,
     judged_words,
@@ -249,11 +250,6 @@ def dashboard():
                            today=today, events=events)
 
 
-FRAMING_HINTS = {"move_back": "The person is too close: the whole body, head to feet, "
-                              "must be in the frame.",
-                 "step_left": "The person is off to one side: aim the camera, or step left.",
-                 "step_right": "The person is off to one side: aim the camera, or step right."}
-
 
 @bp.get("/staff/framing")
 @login_required
@@ -262,7 +258,7 @@ def framing_page():
     every second, for aiming the camera at install time."""
     framing = current_app.extensions["hinge_mirror"].get("framing", lambda: None)()
     framing = framing or {}
-    hint = FRAMING_HINTS.get(framing.get("hint") or "")
+    hint = FRAMING.get(framing.get("hint") or "", {}).get("staff")
     live = None
     if framing.get("present") and framing.get("judged") is not None:
         judged, unjudged = judged_words(set(framing["judged"]))

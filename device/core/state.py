@@ -274,7 +274,8 @@ class Upright:
     """Where the hips stand over the feet, and the ankles' height, while the
     person is upright: the top of every rep, averaged (ref_tau_s). Each rep is
     judged against the top it began from (or, for a set that starts at depth,
-    the top it reached), so no still standing calibration is needed. Frame heights; nan before the first."""
+    the top it reached), so no still standing calibration is needed. Frame
+    heights; nan before the first."""
 
     shift: float = math.nan  # person.body_over_feet
     lr: float = 0.0  # left hip x - right hip x: the sign says where the person's left is

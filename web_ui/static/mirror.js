@@ -5,21 +5,11 @@
 (function () {
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
   const main = $("mirror");
-  const PHASES = { absent: "", ready: "Stand tall and still to begin", standing: "",
-                   descending: "Hips back", bottom: "", ascending: "Drive up",
-                   lockout: "Stand tall", seated: "Seated: stand up when ready" };
+  // Every sentence comes from device/words.py (page_words), looked up by id.
+  const WORDS = JSON.parse(document.getElementById("words").textContent);
   let last = null;
   let sleepMs = 1000 * Number(main.dataset.sleepS || 0);
   let seenAt = Date.now();
-  const FRAMING = {
-    move_back: "Move back<small>whole body, head to feet</small>",
-    step_left: "Step to your left<small>whole body in view</small>",
-    step_right: "Step to your right<small>whole body in view</small>",
-  };
-  const CHECKS = { back_rounding: "back", back_overarching: "lean back",
-                   weight_on_toes: "weight on the toes", weight_on_heels: "weight on the heels",
-                   knees_caving: "knees", hips_shifting: "hips" };
-  const FACING = new Set(["knees", "hips"]);  // checked facing the mirror
   // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
   // device (espeak-ng WAV from api/speech), never two at once.
   let audioCtx = null, voice = null, lastCount = null, lastCue = null;
@@ -59,6 +49,9 @@
     return `Camera unavailable, retrying…<small>${esc(s.camera_text || "")}${when}</small>`;
   }
 
+  // A (line, small print) pair from the words, as the notice shows it.
+  const said = ([line, small]) => `${esc(line)}<small>${esc(small)}</small>`;
+
   function notice(html) {
     const n = $("notice");
     n.hidden = !html;
@@ -92,13 +85,13 @@
       notice(cameraAway(s));
     } else if (s.camera === "restarting") {
       state = "camera";
-      notice("Restarting…<small>one moment</small>");
+      notice(said(WORDS.camera.restarting));
     } else if (s.camera === "failed") {
       state = "camera";
-      notice("The mirror has stopped<small>staff: see the dashboard</small>");
+      notice(said(WORDS.camera.failed));
     } else if (!s.present) {
       state = s.framing ? "framing" : "away";
-      notice(FRAMING[s.framing] || "Step into view<small>whole body, head to feet</small>");
+      notice(said(WORDS.framing[s.framing] || WORDS.framing.away));
     } else {
       notice("");
       if (!s.calibrated && !s.set_reps && !(s.sets_done || []).length) state = "calibrating";
@@ -137,7 +130,7 @@
       if (f.length) dot.className = "bad";
       return dot;
     }));
-    let phase = PHASES[s.phase] ?? "";
+    let phase = WORDS.phases[s.phase] ?? "";
     if (s.guide_text && !s.last_fault_text) phase = s.guide_text;
     if (s.present && s.clear === false) phase = "Can't see you clearly";
     const fill = $("gauge-fill"), top = (s.depth_deg || 70) * 1.4;
@@ -148,13 +141,13 @@
     // What this view could not check, said once per set (on its first rep), each
     // part with where it can be checked: the knees and hips facing the mirror,
     // the back and the balance from the side.
-    const unseen = rep ? [...new Set(rep.unjudged.filter((f) => CHECKS[f]).map((f) => CHECKS[f]))]
-      : [];
-    const side = unseen.filter((p) => !FACING.has(p)), facing = unseen.filter((p) => FACING.has(p));
-    const where = [side.length ? `${side.join(", ")}: turn sideways` : "",
-                   facing.length ? `${facing.join(", ")}: face the mirror` : ""].filter(Boolean);
+    const unseen = rep ? rep.unjudged.map((f) => WORDS.checks[f]).filter(Boolean) : [];
+    const where = WORDS.where.map(([view, words]) => {
+      const parts = [...new Set(unseen.filter((c) => c.where === view).map((c) => c.part))];
+      return parts.length ? `${parts.join(", ")}: ${words}` : "";
+    }).filter(Boolean);
     $("unjudged").textContent = unseen.length && (s.set_faults || []).length <= 1
-      ? `Not checked from here: ${where.join("; ")}.` : "";
+      ? WORDS.not_checked.replace("{}", where.join("; ")) : "";
     if ("skeleton" in s) drawSkeleton(s.skeleton);
     if (lastCount !== null && s.rep_count > lastCount) chime();
     lastCount = s.rep_count;
