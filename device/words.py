@@ -226,3 +226,31 @@ def page_words() -> dict[str, Any]:
             # In this order on the glass: "back: turn sideways; knees: face the mirror".
             "where": [["side", "turn sideways"], ["front", "face the mirror"]],
             "not_checked": "Not checked from here: {}."}
+
+
+# The reported angles, and why each is what it is (`<angle>_why`, the reason ids
+# of device.core.features.ANGLE_WHY), as the report says them.
+ANGLE_WORDS = {"hinge_deg": "trunk lean", "hip_deg": "hip flexion", "knee_deg": "knee flexion"}
+ANGLE_WHY = {
+    "not_seen": "{angle}: not seen",
+    "poorly_seen": "{angle}: keypoints seen too poorly (confidence {confidence:.2f})",
+    "out_of_range": "{angle}: past what the body does; the {view} view cannot give it here",
+    "measured": "{angle}: measured (2-D)",
+    "foreshortened": "{angle}: estimated from foreshortening ({view})",
+}
+
+
+def angle_note(rep: dict[str, Any], name: str) -> str | None:
+    """How a rep's angle was got, or why it has none, in words; a report from
+    before the reason ids kept its sentences in `angle_notes`."""
+    why = rep.get(f"{name}_why")
+    if why is None:
+        return (rep.get("angle_notes") or {}).get(name)
+    return ANGLE_WHY[why].format(angle=ANGLE_WORDS[name], view=rep.get("view", "unknown"),
+                                 confidence=rep.get("confidence") or 0.0)
+
+
+def angle_blanks(rep: dict[str, Any]) -> list[str]:
+    """Why each of a rep's angles that has no number has none."""
+    return [note for name in ANGLE_WORDS if rep.get(name) is None
+            and (note := angle_note(rep, name))]

@@ -144,23 +144,28 @@ def test_one_cue_most_important_first_and_praise_after_a_fix():
 
 def test_reported_angles_are_in_range_or_null_with_the_reason():
     from device.core.features import PHYSIOLOGICAL_MAX, reportable
+    from device.words import angle_note
 
     for view in ("side", "front"):
         for rep in run(view=view, style="squat", reps=3)["reps"]:
+            assert "angle_notes" not in rep  # the core says ids, not sentences
             for name, top in PHYSIOLOGICAL_MAX.items():
-                note = rep["angle_notes"][name]
+                why = rep[f"{name}_why"]
                 if rep[name] is None:
-                    assert "past what the body does" in note or "not seen" in note
+                    assert why in ("out_of_range", "not_seen", "poorly_seen")
                 else:
                     assert 0 <= rep[name] <= top
-                    assert ("measured" in note) == (view == "side"), note
+                    assert why == ("measured" if view == "side" else "foreshortened")
     # What no knee can do is not reported as a number, and says why.
-    assert reportable("knee_deg", 187.3, "front") == (
-        None, "knee flexion: 187 deg is past what the body does; the front view cannot "
-              "give it here")
-    assert reportable("knee_deg", 95.0, "side", confidence=0.1)[0] is None
-    assert reportable("hip_deg", 101.24, "oblique") == (
-        101.2, "hip flexion: estimated from foreshortening (oblique)")
+    assert reportable("knee_deg", 187.3, "front") == (None, "out_of_range")
+    assert reportable("knee_deg", 95.0, "side", confidence=0.1) == (None, "poorly_seen")
+    assert reportable("hip_deg", 101.24, "oblique") == (101.2, "foreshortened")
+    rep = {"knee_deg": None, "knee_deg_why": "out_of_range", "view": "front"}
+    assert angle_note(rep, "knee_deg") == (
+        "knee flexion: past what the body does; the front view cannot give it here")
+    # A report stored before the ids: its sentence as it was.
+    assert angle_note({"angle_notes": {"hip_deg": "hip flexion: not seen"}},
+                      "hip_deg") == "hip flexion: not seen"
 
 
 def praises(**kw) -> tuple[list[str], list[dict]]:

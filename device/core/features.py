@@ -84,7 +84,6 @@ MASS_THIGHS, MASS_LEGS, MASS_FEET = 0.200, 0.093, 0.029
 # inclination: 120, past which the coach takes the person to be lying down
 # (CoachParams.max_hinge_deg).
 PHYSIOLOGICAL_MAX = {"hinge_deg": 120.0, "hip_deg": 150.0, "knee_deg": 160.0}
-ANGLE_WORDS = {"hinge_deg": "trunk lean", "hip_deg": "hip flexion", "knee_deg": "knee flexion"}
 
 # Left-side keypoints of the limbs and trunk; each right twin is the next index.
 _LEFT = (L_SHOULDER, L_ELBOW, L_WRIST, L_HIP, L_KNEE, L_ANKLE)
@@ -203,19 +202,21 @@ class Features:
                 _incline(self.shin_dx, self.shin_dy, shin))
 
 
+# Why a reported angle is what it is (`reportable`; words in device/words.py).
+ANGLE_WHY = ("not_seen", "poorly_seen", "out_of_range", "measured", "foreshortened")
+
+
 def reportable(name: str, value: float, view: str,
                confidence: float | None = None) -> tuple[float | None, str]:
-    """(value or None, how it was got or why there is none) for a reported angle."""
-    words = ANGLE_WORDS[name]
+    """(value or None, a reason id of ANGLE_WHY) for a reported angle: how it was
+    got, or why there is none."""
     if not math.isfinite(value):
-        return None, f"{words}: not seen"
+        return None, "not_seen"
     if confidence is not None and confidence < MIN_SCORE:
-        return None, f"{words}: keypoints seen too poorly (confidence {confidence:.2f})"
+        return None, "poorly_seen"
     if not -5.0 <= value <= PHYSIOLOGICAL_MAX[name]:
-        return None, (f"{words}: {value:.0f} deg is past what the body does; the {view} "
-                      "view cannot give it here")
-    how = "measured (2-D)" if view == "side" else f"estimated from foreshortening ({view})"
-    return round(max(value, 0.0), 1), f"{words}: {how}"
+        return None, "out_of_range"
+    return round(max(value, 0.0), 1), "measured" if view == "side" else "foreshortened"
 
 
 def _incline(dx: float, dy: float, length: float) -> float:

@@ -226,12 +226,13 @@ def _reject(state: CoachState, rows: list, t_s: float, p: CoachParams) -> str | 
 
 def _angles(rep: RepTrack, view: str) -> dict:
     """The rep's peak angles, each in its physiological range or None, and how
-    each was got (or why there is none): `features.reportable`."""
+    each was got (or why there is none, `<angle>_why`, DESIGN.md): a reason id
+    of `features.reportable`."""
     confidence = rep.score_sum / max(rep.frames, 1)
-    out: dict = {"angle_notes": {}}
+    out: dict = {}
     for name, value in (("hinge_deg", rep.peak_hinge), ("knee_deg", rep.peak_knee),
                         ("hip_deg", rep.peak_hip)):
-        out[name], out["angle_notes"][name] = reportable(name, value, view, confidence)
+        out[name], out[f"{name}_why"] = reportable(name, value, view, confidence)
     return out
 
 

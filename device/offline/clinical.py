@@ -13,7 +13,7 @@ import html
 
 from device.core.faults import JUDGED_IN
 from device.core.skeleton import FAULTS
-from device.words import cue_text, fault_words, rep_faults_words, score_words
+from device.words import angle_blanks, cue_text, fault_words, rep_faults_words, score_words
 
 MEANING = (
     "What the figures mean: hip flexion is how far the hips bent at the bottom of the "
@@ -84,9 +84,7 @@ def format_report(r: dict) -> str:
                      f"{rep_faults_words(rep)}")
         if rep["faults"]:
             lines.append(f"         cue: \"{cue_text(rep['faults'][0])}\"")
-        blanks = [note for name, note in rep.get("angle_notes", {}).items()
-                  if rep.get(name) is None]
-        for note in blanks:
+        for note in angle_blanks(rep):
             lines.append(f"         {note}")
     if not r["reps"]:
         lines.append("  No rep reached depth and stood up again.")
@@ -164,8 +162,7 @@ def html_report(r: dict, made: dt.datetime | None = None) -> str:
     head, summary = text[0], text[1]
     rows = []
     for rep in r["reps"]:
-        blank = "; ".join(note for name, note in rep.get("angle_notes", {}).items()
-                          if rep.get(name) is None)
+        blank = "; ".join(angle_blanks(rep))
         cue = cue_text(rep["faults"][0]) if rep["faults"] else ""
         rows.append(
             f"<tr><td>{rep['index']}</td><td>{e(_span(rep['start_s'], rep['end_s']))}</td>"
