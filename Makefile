@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HINGE_MIRROR_MODEL_DIR ?= $(if $(wildcard ../shared/models/*.tflite),$(abspath ../shared/models))
 export HINGE_MIRROR_MODEL_DIR
 
-.PHONY: run test venv model lint clean soak
+.PHONY: run test test-fast venv model lint clean soak
 
 # Without a model (offline, no ../shared) a camera cannot be used, but the demo runs.
 run: $(STAMP)
@@ -20,6 +20,12 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(MAKE) --no-print-directory model || echo "model unavailable: tests that need it will skip"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What a developer runs on every edit: the suite without the slow tests
+# (tests/conftest.py says which); `make test` stays the whole suite, as CI runs it.
+test-fast: $(STAMP)
+	@$(MAKE) --no-print-directory model || echo "model unavailable: tests that need it will skip"
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)

@@ -81,3 +81,31 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def labels(clips) -> dict:
     return json.loads((clips / "labels.json").read_text())
+
+
+# `make test-fast` (pytest -m "not slow"): what a developer runs on every edit.
+# Slow: MoveNet over the clips, a real browser, spawned supervisor children,
+# pip installs and wheel builds, and the tests that wait on real time.
+SLOW_MODULES = {"test_clips", "test_browser", "test_supervisor", "test_soak", "test_packaging",
+                "test_installer", "test_upgrade", "test_camera_away", "test_systemd_notify",
+                "test_server_load"}
+SLOW_TESTS = {
+    "test_a_camera_that_stalls_is_shown_unavailable_within_3_s_and_recovers",
+    "test_what_the_device_does_is_stored",
+    "test_health_says_how_busy_the_pose_model_is",
+    "test_the_devices_memory_is_read_from_a_real_run_of_both_processes",
+    "test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error",
+    "test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu",
+    "test_a_camera_that_gives_nothing_is_one_line_and_closed",
+    "test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them",
+    "test_the_mirror_shows_no_history_client_code_or_staff",
+    "test_the_console_listens_where_the_mirror_does_unless_told",
+    "test_a_broker_that_is_down_never_blocks_and_the_outbox_stays_bounded",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or \
+                item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
