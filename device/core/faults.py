@@ -34,8 +34,11 @@ JUDGED_IN = {
 # The side-view faults, judged at an angle only where the camera's angle to the
 # person is known and within CoachParams.sagittal_deg (reps._at_an_angle).
 SAGITTAL = {"back_rounding", "back_overarching", "weight_on_toes", "weight_on_heels"}
-# Judged against the person's own still standing only (the standing calibration).
-NEEDS_CALIBRATION = {"knees_caving", "weight_on_toes", "weight_on_heels"}
+# Judged against the person's own still standing only (the standing calibration),
+# per view: from the front the heels' rise is read against the rep's own top.
+NEEDS_CALIBRATION = {"front": {"knees_caving"},
+                     "side": {"weight_on_toes", "weight_on_heels"},
+                     "oblique": {"weight_on_toes", "weight_on_heels"}}
 
 
 def judged_from(view: str, *, calibrated: bool, angle_ok: bool = True) -> list[str]:
@@ -46,8 +49,7 @@ def judged_from(view: str, *, calibrated: bool, angle_ok: bool = True) -> list[s
     still leave one unjudged if its measure was never seen (`judge`)."""
     judged = set(JUDGED_IN.get(view, JUDGED_IN["unknown"]))
     if not calibrated:
-        # From the front the heels' rise is read against the rep's own top.
-        judged -= NEEDS_CALIBRATION - ({"weight_on_toes"} if view == "front" else set())
+        judged -= NEEDS_CALIBRATION.get(view, set())
     if view == "oblique" and not angle_ok:
         judged -= SAGITTAL
     return [f for f in FAULTS if f in judged]
@@ -184,12 +186,11 @@ def judge(rep, ref, view: str, *, calibrated: bool,
           lambda: rep.top_lean < -LEAN_BACK_DEG * k)
     check("incomplete_lockout", True, lambda: rep.top_hip > LOCKOUT_MAX_DEG * k)
     com_seen = math.isfinite(rep.com_max)
+    heels_up = rep.heel_rise_max > HEEL_RISE_SHIN * k
     # From the front only the heels rising show the weight going onto the toes:
     # the centre of mass moves toward the camera, along the line of sight.
-    if view == "front":
-        check("weight_on_toes", rep.heel_seen, lambda: rep.heel_rise_max > HEEL_RISE_SHIN * k)
-    check("weight_on_toes", com_seen and view != "front", lambda: rep.com_max > COM_TOES_FOOT * k
-          or rep.heel_rise_max > HEEL_RISE_SHIN * k)
+    check("weight_on_toes", rep.heel_seen if view == "front" else com_seen,
+          lambda: heels_up or (view != "front" and rep.com_max > COM_TOES_FOOT * k))
     check("weight_on_heels", com_seen, lambda: rep.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
           lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k)

@@ -381,6 +381,12 @@ def camera_deg(s: CoachState) -> float | None:
     return math.degrees(math.acos(max(0.0, min(1.0, s.view_ratio / FRONT_RATIO))))
 
 
+def angle_corrected(deg: float | None, p: CoachParams) -> bool:
+    """Whether the side-view measures are put back to their sagittal size at
+    this camera angle (CoachParams.sagittal_deg; reps._at_an_angle)."""
+    return deg is not None and p.sagittal_deg[0] <= deg <= p.sagittal_deg[1]
+
+
 def signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> float:
     """Trunk lean, degrees, + forward and - backward, where the view can tell.
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from device.core.faults import judged_from
 from device.core.features import reportable
-from device.core.person import camera_deg, dominant_view, window_view
+from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
 from device.core.reps import interrupt, step
 from device.core.sets import end_session, end_set, extra_set, guide, set_state
 from device.core.state import CoachParams, CoachState, Phase
@@ -23,6 +23,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     now = s.t_s if s.t_s is not None else 0.0
     view = window_view(s)
     deg = camera_deg(s)
+    calibrated = present and s.ref.standing_s >= calib_s
 
     def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
         return round(x, 3) if present and math.isfinite(x) else None
@@ -50,14 +51,12 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "guide": guide(s, p, view),
         "partial_reps": s.partial_count,
         "view": view if present else "unknown",
-        "calibrated": present and s.ref.standing_s >= calib_s,
+        "calibrated": calibrated,
         # The camera's angle to the person (0 facing it, 90 from the side) and
         # the faults a rep seen from here now is judged on (the framing page).
         "camera_deg": None if not present or deg is None else round(deg, 1),
-        "judged": judged_from(view if present else "unknown",
-                              calibrated=present and s.ref.standing_s >= calib_s,
-                              angle_ok=deg is not None
-                              and p.sagittal_deg[0] <= deg <= p.sagittal_deg[1]),
+        "judged": judged_from(view if present else "unknown", calibrated=calibrated,
+                              angle_ok=angle_corrected(deg, p)),
         "bridged_keypoints": s.bridged,
         # What the page asks of the person: to come into frame, or that it cannot
         # see them clearly (many keypoints bridged over dropouts).

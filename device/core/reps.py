@@ -42,6 +42,7 @@ from device.core.features import (
 )
 from device.core.filters import MIN_SCORE, off_the_knee, one_euro_step, seen
 from device.core.person import (
+    angle_corrected,
     angle_view,
     body_over_feet,
     camera_deg,
@@ -198,9 +199,8 @@ def _at_an_angle(f: Features, pts: list, usable: list, deg: float | None,
     """At an angle, the side-view measures put back to their sagittal size
     (`features.sagittal`), where the camera's angle is known and within
     `sagittal_deg`; elsewhere they are not judged (`Features.sag_ok`)."""
-    lo, hi = p.sagittal_deg
     sag = sagittal(pts, usable, 1.0 / math.sin(math.radians(deg))) \
-        if deg is not None and lo <= deg <= hi else None
+        if angle_corrected(deg, p) else None
     if sag is None:
         return replace(f, sag_ok=False)
     neck, dx, dy, com = sag
