@@ -165,9 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="check a config file against the schema",
                        description="Check a config file: every key known, every value in "
                        "range. Prints the settings in effect, or one line that names the "
-                       "key, the value and why.")
+                       "key, the value and why. --defaults: every key at its default, "
+                       "with its meaning and range, as a commented config file.")
     c.add_argument("action", choices=("check",))
-    c.add_argument("file", type=Path)
+    c.add_argument("file", type=Path, nargs="?")
+    c.add_argument("--defaults", action="store_true",
+                   help="print the commented default config (no FILE)")
 
     bk = sub.add_parser("backup", help="one file with every session, account and setting",
                         description="Copy the store (safe while the device runs), the "
@@ -326,8 +329,17 @@ def _cmd_config(args) -> int:
 
     import tomli_w
 
-    from device.config import load_config, load_layers, settings_path, value_of
+    from device.config import defaults_toml, load_config, load_layers, settings_path, value_of
 
+    if args.defaults or args.file is None:
+        if args.file is not None:
+            raise HingeMirrorError(f"config check {args.file} --defaults: give a file or "
+                                   "--defaults, not both")
+        if not args.defaults:
+            raise HingeMirrorError("config check: no file given; name the config file, or "
+                                   "give --defaults for the commented default config")
+        print(defaults_toml(), end="")
+        return 0
     layers = load_layers(args.file, settings_path(load_config(args.file)),
                          tolerate_unreadable=True)
     shown = dataclasses.asdict(layers.config)

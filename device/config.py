@@ -1,73 +1,18 @@
-"""One config schema: defaults in one place, unknown keys rejected, errors name key and value.
+"""One config schema: each setting's default, meaning, range and staff label in one place.
 
-A config file is TOML with these sections (all keys optional)::
+Every field of the sections below carries its own metadata (`setting`): the
+line that explains it, the check its value must pass with the words an error
+gives, and, for what staff may change from the settings page, the form's
+label. From that one source come the checks (`merge`), the staff settings
+form (`SETTINGS`, `form_fields`), the commented default config
+(`hinge-mirror config check --defaults`, `defaults_toml`) and the reference
+page `docs/configuration.md` (`reference_markdown`); tests/test_config_schema.py
+keeps the page equal to it.
 
-    [server]
-    host = "0.0.0.0"   # staff reach the device over the local network
-    port = 8000
-    threads = 8        # waitress threads: live pages take at most threads - 3 of them
-    https_port = 8443  # the staff console over HTTPS (0 = off on the network: this machine
-                       # alone reaches it, over plain HTTP on loopback; a warning at each start)
-    https_host = ""    # where the console listens; "" = as host (--host too)
-    cert = ""          # the clinic's own certificate and key (PEM); "" = the device's own
-    key = ""
-
-    [camera]
-    source = "auto"    # auto | picamera | demo | INDEX | PATH
-    width = 640
-    height = 480
-    fps = 30
-    rotation = 0       # 0 | 90 | 180 | 270: clockwise, to turn the picture upright
-    hflip = false      # mirrored left-right (before the rotation)
-    vflip = false      # upside down (before the rotation)
-
-    [pose]
-    mode = "crop"      # crop | letterbox
-    threads = 0        # the model's threads: 0 = what the machine spares (cores - 1, at least 1)
-    runtime = ""       # "" = LiteRT, else tflite_runtime
-
-    [display]
-    sleep_s = 300.0    # nobody in view this long: the glass goes black (0 = never)
-    chime = true       # a short chime on each counted rep
-    speech = true      # cues spoken (espeak-ng, on the device)
-    skeleton = false   # draw the keypoints over the page (optional; never a picture)
-
-    [store]
-    path = "var/hinge-mirror.db"   # on a device: /var/lib/hinge-mirror/hinge-mirror.db
-    retention_days = 365           # sessions older than this are deleted (0 = keep all)
-
-    [backup]           # a backup of the store, settings and keys, on a schedule
-    dir = ""           # "" = backups/ beside the store; a USB stick or a network share is better
-    every_h = 24.0     # hours between scheduled backups (0 = none; staff can still download one)
-    keep = 7           # scheduled backups kept in dir; the oldest go first
-
-    [coach]
-    set_reps = 0       # reps per set: the set is done at the last one (0 = no target)
-    sets = 0           # sets per session (0 = no target)
-    rest_s = 90.0      # the rest shown between sets, seconds
-    session_idle_s = 10.0  # nobody in view this long ends a session
-    guide = true       # set-up prompts before the first rep (never holds counting back)
-    sensitivity = "standard"   # faults called: relaxed | standard | strict
-
-    [log]
-    dir = "var/log"    # on a device: /var/log/hinge-mirror ("" = no log files)
-    max_kb = 1024      # one file's size before it rotates
-    files = 5          # rotated files kept: the folder holds at most (files + 1) * max_kb
-
-    [mqtt]             # optional: rep, set and session events to a broker (no personal data)
-    enabled = false
-    host = "localhost"
-    port = 1883
-    topic = "hinge-mirror"     # events go to TOPIC/DEVICE/EVENT
-    device = ""                # "" = this machine's host name
-    username = ""
-    password = ""
-    outbox = 1000              # events kept while the broker is away; the oldest go first
-
-Staff change some of these from the settings page (`SETTINGS`): they are
-written to `settings.toml` beside the store, checked by this same schema, and
-read over the config file at start (a setting made by staff wins over the file).
-The settings file keeps only what staff set apart from the config file;
+Staff change some of these from the settings page: they are written to
+`settings.toml` beside the store, checked by this same schema, and read over
+the config file at start (a setting made by staff wins over the file). The
+settings file keeps only what staff set apart from the config file;
 `load_layers` says where each setting in effect comes from.
 """
 
@@ -75,7 +20,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,27 +30,75 @@ from device.files import not_a_file
 from device.vision import MODES
 from device.vision.runtime import RUNTIMES
 
+Check = tuple[Callable[[Any], bool], str]  # (passes, the words when it does not)
+
+
+def setting(default: Any, doc: str, check: Check | None = None, *, staff: str | None = None,
+            choices: tuple | None = None) -> Any:
+    """A config field with its metadata: `doc`, one line for the default config
+    and the reference; `check`, what its value must pass and the error's words;
+    `staff`, the settings page's label if staff may change it; `choices`, the
+    values a form offers (their check is made from them when none is given)."""
+    if choices is not None and check is None:
+        check = one_of(choices)
+    return field(default=default, metadata={"doc": doc, "check": check, "staff": staff,
+                                            "choices": choices})
+
+
+def within(lo: float, hi: float, unit: str = "", zero: str | None = None) -> Check:
+    """lo..hi (in `unit`); with `zero`, 0 also passes and means `zero`."""
+    span = f"{lo:g}..{hi:g}{' ' + unit if unit else ''}"
+    if zero is None:
+        return (lambda v: lo <= v <= hi), f"must be {span}"
+    if lo == 0:
+        return (lambda v: 0 <= v <= hi), f"must be {span} (0: {zero})"
+    return (lambda v: v == 0 or lo <= v <= hi), f"must be 0 or {span} (0: {zero})"
+
+
+def one_of(choices: tuple, words: str | None = None) -> Check:
+    return (lambda v: v in choices), words or f"must be one of {', '.join(map(str, choices))}"
+
+
+def _named(what: str) -> Check:
+    return (lambda v: bool(v.strip())), f"must name {what}"
+
+
+# Sensitivity -> the factor on every fault threshold (device/core/faults.py).
+SENSITIVITY = {"relaxed": 1.25, "standard": 1.0, "strict": 0.8}
+
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "0.0.0.0"
-    port: int = 8000
-    threads: int = 8
-    https_port: int = 8443
-    https_host: str = ""
-    cert: str = ""
-    key: str = ""
+    """The web server: the mirror page and the staff console."""
+
+    host: str = setting("0.0.0.0", "where the server listens: staff reach the device over the "
+                        "local network (the kiosk uses 127.0.0.1)")
+    port: int = setting(8000, "the mirror page and, on this machine, the console",
+                        within(1, 65535))
+    threads: int = setting(8, "waitress threads: live pages take at most threads - 3 of them",
+                           within(4, 64))
+    https_port: int = setting(8443, "the staff console over HTTPS (0: off on the network; "
+                              "this machine alone reaches it, over plain HTTP on loopback, "
+                              "with a warning at each start)",
+                              within(0, 65535, zero="the console on this machine only"))
+    https_host: str = setting("", "where the console listens; \"\" = as host (--host too)")
+    cert: str = setting("", "the clinic's own certificate (PEM); \"\" = the device's own")
+    key: str = setting("", "the clinic's own certificate's key (PEM)")
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    source: str = "auto"
-    width: int = 640
-    height: int = 480
-    fps: int = 30
-    rotation: int = 0
-    hflip: bool = False
-    vflip: bool = False
+    """The camera and how it is mounted."""
+
+    source: str = setting("auto", "auto | picamera | demo | INDEX | PATH (auto: libcamera's "
+                          "first camera, else the first USB webcam)")
+    width: int = setting(640, "the picture's width", within(64, 4096, "pixels"))
+    height: int = setting(480, "the picture's height", within(64, 4096, "pixels"))
+    fps: int = setting(30, "frames per second asked of the camera", within(1, 120))
+    rotation: int = setting(0, "clockwise, to turn the picture upright",
+                            one_of((0, 90, 180, 270), "must be 0, 90, 180 or 270"))
+    hflip: bool = setting(False, "mirrored left-right (before the rotation)")
+    vflip: bool = setting(False, "upside down (before the rotation)")
 
     def mount(self):
         from device.vision.mount import Mount
@@ -114,9 +108,14 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class PoseConfig:
-    mode: str = "crop"
-    threads: int = 0
-    runtime: str = ""
+    """The pose model."""
+
+    mode: str = setting("crop", "crop: follow the person; letterbox: the whole frame",
+                        choices=MODES)
+    threads: int = setting(0, "the model's threads (0: what the machine spares, cores - 1, "
+                           "at least 1)", within(0, 16, zero="cores - 1"))
+    runtime: str = setting("", "\"\" = LiteRT, else tflite_runtime",
+                           one_of(("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"))
 
     def model_threads(self) -> int:
         """The threads the model gets: as set, or every core but one (the camera,
@@ -134,34 +133,23 @@ class PoseConfig:
 
 
 @dataclass(frozen=True)
-class DisplayConfig:
-    sleep_s: float = 300.0
-    chime: bool = True
-    speech: bool = True
-    skeleton: bool = False
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    path: str = "var/hinge-mirror.db"
-    retention_days: int = 365
-
-
-@dataclass(frozen=True)
-class BackupConfig:
-    dir: str = ""
-    every_h: float = 24.0
-    keep: int = 7
-
-
-@dataclass(frozen=True)
 class CoachConfig:
-    set_reps: int = 0
-    sets: int = 0
-    rest_s: float = 90.0
-    session_idle_s: float = 10.0
-    guide: bool = True
-    sensitivity: str = "standard"
+    """The coach: targets, rest and how strictly faults are called."""
+
+    set_reps: int = setting(0, "reps per set: the set is done at the last one (0: no target)",
+                            within(0, 100, zero="no target"),
+                            staff="Target reps per set (0: no target)")
+    sets: int = setting(0, "sets per session (0: no target)", within(0, 20, zero="no target"),
+                        staff="Target sets per session (0: no target)")
+    rest_s: float = setting(90.0, "the rest shown between sets, seconds",
+                            within(5, 900, "seconds"))
+    session_idle_s: float = setting(10.0, "nobody in view this long ends a session, seconds",
+                                    within(2, 600, "seconds"))
+    guide: bool = setting(True, "set-up prompts before the first rep (never holds counting "
+                          "back)", staff="Guided set-up before the first rep")
+    sensitivity: str = setting("standard", "faults called: relaxed | standard | strict",
+                               choices=tuple(SENSITIVITY),
+                               staff="How strictly faults are called")
 
     def params(self):
         """The coach's parameters with these settings."""
@@ -173,27 +161,73 @@ class CoachConfig:
                            fault_tolerance=SENSITIVITY[self.sensitivity])
 
 
-# Sensitivity -> the factor on every fault threshold (device/core/faults.py).
-SENSITIVITY = {"relaxed": 1.25, "standard": 1.0, "strict": 0.8}
+@dataclass(frozen=True)
+class DisplayConfig:
+    """The glass: sleep, sound and the keypoints drawn."""
+
+    chime: bool = setting(True, "a short chime on each counted rep",
+                          staff="A chime on each counted rep")
+    speech: bool = setting(True, "cues spoken (espeak-ng, on the device)",
+                           staff="Cues spoken aloud")
+    sleep_s: float = setting(300.0, "nobody in view this long: the glass goes black "
+                             "(seconds, 0: never)",
+                             within(10, 86400, "s", zero="never"),
+                             staff="Nobody in view this long: the glass goes dark "
+                                   "(seconds, 0: never)")
+    skeleton: bool = setting(False, "draw the keypoints over the page (never a picture)")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The store: every session, rep and account, in one SQLite file."""
+
+    path: str = setting("var/hinge-mirror.db", "the store's file (on a device: "
+                        "/var/lib/hinge-mirror/hinge-mirror.db)", _named("a file"))
+    retention_days: int = setting(365, "sessions older than this are deleted (0: keep all)",
+                                  within(0, 36500, zero="keep all"))
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """A backup of the store, settings and keys, on a schedule."""
+
+    dir: str = setting("", "where backups go; \"\" = backups/ beside the store (a USB stick "
+                       "or a network share is better)")
+    every_h: float = setting(24.0, "hours between scheduled backups (0: none; staff can "
+                             "still download one)",
+                             within(1, 24 * 31, "hours", zero="no scheduled backups"))
+    keep: int = setting(7, "scheduled backups kept in dir; the oldest go first",
+                        within(1, 1000))
 
 
 @dataclass(frozen=True)
 class LogConfig:
-    dir: str = "var/log"
-    max_kb: int = 1024
-    files: int = 5
+    """The log files."""
+
+    dir: str = setting("var/log", "the log folder (on a device: /var/log/hinge-mirror; "
+                       "\"\" = no log files)")
+    max_kb: int = setting(1024, "one file's size before it rotates",
+                          within(16, 102400, "KiB"))
+    files: int = setting(5, "rotated files kept: the folder holds at most "
+                         "(files + 1) * max_kb", within(1, 50))
 
 
 @dataclass(frozen=True)
 class MqttConfig:
-    enabled: bool = False
-    host: str = "localhost"
-    port: int = 1883
-    topic: str = "hinge-mirror"
-    device: str = ""
-    username: str = ""
-    password: str = ""
-    outbox: int = 1000
+    """Optional: rep, set and session events to a broker (no personal data)."""
+
+    enabled: bool = setting(False, "publish events (off by default)")
+    host: str = setting("localhost", "the broker", _named("the broker"))
+    port: int = setting(1883, "the broker's port", within(1, 65535))
+    topic: str = setting("hinge-mirror", "events go to TOPIC/DEVICE/EVENT",
+                         ((lambda v: bool(v.strip("/ ")) and not set(v) & set("#+")),
+                          "must be a topic without wildcards (# or +)"))
+    device: str = setting("", "\"\" = this machine's host name",
+                          ((lambda v: not set(v) & set("#+/")), "must not hold #, + or /"))
+    username: str = setting("", "the broker's user (\"\" = none)")
+    password: str = setting("", "the broker's password (never shown by config check)")
+    outbox: int = setting(1000, "events kept while the broker is away; the oldest go first",
+                          within(1, 100000, "events"))
 
 
 @dataclass(frozen=True)
@@ -201,54 +235,26 @@ class Config:
     server: ServerConfig = ServerConfig()
     camera: CameraConfig = CameraConfig()
     pose: PoseConfig = PoseConfig()
+    coach: CoachConfig = CoachConfig()
     display: DisplayConfig = DisplayConfig()
     store: StoreConfig = StoreConfig()
     backup: BackupConfig = BackupConfig()
-    coach: CoachConfig = CoachConfig()
     log: LogConfig = LogConfig()
     mqtt: MqttConfig = MqttConfig()
 
 
-# What staff may change from the settings page, in its order.
-SETTINGS: tuple[tuple[str, str], ...] = (
-    ("coach", "set_reps"), ("coach", "sets"), ("coach", "guide"), ("coach", "sensitivity"),
-    ("display", "chime"), ("display", "speech"), ("display", "sleep_s"))
-
-
-_CHECKS = {
-    ("server", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
-    ("server", "threads"): (lambda v: 4 <= v <= 64, "must be 4..64"),
-    ("server", "https_port"): (lambda v: 0 <= v <= 65535,
-                               "must be 0..65535 (0: the console on this machine only)"),
-    ("camera", "width"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
-    ("camera", "height"): (lambda v: 64 <= v <= 4096, "must be 64..4096 pixels"),
-    ("camera", "fps"): (lambda v: 1 <= v <= 120, "must be 1..120"),
-    ("camera", "rotation"): (lambda v: v in (0, 90, 180, 270), "must be 0, 90, 180 or 270"),
-    ("pose", "mode"): (lambda v: v in MODES, f"must be one of {', '.join(MODES)}"),
-    ("pose", "threads"): (lambda v: 0 <= v <= 16, "must be 0..16 (0: cores - 1)"),
-    ("pose", "runtime"): (lambda v: v in ("", *RUNTIMES), f"must be '' or one of {RUNTIMES}"),
-    ("store", "path"): (lambda v: bool(v.strip()), "must name a file"),
-    ("store", "retention_days"): (lambda v: 0 <= v <= 36500, "must be 0..36500 (0: keep all)"),
-    ("backup", "every_h"): (lambda v: v == 0 or 1 <= v <= 24 * 31,
-                           "must be 0 or 1..744 hours (0: no scheduled backups)"),
-    ("backup", "keep"): (lambda v: 1 <= v <= 1000, "must be 1..1000"),
-    ("display", "sleep_s"): (lambda v: v == 0 or 10 <= v <= 86400, "must be 0 or 10..86400 s"),
-    ("coach", "set_reps"): (lambda v: 0 <= v <= 100, "must be 0..100 (0: no target)"),
-    ("coach", "sets"): (lambda v: 0 <= v <= 20, "must be 0..20 (0: no target)"),
-    ("coach", "rest_s"): (lambda v: 5 <= v <= 900, "must be 5..900 seconds"),
-    ("coach", "session_idle_s"): (lambda v: 2 <= v <= 600, "must be 2..600 seconds"),
-    ("coach", "sensitivity"): (lambda v: v in SENSITIVITY,
-                               f"must be one of {', '.join(SENSITIVITY)}"),
-    ("log", "max_kb"): (lambda v: 16 <= v <= 102400, "must be 16..102400 KiB"),
-    ("log", "files"): (lambda v: 1 <= v <= 50, "must be 1..50"),
-    ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "must be 1..65535"),
-    ("mqtt", "host"): (lambda v: bool(v.strip()), "must name the broker"),
-    ("mqtt", "topic"): (lambda v: bool(v.strip("/ ")) and not set(v) & set("#+"),
-                        "must be a topic without wildcards (# or +)"),
-    ("mqtt", "device"): (lambda v: not set(v) & set("#+/"), "must not hold #, + or /"),
-    ("mqtt", "outbox"): (lambda v: 1 <= v <= 100000, "must be 1..100000 events"),
-}
 SECTIONS = tuple(f.name for f in fields(Config))
+
+
+def schema() -> list[tuple[str, Field]]:
+    """(section, field) of every setting, in the file's order."""
+    return [(s.name, f) for s in fields(Config) for f in fields(s.default)]
+
+
+# What staff may change from the settings page, in its order.
+SETTINGS: tuple[tuple[str, str], ...] = tuple(
+    (s, f.name) for s, f in schema() if f.metadata["staff"])
+_CHECKS = {(s, f.name): f.metadata["check"] for s, f in schema() if f.metadata["check"]}
 
 
 class ConfigValueError(HingeMirrorError):
@@ -410,3 +416,80 @@ def save_settings(path: Path, config: Config, keys=None) -> None:
     text += tomli_w.dumps(settings_of(config, keys))
     atomic_write(path, text.encode(), what="settings", keeps="the previous settings are kept",
                  mode=0o600)  # the data folder is the service user's alone
+
+
+def form_fields() -> dict[str, tuple[str, str, tuple | None]]:
+    """The staff settings form: "section.key" -> (label, kind, choices), in
+    SETTINGS order; kind is bool, int, float or choice."""
+    out = {}
+    for section, f in schema():
+        if f.metadata["staff"]:
+            choices = f.metadata["choices"]
+            kind = "choice" if choices else type(f.default).__name__
+            out[f"{section}.{f.name}"] = (f.metadata["staff"], kind, choices)
+    return out
+
+
+def _why(f: Field) -> str:
+    check = f.metadata["check"]
+    return check[1].removeprefix("must be ") if check else ""
+
+
+def defaults_toml() -> str:
+    """The commented default config: every section and key at its default, each
+    with its meaning and range (`hinge-mirror config check --defaults`)."""
+    import textwrap
+
+    import tomli_w
+
+    lines = ["# Hinge Mirror's settings at their defaults (schema: device/config.py).",
+             "# Every key is optional: keep only those you change. Check a file with",
+             "# `hinge-mirror config check FILE`. Settings marked 'staff page' can also be",
+             "# changed on the console's settings page, which wins over this file."]
+    for section in fields(Config):
+        lines += ["", f"# {section.default.__doc__.strip()}", f"[{section.name}]"]
+        for f in fields(section.default):
+            notes = [f.metadata["doc"]]
+            if f.metadata["check"]:
+                notes.append(f.metadata["check"][1])
+            if f.metadata["staff"]:
+                notes.append("staff page")
+            lines += textwrap.wrap("; ".join(notes), 86, initial_indent="# ",
+                                   subsequent_indent="# ")
+            lines.append(tomli_w.dumps({f.name: f.default}).strip())
+    return "\n".join(lines) + "\n"
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: one table per section, made from the schema."""
+    import tomli_w
+
+    out = ["# Configuration", "",
+           "<!-- Generated from device/config.py by `python -m device.config --markdown`; "
+           "tests/test_config_schema.py keeps it equal. -->", "",
+           "A config file is TOML: the sections below, every key optional. The device reads "
+           "`/etc/hinge-mirror/config.toml` (or `--config FILE`, or `$HINGE_MIRROR_CONFIG`). "
+           "`hinge-mirror config check FILE` checks a file and prints the settings in effect, "
+           "each with where it comes from; `hinge-mirror config check --defaults` prints every "
+           "key at its default, commented. An unknown key or a bad value stops the device with "
+           "one line that names the key, the value and what it must be.", "",
+           "Keys marked *staff* can also be changed on the staff console's settings page. "
+           "They are stored in `settings.toml` beside the store and win over the config file; "
+           "the page can put the file's value back.", ""]
+    for section in fields(Config):
+        out += [f"## [{section.name}]", "", section.default.__doc__.strip(), "",
+                "| key | default | allowed | meaning |", "|---|---|---|---|"]
+        for f in fields(section.default):
+            default = tomli_w.dumps({f.name: f.default}).strip().partition(" = ")[2]
+            meaning = f.metadata["doc"] + (" (*staff*)" if f.metadata["staff"] else "")
+            allowed = _why(f) or TYPE_WORDS[type(f.default)]
+            cells = (f"`{f.name}`", f"`{default}`", allowed, meaning)
+            out.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(reference_markdown() if "--markdown" in sys.argv else defaults_toml(), end="")

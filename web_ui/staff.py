@@ -53,7 +53,7 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFProtect
 
-from device.config import SENSITIVITY, SETTINGS, TYPE_WORDS, ConfigValueError
+from device.config import TYPE_WORDS, ConfigValueError, form_fields
 from device.errors import HingeMirrorError
 from device.service import logs
 from device.store import accounts, audit, connect, queries
@@ -441,18 +441,8 @@ def log_file(name: str):
     return render_template("staff/log.html", name=name, text=logs.tail(path, 300))
 
 
-# The settings page: each setting's label, its kind, and its choices.
-SETTING_FORM = {
-    "coach.set_reps": ("Target reps per set (0: no target)", "int", None),
-    "coach.sets": ("Target sets per session (0: no target)", "int", None),
-    "coach.guide": ("Guided set-up before the first rep", "bool", None),
-    "coach.sensitivity": ("How strictly faults are called", "choice", tuple(SENSITIVITY)),
-    "display.chime": ("A chime on each counted rep", "bool", None),
-    "display.speech": ("Cues spoken aloud", "bool", None),
-    "display.sleep_s": ("Nobody in view this long: the glass goes dark (seconds, 0: never)",
-                        "float", None),
-}
-assert list(SETTING_FORM) == [f"{s}.{k}" for s, k in SETTINGS]
+# The settings page: each setting's label, its kind and its choices (the schema's).
+SETTING_FORM = form_fields()
 
 
 def _form_values() -> dict:
