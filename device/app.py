@@ -6,6 +6,7 @@ pyproject.toml, tests/test_layers.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -31,6 +32,7 @@ from device.service.systemd import Watchdog
 from device.store import Recorder
 from device.vision.cameras import needs_model, open_source
 from web_ui import create_app
+from web_ui.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -124,44 +126,62 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                       "TLS_FINGERPRINT": tls.fingerprint(cert),
                       "STAFF_URL": f"https://{_staff_host(https_host)}:{srv.https_port}/staff/"}
     # Streams take at most threads - 3 of waitress's threads: three always answer.
-    d = config.display
+    speaker = Speaker()
+    live = LiveSettings(config, settings_path(config),
+                        settings_applier(supervisor.set_params, supervisor.shown,
+                                         speaker.available), layers=layers)
     app = create_app({**tls_config, "DEMO": spec == "demo",
                       "SSE_SLOTS": max(1, config.server.threads - 3),
-                      "SLEEP_S": d.sleep_s, "CHIME": d.chime, "SPEECH": d.speech,
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
                       "RETENTION_DAYS": config.store.retention_days,
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
-                     hub=hub, health=health, metrics=metrics)
-    app.extensions["hinge_mirror"]["settings"] = LiveSettings(
-        config, settings_path(config),
-        settings_applier(app, supervisor.set_params, supervisor.shown), layers=layers)
-    app.extensions["hinge_mirror"]["framing"] = lambda: supervisor.framing
-    server = make_server(app, host, port, config.server.threads)  # fails fast if port is taken
-    port = int(server.effective_port)  # the port bound: --port 0 picks a free one
-    tls_server = None
-    try:
+                     hub=hub, health=health, metrics=metrics, speaker=speaker, settings=live,
+                     framing=lambda: supervisor.framing)
+    # Each part closes in the reverse of the order it is entered on a stack. The
+    # servers are bound first (a port that is taken fails before the store is
+    # touched); once everything runs they move to the top, so that they close
+    # first and the supervisor and the store after them.
+    with contextlib.ExitStack() as servers:
+        server = make_server(app, host, port, config.server.threads)  # fails fast if taken
+        servers.callback(server.close)
+        port = int(server.effective_port)  # the port bound: --port 0 picks a free one
+        tls_server = None
         if tls_config:
             tls_server = tls.make_tls_server(app, https_host, srv.https_port, cert, key)
-        recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot be opened
-    except BaseException:
-        server.close()
-        if tls_server is not None:
-            tls_server.stop()
-        raise
-    recorder.close_open("interrupted")  # what a crash or a power cut left open
-    try:
-        supervisor.start()  # the model loaded (not the camera), or a one-line error
-    except BaseException:
-        server.close()
-        if tls_server is not None:
-            tls_server.stop()
-        recorder.close()
-        raise
-    info = supervisor.ready_info or {}
-    retention = _Retention(recorder, config.store.retention_days)
-    backups.start()
-    recorder.device_event("start", f"source {spec}")
-    watchdog = Watchdog(supervisor.watchdog_ok)
+            servers.callback(tls_server.stop)
+        with contextlib.ExitStack() as stack:
+            recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot open
+            stack.callback(recorder.close)
+            recorder.close_open("interrupted")  # what a crash or a power cut left open
+            supervisor.start()  # the model loaded (not the camera), or a one-line error
+            stack.callback(recorder.device_event, "stop", None)
+            stack.callback(recorder.close_open, "stopped")
+            backups.start()
+            stack.callback(backups.stop)
+            stack.callback(_Retention(recorder, config.store.retention_days).stop)
+            if publisher is not None:
+                stack.callback(publisher.close)
+            stack.callback(supervisor.stop)
+            recorder.device_event("start", f"source {spec}")
+            _announce(tls_server, srv, host, https_host, port, tls_config)
+            systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {spec}")
+            opened, info = supervisor.source_info or {}, supervisor.ready_info or {}
+            log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host,
+                     port, opened.get("source") or f"{spec}, not open yet", recorder.path,
+                     info.get("pid"))
+            stack.enter_context(servers.pop_all())
+            stack.callback(Watchdog(supervisor.watchdog_ok).stop)
+            stack.callback(systemd.notify, "STOPPING=1")
+            stack.callback(_stop_first(supervisor, hub))  # puts the signal handlers back
+            # First: the servers' wind-down waits for the streams still open.
+            stack.callback(hub.close)
+            stack.callback(supervisor.stopping)
+            server.run()
+    return 0
+
+
+def _announce(tls_server, srv, host: str, https_host: str, port: int, tls_config: dict) -> None:
+    """Start the console's HTTPS server, and say where the console is."""
     if tls_server is not None:
         threading.Thread(target=tls_server.serve, name="https", daemon=True).start()
         log.info("staff console on https://%s:%d/staff/ (%s; certificate SHA-256 %s)",
@@ -172,32 +192,6 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         log.warning("staff console: off on the network ([server] https_port = 0); this "
                     "machine alone reaches it, over plain HTTP at http://127.0.0.1:%d/staff/; "
                     "set https_port to serve it over HTTPS", port)
-    systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {spec}")
-    opened = supervisor.source_info or {}
-    log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host, port,
-             opened.get("source") or f"{spec}, not open yet", recorder.path, info.get("pid"))
-    restore_signals = _stop_first(supervisor, hub)
-    try:
-        server.run()
-    finally:
-        # First: the servers' wind-down below waits for the streams still open.
-        supervisor.stopping()
-        hub.close()
-        restore_signals()
-        systemd.notify("STOPPING=1")
-        watchdog.stop()
-        server.close()
-        if tls_server is not None:
-            tls_server.stop()
-        supervisor.stop()
-        if publisher is not None:
-            publisher.close()
-        retention.stop()
-        backups.stop()
-        recorder.close_open("stopped")
-        recorder.device_event("stop", None)
-        recorder.close()
-    return 0
 
 
 def _staff_host(https_host: str) -> str:
@@ -242,17 +236,15 @@ def _stop_first(supervisor, hub: StateHub):
                     for num, was in replaced.items()]
 
 
-def settings_applier(app, set_params, shown: dict):
+def settings_applier(set_params, shown: dict, speech_available: bool):
     """What a settings change does on a running device: the coach's parameters
     change at the pipeline's next frame (`set_params`), and every open mirror
-    page reads the display's from the next snapshot (`shown` is merged into it)."""
-    speaker = app.extensions["hinge_mirror"]["speaker"]
+    page reads the display's from the next snapshot (`shown` is merged into it);
+    a page loaded afterwards reads the settings in effect."""
 
     def apply(new: Config) -> None:
         set_params(new.coach.params())
-        display = shown["display"] = display_of(new, speaker.available)
-        app.config.update(SLEEP_S=display["sleep_s"], CHIME=display["chime"],
-                          SPEECH=new.display.speech)
+        shown["display"] = display_of(new, speech_available)
 
     return apply
 

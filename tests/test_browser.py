@@ -411,8 +411,8 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
                                                   "model_busy": 0.951},
                                      "model": {"loaded": True, "runtime": "ai_edge_litert",
                                                "threads": 3, "mode": "crop"},
-                                     "backup": backups.status()})
-    app.extensions["hinge_mirror"]["settings"] = LiveSettings(Config(), settings_path(Config()))
+                                     "backup": backups.status()},
+                     settings=LiveSettings(Config(), settings_path(Config())))
     server = make_server(app, "127.0.0.1", port, 8)
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{port}"

@@ -102,14 +102,20 @@ def test_a_corrupt_config_is_one_line_and_left_as_it_was(capsys, tmp_path):
     assert cfg.read_bytes() == garbage
 
 
-def test_port_in_use(capsys):
+def test_port_in_use(capsys, tmp_path):
+    """A port that is taken is one line, before the store is opened (or made)."""
+    store = tmp_path / "data" / "s.db"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n[server]\nhttps_port = 0\n[log]\ndir = ""\n')
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        assert main(["run", "--source", "demo", "--host", "127.0.0.1", "--port", str(port)]) == 2
+        assert main(["run", "--source", "demo", "--host", "127.0.0.1", "--port", str(port),
+                     "--config", str(cfg)]) == 2
     line = err_line(capsys)
     assert f"port {port}" in line and "already in use" in line
+    assert not store.exists()
 
 
 def test_analyze_a_synthetic_track_as_json(capsys, tmp_path):

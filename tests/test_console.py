@@ -23,6 +23,7 @@ from device.service.settings import LiveSettings
 from device.store import Recorder, accounts, connect
 from tests.test_staff import PASSWORD, app_for, stored_session, token
 from tests.test_store import coach_events
+from web_ui import logfiles
 
 
 @pytest.fixture
@@ -139,10 +140,9 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
     hub = StateHub()
     coach = Coach()
     processor = Processor(None, coach, hub, extra={"source": "test", "demo": False})
-    app = create(store, hub=hub)
+    app = create(store, hub=hub, settings=LiveSettings(Config(), settings_path(Config()),
+                                                       applier(processor)))
     app.config["SSE_MAX_S"] = 0.5
-    app.extensions["hinge_mirror"]["settings"] = LiveSettings(
-        Config(), settings_path(Config()), applier(app, processor))
     processor.publish()
     client = app.test_client()
     state = client.get("/api/state").get_data(as_text=True)
@@ -157,10 +157,10 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
                    for v in snapshot.values())  # no table of past reps or sessions
 
 
-def applier(app, processor):
+def applier(processor):
     """Settings applied to an in-process Processor, as the supervisor applies them."""
-    return settings_applier(app, lambda params: setattr(processor.coach, "params", params),
-                            processor.extra)
+    return settings_applier(lambda params: setattr(processor.coach, "params", params),
+                            processor.extra, speech_available=True)
 
 
 # Logs ------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(sto
     for i in range(2000):
         lg.info("line %04d of a long morning", i)
     handler.flush()
-    files = logs.listing(folder)
+    files = logfiles.listing(folder)
     assert {f["name"] for f in files} == {"hinge-mirror.log", "hinge-mirror.log.1",
                                          "hinge-mirror.log.2"}
     assert sum(f["bytes"] for f in files) <= 3 * 16 * 1024  # (files + 1) * max_kb
@@ -228,9 +228,8 @@ def running(store, tmp_path):
     config = replace(config, store=replace(config.store, path=str(store)))
     hub = StateHub()
     processor = Processor(None, Coach(config.coach.params()), hub, extra={})
-    app = create(store, hub=hub)
-    live = LiveSettings(config, settings_path(config), applier(app, processor))
-    app.extensions["hinge_mirror"]["settings"] = live
+    live = LiveSettings(config, settings_path(config), applier(processor))
+    app = create(store, hub=hub, settings=live)
     return app, processor, hub, live
 
 
@@ -357,8 +356,7 @@ def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     kp, _, size = session_track(Session(view="side", reps=1))
     points = [[float(x) * size[0] / size[1], float(y)] for x, y, _ in kp[0]]
     framing = {"skeleton": points, "aspect": size[1] / size[0], "hint": None}
-    app = app_for(store)
-    app.extensions["hinge_mirror"]["framing"] = lambda: framing
+    app = app_for(store, framing=lambda: framing)
     client = login(app, store=store)
     page = client.get("/staff/framing").get_data(as_text=True)
     assert page.count("<line") == 14 and page.count("<circle") == 17
@@ -376,8 +374,7 @@ def test_the_framing_page_says_what_the_current_placement_judges(store):
     from device.words import FAULT_WORDS, placements
 
     framing = {"skeleton": None, "aspect": 0.75, "hint": None, "present": False}
-    app = app_for(store)
-    app.extensions["hinge_mirror"]["framing"] = lambda: framing
+    app = app_for(store, framing=lambda: framing)
     client = login(app, store=store)
     page = client.get("/staff/framing").get_data(as_text=True)
     for row in placements():

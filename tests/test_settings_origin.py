@@ -74,8 +74,7 @@ def test_the_settings_page_puts_the_files_value_back(tmp_path):
     cfg, live = staff_saves(tmp_path, {"coach.set_reps": 5, "display.chime": False})
     store = tmp_path / "data" / "s.db"
     app = create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store)},
-                     hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1})
-    app.extensions["hinge_mirror"]["settings"] = live
+                     hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1}, settings=live)
     accounts.add(connect(store), "ana", "admin", PASSWORD)
     admin = login(app)
     page = admin.get("/staff/settings").get_data(as_text=True)

@@ -19,9 +19,10 @@ def store(tmp_path):
     return tmp_path / "staff.db"
 
 
-def app_for(store, **config):
+def app_for(store, framing=None, **config):
     return create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store),
-                       **config}, hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1})
+                       **config}, hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1},
+                      framing=framing)
 
 
 def token(client, path="/staff/login") -> str:

@@ -86,7 +86,7 @@ def test_the_page_json_refuses_nan_rather_than_sending_it():
 
 
 def test_cues_are_spoken_by_the_device(client):
-    from device.service.speech import Speaker
+    from web_ui.speech import Speaker
 
     assert client.get("/api/speech/no_such_cue").status_code == 404
     resp = client.get("/api/speech/praise")

@@ -22,11 +22,21 @@ def to_json(value) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _display() -> tuple[float, bool, bool]:
+    """sleep_s, chime, speech: a running device's settings in effect, else the app's config."""
+    live = _ext()["settings"]
+    if live is not None:
+        d = live.config.display
+        return d.sleep_s, d.chime, d.speech
+    c = current_app.config
+    return c["SLEEP_S"], c["CHIME"], c["SPEECH"]
+
+
 @bp.get("/")
 def mirror():
-    c = current_app.config
-    return render_template("mirror.html", demo=c["DEMO"], sleep_s=c["SLEEP_S"],
-                           chime=c["CHIME"], speech=c["SPEECH"] and _ext()["speaker"].available,
+    sleep_s, chime, speech = _display()
+    return render_template("mirror.html", demo=current_app.config["DEMO"], sleep_s=sleep_s,
+                           chime=chime, speech=speech and _ext()["speaker"].available,
                            placements=placements(), words=page_words())
 
 

@@ -55,7 +55,6 @@ from flask_wtf.csrf import CSRFProtect
 
 from device.config import TYPE_WORDS, ConfigValueError, form_fields
 from device.errors import HingeMirrorError
-from device.service import logs
 from device.store import accounts, audit, connect, queries
 from device.words import (
     FRAMING,
@@ -68,6 +67,7 @@ from device.words import (
     standing_words,
     waits_for_standing,
 )
+from web_ui import logfiles
 from web_ui.charts import bar_chart, line_chart, skeleton_svg
 
 # The largest row id SQLite holds: a larger one in a URL is no page (404), not an
@@ -256,7 +256,7 @@ def dashboard():
 def framing_page():
     """The framing check: the live skeleton on a blank frame (no video), refreshed
     every second, for aiming the camera at install time."""
-    framing = current_app.extensions["hinge_mirror"].get("framing", lambda: None)()
+    framing = current_app.extensions["hinge_mirror"]["framing"]()
     framing = framing or {}
     hint = FRAMING.get(framing.get("hint") or "", {}).get("staff")
     live = None
@@ -424,7 +424,7 @@ def _log_dir() -> str:
 def logs_page():
     folder = _log_dir()
     return render_template("staff/logs.html", folder=folder,
-                           files=logs.listing(folder) if folder else [])
+                           files=logfiles.listing(folder) if folder else [])
 
 
 @bp.get("/staff/logs/<name>")
@@ -433,12 +433,12 @@ def log_file(name: str):
     """One log file by its name: a tail, or the whole file with ?download=1.
     Any name that is not one of the folder's log files is a 404."""
     folder = _log_dir()
-    path = logs.find(folder, name) if folder else None
+    path = logfiles.find(folder, name) if folder else None
     if path is None:
         abort(404)
     if request.args.get("download"):
         return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
-    return render_template("staff/log.html", name=name, text=logs.tail(path, 300))
+    return render_template("staff/log.html", name=name, text=logfiles.tail(path, 300))
 
 
 # The settings page: each setting's label, its kind and its choices (the schema's).
@@ -468,7 +468,7 @@ def _form_values() -> dict:
 @bp.route("/staff/settings", methods=["GET", "POST"])
 @login_required
 def settings_page():
-    live = current_app.extensions["hinge_mirror"].get("settings")
+    live = current_app.extensions["hinge_mirror"]["settings"]
     if live is None:
         abort(503, "settings are changed on a running device (hinge-mirror run)")
     errors, saved, status = {}, False, 200

@@ -1,1 +1,1 @@
-"""The running device: pipeline, state hub, web server, speech, and `hinge-mirror run`."""
+"""The running device: pipeline, supervisor, state hub, web server, settings, backups, TLS."""
