@@ -206,6 +206,39 @@ FRAMING = {
 CAMERA_STATES = {"restarting": ("Restarting…", "one moment"),
                  "failed": ("The mirror has stopped", "staff: see the dashboard")}
 
+# Every other line of the glass, by id; {name} is filled in by the page
+# (web_ui/static/mirror.js `say`), from the snapshot.
+GLASS = {
+    "title": "Hinge Mirror",
+    "connecting": "Connecting…",
+    "reconnecting": "Reconnecting…",
+    "camera_away": "Camera unavailable, retrying…",
+    "next_try": "next try in {s} s",
+    "trying_now": "trying now",
+    "unclear": "Can't see you clearly",
+    "reps": "reps",
+    "of_target": "of {target}",
+    "sets_done": "Sets {reps}",
+    "set": "Set {n}",
+    "set_of": "Set {n} of {sets}",
+    "extra_set": "Extra set {n} · the {sets} sets are done",
+    "set_done": "Set done",
+    "rest": "Rest {clock}",
+    "rest_over": "Ready for the next set",
+    "last_set_faults": "{reps} reps, {faulty} with a fault",
+    "last_set_clean": "{reps} reps, all clean",
+    "all_done": "All sets done",
+    "all_done_extra": "All sets done · {extra} extra",
+    "demo": "Demo: a synthetic session, no camera",
+    "camera_on": "camera on · no video recorded",
+    "staff_console": "Staff console",
+    "certificate": "certificate SHA-256",
+    "placements": "Where the camera judges what",
+    "this_camera": "this camera",
+    "not_judged_there": "not judged there: {parts}",
+    "nothing": "nothing",
+}
+
 # A fault the view could not judge, as the glass names the part it looks at.
 CHECK_PARTS = {"back_rounding": "back", "back_overarching": "lean back",
                "weight_on_toes": "weight on the toes", "weight_on_heels": "weight on the heels",
@@ -214,7 +247,8 @@ CHECK_PARTS = {"back_rounding": "back", "back_overarching": "lean back",
 
 def page_words() -> dict[str, Any]:
     """The sentences the mirror page looks its ids up in (web_ui/static/mirror.js
-    holds none of its own): phases, framing asks, camera states, and for each
+    and mirror.html hold none of their own): the glass's lines, phases, framing
+    asks, camera states, and for each
     part a view may not check, where it can be: the side view for what it judges,
     facing the mirror for the rest (device.core.faults.JUDGED_IN)."""
     from device.core.faults import JUDGED_IN
@@ -225,7 +259,7 @@ def page_words() -> dict[str, Any]:
                        for f, part in CHECK_PARTS.items()},
             # In this order on the glass: "back: turn sideways; knees: face the mirror".
             "where": [["side", "turn sideways"], ["front", "face the mirror"]],
-            "not_checked": "Not checked from here: {}."}
+            "not_checked": "Not checked from here: {}.", "glass": GLASS}
 
 
 # The reported angles, and why each is what it is (`<angle>_why`, the reason ids

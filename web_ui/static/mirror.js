@@ -7,6 +7,8 @@
   const main = $("mirror");
   // Every sentence comes from device/words.py (page_words), looked up by id.
   const WORDS = JSON.parse(document.getElementById("words").textContent);
+  // A line of the glass by its id, its {names} filled from `values`.
+  const say = (id, values = {}) => WORDS.glass[id].replace(/\{(\w+)\}/g, (_, k) => values[k]);
   let last = null;
   let sleepMs = 1000 * Number(main.dataset.sleepS || 0);
   let seenAt = Date.now();
@@ -45,8 +47,8 @@
       retryAt = Date.now() + 1000 * (s.camera_retry_s || 0);
     }
     const left = Math.ceil((retryAt - Date.now()) / 1000);
-    const when = s.camera_retry_s == null ? "" : left > 0 ? ` · next try in ${left} s` : " · trying now";
-    return `Camera unavailable, retrying…<small>${esc(s.camera_text || "")}${when}</small>`;
+    const when = s.camera_retry_s == null ? "" : ` · ${left > 0 ? say("next_try", {s: left}) : say("trying_now")}`;
+    return `${esc(say("camera_away"))}<small>${esc(s.camera_text || "")}${esc(when)}</small>`;
   }
 
   // A (line, small print) pair from the words, as the notice shows it.
@@ -98,29 +100,29 @@
     }
     main.dataset.state = state;
     $("rep-count").textContent = String(s.set_reps ?? 0);
-    $("target").textContent = s.set_target_reps ? `of ${s.set_target_reps}` : "";
+    $("target").textContent = s.set_target_reps ? say("of_target", {target: s.set_target_reps}) : "";
     const sets = s.sets_done || [];
-    $("sets-done").textContent = sets.length ? `Sets ${sets.join(" · ")}` : "";
+    $("sets-done").textContent = sets.length ? say("sets_done", {reps: sets.join(" · ")}) : "";
     let title = "", timer = "";
     // Past the target of sets: counted and kept all the same, and said so.
     const extra = s.set_target_sets ? Math.max(0, sets.length - s.set_target_sets) : 0;
     if (s.set_state === "working" && s.set_extra) {
-      title = `Extra set ${s.set_number - s.set_target_sets} · the ${s.set_target_sets} sets are done`;
+      title = say("extra_set", {n: s.set_number - s.set_target_sets, sets: s.set_target_sets});
       timer = clock(s.set_elapsed_s);
     } else if (s.set_state === "working") {
-      title = `Set ${s.set_number}` + (s.set_target_sets ? ` of ${s.set_target_sets}` : "");
+      title = say(s.set_target_sets ? "set_of" : "set", {n: s.set_number, sets: s.set_target_sets});
       timer = clock(s.set_elapsed_s);
     } else if (s.set_state === "resting") {
-      title = "Set done";
+      title = say("set_done");
       const left = s.rest_target_s - (s.rest_s ?? 0);
-      timer = left > 0 ? `Rest ${clock(left)}` : "Ready for the next set";
+      timer = left > 0 ? say("rest", {clock: clock(left)}) : say("rest_over");
       const done = s.last_set;
       if (done) {
         const faulty = done.faults_per_rep.filter((f) => f.length).length;
-        timer += ` — ${done.reps} reps, ${faulty ? `${faulty} with a fault` : "all clean"}`;
+        timer += ` — ${say(faulty ? "last_set_faults" : "last_set_clean", {reps: done.reps, faulty})}`;
       }
     } else if (s.set_state === "done") {
-      title = "All sets done" + (extra ? ` · ${extra} extra` : "");
+      title = say(extra ? "all_done_extra" : "all_done", {extra});
     }
     $("set-title").textContent = title;
     $("timer").textContent = timer;
@@ -132,7 +134,7 @@
     }));
     let phase = WORDS.phases[s.phase] ?? "";
     if (s.guide_text && !s.last_fault_text) phase = s.guide_text;
-    if (s.present && s.clear === false) phase = "Can't see you clearly";
+    if (s.present && s.clear === false) phase = say("unclear");
     const fill = $("gauge-fill"), top = (s.depth_deg || 70) * 1.4;
     fill.style.width = `${Math.min(100, Math.max(0, 100 * (s.hip_deg || 0) / top))}%`;
     main.querySelector(".gauge .stand").style.left = `${100 * (s.stand_deg || 40) / top}%`;
@@ -195,7 +197,7 @@
         if (!poller) poller = setInterval(poll, 250);
         setTimeout(stream, 5000);
       } else if (!last || last.camera !== "unavailable") {
-        $("phase").textContent = "Reconnecting…";
+        $("phase").textContent = say("reconnecting");
       }
     };
   }
