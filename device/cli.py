@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
                        description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
     t.add_argument("video", type=Path, help="the video to track")
-    t.add_argument("-o", "--output", type=Path, required=True, help="the .npz to write (its folder must exist)")
+    t.add_argument("-o", "--output", type=Path, required=True,
+                   help="the .npz to write (its folder must exist)")
 
     e = sub.add_parser("eval", help="labelled vs counted reps over a folder of clips",
                        description="For every video or track in DIR with an entry in "
