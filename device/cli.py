@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the first webcam; with no config file and no camera, the demo), "
                    "picamera, demo, a webcam INDEX, a video file or a track .npz")
     r.add_argument("--config", type=Path, help="TOML config file (see device/config.py)")
-    r.add_argument("--host", help="address to listen on (default 0.0.0.0)")
-    r.add_argument("--port", type=_port, help="port to listen on (default 8000)")
+    r.add_argument("--host", help="address to listen on (default 0.0.0.0); the staff "
+                   "console's too, unless [server] https_host is set")
+    r.add_argument("--port", type=_port,
+                   help="port to listen on (default 8000; 0: any free port, named in the log)")
     r.add_argument("--loop", action="store_true", help="replay a video or track forever")
 
     a = sub.add_parser("analyze", help="count reps and faults in a video or track",
