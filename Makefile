@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HINGE_MIRROR_MODEL_DIR ?= $(if $(wildcard ../shared/models/*.tflite),$(abspath ../shared/models))
 export HINGE_MIRROR_MODEL_DIR
 
-.PHONY: run test test-fast venv model lint clean soak
+.PHONY: run test test-fast venv model lint docs clean soak
 
 # Without a model (offline, no ../shared) a camera cannot be used, but the demo runs.
 run: $(STAMP)
@@ -50,6 +50,10 @@ soak: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check device web_ui tests
+
+# docs/cli.md is generated from the parser (tests/test_docs.py keeps it so).
+docs: $(STAMP)
+	$(BIN)/python -m device.clidoc > docs/cli.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

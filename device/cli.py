@@ -88,7 +88,9 @@ def _config_path(given: Path | None) -> Path | None:
     return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every command, option and its help (docs/cli.md is
+    generated from it: `python -m device.clidoc > docs/cli.md`)."""
     p = argparse.ArgumentParser(prog="hinge-mirror", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"hinge-mirror {_version()}")
@@ -103,8 +105,10 @@ def _parser() -> argparse.ArgumentParser:
                    "the first webcam; with no config file and no camera, the demo), "
                    "picamera, demo, a webcam INDEX, a video file or a track .npz")
     r.add_argument("--config", type=Path, help="TOML config file (see device/config.py)")
-    r.add_argument("--host", help="address to listen on (default 0.0.0.0)")
-    r.add_argument("--port", type=_port, help="port to listen on (default 8000)")
+    r.add_argument("--host", help="address to listen on (default 0.0.0.0); the staff "
+                   "console's too, unless [server] https_host is set")
+    r.add_argument("--port", type=_port,
+                   help="port to listen on (default 8000; 0: any free port, named in the log)")
     r.add_argument("--loop", action="store_true", help="replay a video or track forever")
 
     a = sub.add_parser("analyze", help="count reps and faults in a video or track",
@@ -117,13 +121,14 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
                        description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
-    t.add_argument("video", type=Path)
-    t.add_argument("-o", "--output", type=Path, required=True, help="the .npz to write")
+    t.add_argument("video", type=Path, help="the video to track")
+    t.add_argument("-o", "--output", type=Path, required=True,
+                   help="the .npz to write (its folder must exist)")
 
     e = sub.add_parser("eval", help="labelled vs counted reps over a folder of clips",
                        description="For every video or track in DIR with an entry in "
                        "DIR/labels.json, compare the counted reps with the label.")
-    e.add_argument("dir", type=Path)
+    e.add_argument("dir", type=Path, help="a folder of clips with a labels.json")
     e.add_argument("--tracks", type=Path, help="folder to cache tracks in (reused when present)")
     e.add_argument("--pose-mode", choices=("crop", "letterbox"), default="crop",
                    help="how frames are fed to MoveNet (default crop)")
@@ -135,13 +140,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="also: track every clip again with the pose path nudged "
                         "(keypoints:1e-4 or pixels:0.01) and say which counts change")
     e.add_argument("--seed", type=int, default=0, help="the --perturb noise's seed")
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     b = sub.add_parser("bench", help="measure speed on this machine",
                        description="Invoke, preprocessing, core and pipeline speed, and "
                        "peak memory. Uses a real clip when --clip or ../shared/clips has one, "
                        "else synthetic frames.")
-    b.add_argument("--json", action="store_true")
+    b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.add_argument("--clip", type=Path, help="a video to measure the pipeline on")
     b.add_argument("--frames", type=int, default=300,
                    help="frames per variant, split over the rounds")
@@ -159,28 +164,28 @@ def _parser() -> argparse.ArgumentParser:
                        description="fetch: copy from $HINGE_MIRROR_MODEL_DIR or download the "
                        "official file, check its sha256, install atomically. verify: check "
                        "the installed file.")
-    m.add_argument("action", choices=("fetch", "verify"))
-    m.add_argument("--quiet", action="store_true")
+    m.add_argument("action", choices=("fetch", "verify"), help="fetch or verify")
+    m.add_argument("--quiet", action="store_true", help="print nothing when all is well")
 
     c = sub.add_parser("config", help="check a config file against the schema",
                        description="Check a config file: every key known, every value in "
                        "range. Prints the settings in effect, or one line that names the "
                        "key, the value and why. --defaults: every key at its default, "
                        "with its meaning and range, as a commented config file.")
-    c.add_argument("action", choices=("check",))
-    c.add_argument("file", type=Path, nargs="?")
+    c.add_argument("action", choices=("check",), help="check: the only action")
+    c.add_argument("file", type=Path, nargs="?", help="the TOML config file to check")
     c.add_argument("--defaults", action="store_true",
                    help="print the commented default config (no FILE)")
 
     bk = sub.add_parser("backup", help="one file with every session, account and setting",
                         description="Copy the store (safe while the device runs), the "
                         "settings and the keys into one checksummed file.")
-    bk.add_argument("out", type=Path)
+    bk.add_argument("out", type=Path, help="the backup file to write (its folder must exist)")
     bk.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     rs = sub.add_parser("restore", help="put a backup back (stop the device first)",
                         description="Check a backup's checksums and schema, then put its "
                         "store, settings and keys in place.")
-    rs.add_argument("file", type=Path)
+    rs.add_argument("file", type=Path, help="a file made by hinge-mirror backup")
     rs.add_argument("--config", type=Path, help="TOML config (for [store] path)")
 
     st = sub.add_parser("store", help="upgrade the store's schema (the installer runs this)",
@@ -188,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
                         "after a backup into [backup] dir; one transaction, so a migration "
                         "that fails leaves the store as it was. --check: migrate a copy "
                         "only (safe while the device runs).")
-    st.add_argument("action", choices=("migrate",))
+    st.add_argument("action", choices=("migrate",), help="migrate: the only action")
     st.add_argument("--check", action="store_true", help="try it on a copy; change nothing")
     st.add_argument("--path", type=Path, help="the store file (default: the config's)")
     st.add_argument("--backup-dir", type=Path, help="default: the config's [backup] dir")
@@ -199,8 +204,8 @@ def _parser() -> argparse.ArgumentParser:
                        "asked twice on the terminal, never taken from the command line.")
     s.add_argument("action", choices=("add", "cert"),
                    help="add USER: an account; cert: the HTTPS certificate's fingerprint")
-    s.add_argument("user", nargs="?")
-    s.add_argument("--role", choices=("admin", "viewer"))
+    s.add_argument("user", nargs="?", help="the account's name (for add)")
+    s.add_argument("--role", choices=("admin", "viewer"), help="admin or viewer (for add)")
     s.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     return p
 
@@ -514,7 +519,7 @@ COMMANDS = {"run": _cmd_run, "analyze": _cmd_analyze, "track": _cmd_track, "eval
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

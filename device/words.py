@@ -112,7 +112,7 @@ def camera_words(reason: str | None) -> str | None:
     return CAMERA.get(reason or "", CAMERA["cannot_open"]) if reason else None
 
 
-# Where the camera can go (README, "Where to put the camera"; the glass's guide
+# Where the camera can go (docs/install.md, "Where to put the camera"; the glass's guide
 # and the staff framing page), each with the view the coach sees from there.
 # What each judges comes from the coach itself (device.core.faults.judged_from).
 PLACEMENTS = (
@@ -173,7 +173,7 @@ def placements() -> list[dict[str, Any]]:
 
 
 def placements_markdown() -> str:
-    """The README's placement table, from `placements` (a test keeps them equal)."""
+    """The placement table of docs/install.md, from `placements` (a test keeps them equal)."""
     lines = ["| placement | the coach sees | judged | not judged there | "
              f"judged only after {standing_words()} | note |", "|---|---|---|---|---|---|"]
     for row in placements():

@@ -328,7 +328,7 @@ def test_snapshot_to_page_latency(chromium):
         p95 = lat[int(0.95 * len(lat)) - 1]
         print(f"snapshot-to-page latency: median {statistics.median(lat):.0f} ms, "
               f"p95 {p95:.0f} ms over {len(lat)} snapshots")
-        assert p95 < 1000  # does not hang; the README reports the figure
+        assert p95 < 1000  # does not hang; docs/measured.md reports the figure
     finally:
         device.close(chromium)
 

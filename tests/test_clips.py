@@ -65,7 +65,7 @@ def test_hips_shifting_is_judged_from_the_front_without_a_calibration_and_follow
     dose = dose_response(warp_rows)["hips_shifting"]["front"]
     (n0, judged0, flagged0), (n3, judged3, flagged3) = dose["0.00"], dose["0.30"]
     assert n0 and n3 and judged0 == n0 and judged3 == n3  # every front rep judged
-    # Measured: 1/7 and 5/7 (README, "Hips shifting"); the issue's targets are
+    # Measured: 0/7 and 6/8 (docs/measured.md, "Hips shifting sideways"); the targets are
     # 10% and 90%: the lower bound below is what the rule holds, not the target.
     assert flagged0 <= 0.15 * n0 and flagged3 >= 0.7 * n3, dose
 
@@ -85,7 +85,7 @@ def test_a_last_bit_nudge_of_what_the_crop_follows_changes_no_count(clips, model
     """Issue 23, item 6: the crop follows the last frame's keypoints, whose last
     bits differ between CPUs. Noise of 1e-4 frame heights on what it follows
     (seed 2) changed 4 of 39 counts with MoveNet's own crop; with the held square
-    none (README, "Counts on any CPU"). One is allowed for a new draw's luck."""
+    none (docs/measured.md, "Counts on any CPU"). One is allowed for a new draw's luck."""
     p = perturbation(clips, list(rows.values()), lambda: MoveNet(model_path, mode="crop"),
                      "keypoints", 1e-4, seed=2)
     assert p["clips"] == len(rows) and len(p["changed"]) <= 1, format_perturbation(p)

@@ -178,7 +178,7 @@ def test_golden_squat_against_googles_reference(model_path, clips, squat_rgb):
     """Google's reference output of this model on squat.bmp: x, y within 0.03.
 
     The reference was made on the image stretched to 192x192 (that preprocessing
-    matches it to 0.028 here; see README), so the test feeds the same input
+    matches it to 0.028 here), so the test feeds the same input
     through our interpreter wrapper, whose output is then already full-frame.
     """
     ref = _reference(clips)

@@ -2,7 +2,7 @@
 
 A bounded test: 50 stream clients are opened, `/healthz` is timed while they
 stay open, then everything is closed. The only time bound is generous and
-proves that nothing hangs (the README reports the measured figures).
+proves that nothing hangs (docs/measured.md reports the measured figures).
 """
 
 from __future__ import annotations

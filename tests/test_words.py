@@ -5,12 +5,13 @@ from pathlib import Path
 
 from device.words import FAULT_WORDS, placements, placements_markdown
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "docs" / "install.md"
 
 
-def test_the_readme_placement_table_is_the_one_the_coach_generates():
-    assert placements_markdown() in README.read_text(encoding="utf-8"), (
-        "README.md's placement table is stale: paste device.words.placements_markdown()")
+def test_the_install_docs_placement_table_is_the_one_the_coach_generates():
+    assert placements_markdown() in INSTALL.read_text(encoding="utf-8"), (
+        "docs/install.md's placement table is stale: paste device.words.placements_markdown()")
 
 
 def test_each_placement_says_what_it_judges_and_what_waits_for_the_calibration():
@@ -29,7 +30,7 @@ def test_the_mirror_page_looks_its_phase_framing_camera_and_check_words_up():
     mirror.js keeps no copy of them (the browser tests show them on the glass)."""
     from device.words import page_words
 
-    js = (README.parent / "web_ui" / "static" / "mirror.js").read_text(encoding="utf-8")
+    js = (REPO / "web_ui" / "static" / "mirror.js").read_text(encoding="utf-8")
     words = page_words()
     said = [*words["phases"].values(), *(x for pair in words["framing"].values() for x in pair),
             *(x for pair in words["camera"].values() for x in pair),
@@ -61,7 +62,7 @@ def test_the_mirror_page_holds_no_sentence_of_its_own():
     """Issue 24, item 3: every line of the glass is in device/words.py (GLASS and
     the tables beside it), served to the page; mirror.js and mirror.html only
     look ids up. The check itself finds the sentences of the page before it."""
-    web = README.parent / "web_ui"
+    web = REPO / "web_ui"
     js = (web / "static" / "mirror.js").read_text(encoding="utf-8")
     html = (web / "templates" / "mirror.html").read_text(encoding="utf-8")
     assert sentences_in_js(js) == []

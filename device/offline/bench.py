@@ -474,7 +474,7 @@ def run_bench(load_pose, clip: Path | None = None, frames: int = 300,
         inv.append(time.perf_counter() - t1)
         pre.append(t1 - t0)
     # The same work back to back, and the core after a pause as long as an
-    # invoke: the machine's own charge for a pause (README, "Speed").
+    # invoke: the machine's own charge for a pause (docs/measured.md, "Speed").
     pre_hot = []
     for f in decoded:
         t0 = time.perf_counter()

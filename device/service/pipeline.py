@@ -266,7 +266,7 @@ class Pipeline:
         # (the model is the bottleneck): the coach's Python then runs while the
         # invoke has released the GIL, not while the pose thread needs it between
         # invokes. With no frame waiting they go at once, adding no latency.
-        # Measured: about 1.5% faster (README; bench's deferred_over_at_once). So
+        # Measured: about 1.5% faster (CHANGELOG.md; bench's deferred_over_at_once). So
         # three frames are held at most: two in the hand-off, one waiting here.
         self.defer_handoff = True
         self._pending: tuple | None = None

@@ -20,7 +20,7 @@ Two ways to build the square input:
   a coarse grid. Fed straight back, the keypoints' last bits (which differ
   between CPUs' int8 kernels) would move the next square and grow from frame
   to frame; held, two CPUs give the same square, the same input and so the
-  same keypoints again (measured in the README, "Counts on any CPU").
+  same keypoints again (measured in docs/measured.md, "Counts on any CPU").
 """
 
 from __future__ import annotations
