@@ -412,3 +412,69 @@ def test_the_core_after_a_pause_waits_once_before_each_frame_and_not_in_the_hot_
     waits.clear()
     timings.core_us_per_frame(2, pause_s=0.015, frames=150)  # the first 150, each time
     assert waits == [0.015] * 300
+
+
+def test_the_command_reports_designs_keys_by_default_and_the_experiments_when_asked(
+        clip, capsys, monkeypatch):
+    """`hinge-mirror bench --json` and `--json --experiments`, end to end but for
+    the model (FakePose) and the device's own run (its memory: a stand-in)."""
+    import json
+
+    import device.cli as cli
+    import device.offline.bench.run as run
+
+    monkeypatch.setattr(cli, "_load_pose", FakePose)
+    monkeypatch.setattr(run, "device_memory", lambda clip: {"error": "not measured here"})
+    args = ["bench", "--json", "--frames", "100", "--clip", str(clip)]
+    assert cli.main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r) == DEFAULT_KEYS | {"memory_mb"}, set(r) ^ (DEFAULT_KEYS | {"memory_mb"})
+    assert not EXPERIMENT_KEYS & set(r) and set(r["cpu_ms_per_frame"]) == DEFAULT_VARIANTS
+    assert cli.main([*args, "--experiments"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r) == DEFAULT_KEYS | EXPERIMENT_KEYS | {"memory_mb"}
+    assert set(r["cpu_ms_per_frame"]) == DEFAULT_VARIANTS | EXPERIMENT_VARIANTS
+    assert r["experiments"] is True
+
+
+def _shared_paths(source: str) -> list[str]:
+    """Strings naming a `shared` folder where a path is built from them: an
+    operand of `/`, an argument of Path(...) or a join, or "shared" alone."""
+    import ast
+    import re
+
+    def strings(node) -> list[str]:
+        return [n.value for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts = strings(node.left) + strings(node.right)
+        elif isinstance(node, ast.Call) and getattr(
+                node.func, "id", getattr(node.func, "attr", None)) in (
+                "Path", "PurePath", "PosixPath", "join", "joinpath"):
+            parts = [s for a in [*node.args, *(k.value for k in node.keywords)]
+                     for s in strings(a)]
+        elif isinstance(node, ast.Constant) and node.value == "shared":
+            parts = ["shared"]
+        else:
+            continue
+        found += [s for s in parts if "shared" in re.split(r"[/\\]", s)]
+    return found
+
+
+def test_the_package_builds_no_path_to_shared():
+    """DESIGN: the package knows nothing of ../shared (the Makefile and CI name
+    it). Words about it in docstrings and help are no path; building one is."""
+    from pathlib import Path
+
+    # The detector finds what the bench once had, and the other ways of writing it.
+    assert _shared_paths('D = Path(__file__).resolve().parents[3] / "shared" / "clips"')
+    assert _shared_paths('D = Path("../shared/clips/bbdl_front_studio.mp4")')
+    assert _shared_paths('D = os.path.join(ROOT, "../shared", "models")')
+    assert not _shared_paths('"""Tests read the clips from ../shared/clips."""\nx = 1')
+    device = Path(__file__).resolve().parents[1] / "device"
+    found = {str(p.relative_to(device)): hits for p in sorted(device.rglob("*.py"))
+             if (hits := _shared_paths(p.read_text()))}
+    assert found == {}, found
