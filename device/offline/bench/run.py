@@ -14,6 +14,7 @@ bytes a frame holds and the CPU beside the invoke.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from device.offline.bench.variants import (
     InvokeOnly,
     Threaded,
 )
+from device.vision.pose import SteppedPose
 
 # Ratios paired within each round beside every `<variant>_over_invoke`: name ->
 # (a, b), a's rate over b's; each only when both variants ran.
@@ -67,14 +69,15 @@ def check_rounds(frames: int, rounds: int) -> None:
                                "or fewer rounds")
 
 
-def run_bench(load_pose, clip: Path | None = None, frames: int = 300, rounds: int = 10,
-              experiments: bool = False, boundary: bool = True,
-              device_run: bool = True) -> dict:
+def run_bench(load_pose: Callable[[], SteppedPose], clip: Path | None = None,
+              frames: int = 300, rounds: int = 10, experiments: bool = False,
+              boundary: bool = True, device_run: bool = True) -> dict:
     """The variants interleaved in `rounds` rounds of frames // rounds each (rounds.py),
     then the pieces timed on their own. clip: a video, or None for synthetic
     frames (no figure from a file). experiments: the other variants and figures
     too; boundary: with them, the supervised child. device_run: the memory of a
-    real `hinge-mirror run`. load_pose() -> a SteppedPose (device/vision/pose.py)."""
+    real `hinge-mirror run`. load_pose: called once here (and once in the supervised
+    child), picklable for that."""
     check_rounds(frames, rounds)
     per_round = frames // rounds
     pose = load_pose()
