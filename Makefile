@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HINGE_MIRROR_MODEL_DIR ?= $(if $(wildcard ../shared/models/*.tflite),$(abspath ../shared/models))
 export HINGE_MIRROR_MODEL_DIR
 
-.PHONY: run test test-fast venv model lint docs clean soak
+.PHONY: run test test-fast venv model lint docs clean soak bench
 
 # Without a model (offline, no ../shared) a camera cannot be used, but the demo runs.
 run: $(STAMP)
@@ -47,6 +47,15 @@ SOAK_MINUTES ?= 10
 soak: $(STAMP)
 	@$(MAKE) --no-print-directory model
 	$(BIN)/python -m device.offline.soak --minutes $(SOAK_MINUTES) $(if $(SOAK_CLIP),--clip $(SOAK_CLIP))
+
+# Measured speed and memory (`hinge-mirror bench`) on a real clip when there is one:
+# BENCH_CLIP=FILE (empty: synthetic frames, and the report says so); BENCH_ARGS for
+# more, e.g. BENCH_ARGS="--experiments --json". The package names no clip of its own.
+BENCH_CLIP ?= $(wildcard ../shared/clips/bbdl_front_studio.mp4)
+BENCH_ARGS ?=
+bench: $(STAMP)
+	@$(MAKE) --no-print-directory model
+	$(BIN)/hinge-mirror bench $(if $(BENCH_CLIP),--clip $(BENCH_CLIP)) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check device web_ui tests

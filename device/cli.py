@@ -144,10 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="measure speed on this machine",
                        description="Invoke, preprocessing, core and pipeline speed, and "
-                       "peak memory. Uses a real clip when --clip or ../shared/clips has one, "
-                       "else synthetic frames.")
+                       "memory. On the frames of --clip VIDEO (`make bench` gives one), else "
+                       "on synthetic frames, and it says so.")
     b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.add_argument("--clip", type=Path, help="a video to measure the pipeline on")
+    b.add_argument("--experiments", action="store_true",
+                   help="also the variants and figures that explain the speed: TensorFlow's "
+                   "example loop, the hand-off at once, the switch interval, three channels, "
+                   "the file through the threads, the process boundary, the charge for a "
+                   "pause, the bytes per frame, the CPU beside the invoke")
     b.add_argument("--frames", type=int, default=300,
                    help="frames per variant, split over the rounds")
     b.add_argument("--rounds", type=int, default=10,
@@ -299,12 +304,19 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from device.offline.bench import check_camera_frames, check_rounds, format_bench, run_bench
+    from device.offline.bench import (
+        check_camera_frames,
+        check_clip,
+        check_rounds,
+        format_bench,
+        run_bench,
+    )
 
     if args.camera is not None:
         check_camera_frames(args.frames)  # before the model loads and the camera opens
         return _bench_camera(args)
     check_rounds(args.frames, args.rounds)  # before the model loads
+    check_clip(args.clip)
     if args.threads:
         import functools
 
@@ -312,6 +324,7 @@ def _cmd_bench(args) -> int:
         for n in args.threads:
             r = run_bench(functools.partial(_load_pose, threads=n), clip=args.clip,
                           frames=args.frames, rounds=args.rounds,
+                          experiments=args.experiments,
                           device_run=n == args.threads[0])  # memory: once
             result["by_threads"][str(n)] = r
             if not args.json:
@@ -324,7 +337,8 @@ def _cmd_bench(args) -> int:
                 print(f"{n:>7}  {r['invoke_only_fps']:>15}  {r['pipeline_fps_decoded']:>22}  "
                       f"{r['decoded_over_invoke']:.3f}")
         return 0
-    result = run_bench(_load_pose, clip=args.clip, frames=args.frames, rounds=args.rounds)
+    result = run_bench(_load_pose, clip=args.clip, frames=args.frames, rounds=args.rounds,
+                       experiments=args.experiments)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 

@@ -222,6 +222,9 @@ else
     fi
 fi
 put "$SRC/README.md" "$ROOT$PREFIX/README.md" 0644 || true
+for doc in "$SRC"/docs/*.md; do  # the docs the README points to, beside it
+    put "$doc" "$ROOT$PREFIX/docs/${doc##*/}" 0644 || true
+done
 NEW="$VENV"  # from here on, the release that runs
 BACKUPS=$(read_config | sed -n 2p)
 

@@ -15,6 +15,28 @@ from device.offline.bench import format_bench, run_bench
 DESIGN_KEYS = {"runtime": str, "threads": int, "model": str, "invoke_ms": dict,
                "preprocess_ms": dict, "core_us_per_frame": dict,
                "pipeline_fps_decoded": float, "pipeline_fps_file": float, "peak_rss_mb": float}
+# The default report: DESIGN's keys and what a Pi owner needs beside them (the
+# invoke clock's two only with a model that can be clocked; memory_mb only with
+# the device's own run).
+DEFAULT_KEYS = {*DESIGN_KEYS, "pose_mode", "clip", "frame_size", "frames", "rounds",
+                "frames_per_round", "experiments", "pipeline_fps_threaded", "invoke_only_fps",
+                "decoded_over_invoke", "ratios", "wall_ms_per_frame", "cpu_ms_per_frame",
+                "threads_cpu_us_per_frame", "snapshots", "dropped"}
+CLOCK_KEYS = {"invoke_wall_share", "between_invokes_us"}
+# `--experiments` only (their names as before the bench was split).
+EXPERIMENT_KEYS = {"core_after_pause_us_per_frame", "preprocess_back_to_back_ms",
+                   "pipeline_fps_file_threaded", "overhead_us_per_frame",
+                   "pose_thread_beside_invoke_us_per_frame", "alloc_bytes_per_frame",
+                   "peak_rss_mb_with_decoded_buffer", "pipeline_fps_supervised",
+                   "supervised_over_decoded", "supervised_snapshots", "supervised_dropped",
+                   "supervised_child_cpu_ms_per_frame", "latency_ms", "bench_memory_mb",
+                   "crossing_us_per_snapshot"}
+CLOCKED_EXPERIMENT_KEYS = {"invoke_cpu_us_per_frame", "overhead_own_us_per_frame",
+                           "pose_thread_beside_own_invoke_us_per_frame"}
+DEFAULT_VARIANTS = {"invoke_only", "pipeline_decoded", "pipeline_file", "pipeline_threaded"}
+EXPERIMENT_VARIANTS = {"pipeline_threaded_at_once", "pipeline_threaded_switch_0_5ms",
+                       "pipeline_threaded_three_channels", "tf_example",
+                       "pipeline_file_threaded", "pipeline_supervised"}
 
 
 class FakePose:
@@ -32,7 +54,9 @@ class FakePose:
         return frame[:192, :192].copy(), (0, 0, 192)
 
     def infer(self, model_input):
-        return self.kp
+        """The model's raw answer on its input square: no one seen (noise), so
+        TensorFlow's example loop keeps its whole-frame region."""
+        return np.zeros((17, 3), np.float32)
 
     def estimate(self, frame, before_invoke=None, bgr=False):
         return self.kp
@@ -50,8 +74,41 @@ def clip(tmp_path):
     return path
 
 
-def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
+def test_the_default_report_has_designs_keys_and_none_of_the_experiments(clip):
     r = run_bench(FakePose, clip=clip, frames=100, rounds=10, device_run=False)
+    assert set(r) == DEFAULT_KEYS, set(r) ^ DEFAULT_KEYS
+    for key, kind in DESIGN_KEYS.items():
+        assert isinstance(r[key], kind), (key, r[key])
+    assert r["experiments"] is False and r["clip"] == clip.name
+    assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
+                                "pipeline_threaded_over_invoke"}
+    assert set(r["cpu_ms_per_frame"]) == set(r["wall_ms_per_frame"]) == DEFAULT_VARIANTS
+    assert r["snapshots"] == dict.fromkeys(DEFAULT_VARIANTS - {"invoke_only"}, 100)
+    assert r["dropped"] == dict.fromkeys(DEFAULT_VARIANTS - {"invoke_only"}, 0)
+    assert set(r["threads_cpu_us_per_frame"]) == {"capture", "pose", "coach"}
+    assert isinstance(r["pipeline_fps_threaded"], float)
+    text = format_bench(r)
+    assert f"clip {clip.name} 320x240" in text and "--experiments" in text
+    assert "after a pause" not in text and "supervised" not in text
+    assert "through the device's threads" in text
+
+
+def test_without_a_clip_the_bench_runs_on_synthetic_frames_and_says_so():
+    from device.offline.bench.frames import SYNTHETIC
+
+    r = run_bench(FakePose, frames=100, rounds=10, device_run=False)
+    assert r["clip"] == SYNTHETIC and r["frame_size"] == [480, 640]
+    assert r["pipeline_fps_file"] is None  # DESIGN's key, with nothing to measure
+    assert "pipeline_file" not in r["cpu_ms_per_frame"]
+    first = format_bench(r).splitlines()[0]
+    assert "no clip given" in first and "synthetic noise frames 640x480" in first
+
+
+def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
+    r = run_bench(FakePose, clip=clip, frames=100, rounds=10, experiments=True,
+                  device_run=False)
+    assert set(r) == DEFAULT_KEYS | EXPERIMENT_KEYS, set(r) ^ (DEFAULT_KEYS | EXPERIMENT_KEYS)
+    assert r["experiments"] is True
     for key, kind in DESIGN_KEYS.items():
         assert isinstance(r[key], kind), (key, r[key])
     for key in ("invoke_ms", "preprocess_ms", "core_us_per_frame", "preprocess_back_to_back_ms"):
@@ -72,18 +129,16 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
                                 "switch_0_5ms_over_default",
                                 "pipeline_threaded_three_channels_over_invoke",
                                 "four_over_three_channels",
-                                "pipeline_supervised_over_invoke", "supervised_over_decoded"}
+                                "pipeline_supervised_over_invoke", "supervised_over_decoded",
+                                "device_over_tf_example",
+                                "device_three_channels_over_tf_example"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     assert isinstance(r["pipeline_fps_file_threaded"], float)
     assert sys.getswitchinterval() == 0.005  # the fast variant put Python's default back
     for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
-    assert set(r["cpu_ms_per_frame"]) == {"invoke_only", "pipeline_decoded", "pipeline_file",
-                                          "pipeline_threaded", "pipeline_threaded_at_once",
-                                          "pipeline_threaded_switch_0_5ms",
-                                          "pipeline_threaded_three_channels",
-                                          "pipeline_file_threaded", "pipeline_supervised"}
+    assert set(r["cpu_ms_per_frame"]) == DEFAULT_VARIANTS | EXPERIMENT_VARIANTS
     # Every frame a pipeline variant was offered reached the hub, the threaded ones
     # too (the file's 20 frames looped through five times).
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
@@ -162,29 +217,38 @@ class _SpinningInterpreter:
 
 
 class SpinningPose(FakePose):
-    """FakePose with an interpreter: the invoke's own CPU is measured, and
-    TensorFlow's example loop runs beside it."""
-
-    _in_index, _out_index = 0, 1
+    """FakePose with an interpreter whose invokes can be clocked (as MoveNet's
+    `clock_invokes`): the invoke's own CPU is measured."""
 
     def __init__(self) -> None:
         super().__init__()
         self._interp = _SpinningInterpreter()
+        self.clock = None
+
+    def clock_invokes(self, clock) -> None:
+        self.clock = clock
+
+    def _invoke(self) -> None:
+        if self.clock is None:
+            self._interp.invoke()
+        else:
+            self.clock(self._interp.invoke)
 
     def infer(self, model_input):
-        self._interp.invoke()
-        return self.kp
+        self._invoke()
+        return super().infer(model_input)
 
     def estimate(self, frame, before_invoke=None, bgr=False):
         if before_invoke is not None:
             before_invoke()
-        self._interp.invoke()
+        self._invoke()
         return self.kp
 
 
 def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip):
-    r = run_bench(SpinningPose, clip=clip, frames=100, rounds=10, boundary=False,
-                  device_run=False)
+    r = run_bench(SpinningPose, clip=clip, frames=100, rounds=10, experiments=True,
+                  boundary=False, device_run=False)
+    assert CLOCK_KEYS | CLOCKED_EXPERIMENT_KEYS <= set(r)
     inv = r["invoke_cpu_us_per_frame"]
     assert set(inv) == {"invoke_only", "in_device_threads"}
     assert inv["in_device_threads"]["p25"] >= 1000  # every frame's invoke burnt 1 ms of CPU
@@ -208,7 +272,7 @@ def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip
 
 
 def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, monkeypatch):
-    import device.offline.bench as bench
+    from device.offline.bench import variants
 
     poses = []
 
@@ -216,16 +280,21 @@ def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, mon
         poses.append(SpinningPose())
         return poses[-1]
 
-    r = run_bench(load, clip=clip, frames=100, rounds=10, boundary=False, device_run=False)
-    assert r["invoke_cpu_us_per_frame"] and "invoke" not in vars(poses[-1]._interp)
+    r = run_bench(load, clip=clip, frames=100, rounds=10, device_run=False)
+    assert r["invoke_wall_share"] and poses[-1].clock is None
+    clocked = []
+    real = variants.threaded
 
     def broken(*a, **k):
-        raise RuntimeError("a variant failed")
+        clocked.append(poses[-1].clock)  # the clock was on while the rounds ran
+        if len(clocked) > 1:
+            raise RuntimeError("a variant failed")
+        return real(*a, **k)
 
-    monkeypatch.setattr(bench, "_threaded", broken)
+    monkeypatch.setattr(variants, "threaded", broken)
     with pytest.raises(RuntimeError, match="a variant failed"):
-        run_bench(load, clip=clip, frames=100, rounds=10, boundary=False, device_run=False)
-    assert "invoke" not in vars(poses[-1]._interp)
+        run_bench(load, clip=clip, frames=100, rounds=10, device_run=False)
+    assert clocked[0] is not None and poses[-1].clock is None
 
 
 def test_the_decoded_frames_are_as_the_pi_camera_delivers_them_and_three_channels_beside(clip):
@@ -233,16 +302,16 @@ def test_the_decoded_frames_are_as_the_pi_camera_delivers_them_and_three_channel
     three-channel variant and TensorFlow's example the same pixels as R, G, B."""
     import cv2
 
-    from device.offline.bench import _frames, _three_channels
+    from device.offline.bench.frames import decoded_frames, three_channels
 
-    frames, name = _frames(clip, 5)
+    frames, name = decoded_frames(clip, 5)
     assert name == clip.name and len(frames) == 5
     src = cv2.VideoCapture(str(clip))
     ok, bgr = src.read()
     src.release()
     assert ok and frames[0].image.shape == (240, 320, 4)
     assert np.array_equal(frames[0].image[:, :, :3], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    rgb = _three_channels(frames)
+    rgb = three_channels(frames)
     assert rgb[0].image.shape == (240, 320, 3) and np.array_equal(rgb[0].image,
                                                                    frames[0].image[:, :, :3])
     assert [f.t_s for f in rgb] == [f.t_s for f in frames]
@@ -257,18 +326,10 @@ class _SlowInterpreter:
         time.sleep(0.06)
 
 
-class SlowPose(FakePose):
-    runtime, threads, mode = "fake", 1, "crop"
-
+class SlowPose(SpinningPose):
     def __init__(self) -> None:
         super().__init__()
         self._interp = _SlowInterpreter()
-
-    def estimate(self, frame, before_invoke=None, bgr=False):
-        if before_invoke is not None:
-            before_invoke()
-        self._interp.invoke()
-        return self.kp
 
 
 def test_the_camera_bench_runs_the_devices_threads_on_a_live_camera():
@@ -338,16 +399,82 @@ class _Ending:
 
 
 def test_the_core_after_a_pause_waits_once_before_each_frame_and_not_in_the_hot_loop(monkeypatch):
-    from device.offline import bench
+    from device.offline.bench import timings
 
     waits: list[float] = []
-    monkeypatch.setattr(bench, "_busy_wait", waits.append)
+    monkeypatch.setattr(timings, "busy_wait", waits.append)
     frames = len(session_track(Session(reps=5, noise=0.003, dropout_rate=0.02))[1])
-    bench.core_us_per_frame(1)
+    timings.core_us_per_frame(1)
     assert waits == []
-    paused = bench.core_us_per_frame(1, pause_s=0.015)
+    paused = timings.core_us_per_frame(1, pause_s=0.015)
     assert waits == [0.015] * frames
     assert set(paused) == {"median", "p90"} and paused["median"] > 0
     waits.clear()
-    bench.core_us_per_frame(2, pause_s=0.015, frames=150)  # the first 150, each time
+    timings.core_us_per_frame(2, pause_s=0.015, frames=150)  # the first 150, each time
     assert waits == [0.015] * 300
+
+
+def test_the_command_reports_designs_keys_by_default_and_the_experiments_when_asked(
+        clip, capsys, monkeypatch):
+    """`hinge-mirror bench --json` and `--json --experiments`, end to end but for
+    the model (FakePose) and the device's own run (its memory: a stand-in)."""
+    import json
+
+    import device.cli as cli
+    import device.offline.bench.run as run
+
+    monkeypatch.setattr(cli, "_load_pose", FakePose)
+    monkeypatch.setattr(run, "device_memory", lambda clip: {"error": "not measured here"})
+    args = ["bench", "--json", "--frames", "100", "--clip", str(clip)]
+    assert cli.main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r) == DEFAULT_KEYS | {"memory_mb"}, set(r) ^ (DEFAULT_KEYS | {"memory_mb"})
+    assert not EXPERIMENT_KEYS & set(r) and set(r["cpu_ms_per_frame"]) == DEFAULT_VARIANTS
+    assert cli.main([*args, "--experiments"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r) == DEFAULT_KEYS | EXPERIMENT_KEYS | {"memory_mb"}
+    assert set(r["cpu_ms_per_frame"]) == DEFAULT_VARIANTS | EXPERIMENT_VARIANTS
+    assert r["experiments"] is True
+
+
+def _shared_paths(source: str) -> list[str]:
+    """Strings naming a `shared` folder where a path is built from them: an
+    operand of `/`, an argument of Path(...) or a join, or "shared" alone."""
+    import ast
+    import re
+
+    def strings(node) -> list[str]:
+        return [n.value for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            parts = strings(node.left) + strings(node.right)
+        elif isinstance(node, ast.Call) and getattr(
+                node.func, "id", getattr(node.func, "attr", None)) in (
+                "Path", "PurePath", "PosixPath", "join", "joinpath"):
+            parts = [s for a in [*node.args, *(k.value for k in node.keywords)]
+                     for s in strings(a)]
+        elif isinstance(node, ast.Constant) and node.value == "shared":
+            parts = ["shared"]
+        else:
+            continue
+        found += [s for s in parts if "shared" in re.split(r"[/\\]", s)]
+    return found
+
+
+def test_the_package_builds_no_path_to_shared():
+    """DESIGN: the package knows nothing of ../shared (the Makefile and CI name
+    it). Words about it in docstrings and help are no path; building one is."""
+    from pathlib import Path
+
+    # The detector finds what the bench once had, and the other ways of writing it.
+    assert _shared_paths('D = Path(__file__).resolve().parents[3] / "shared" / "clips"')
+    assert _shared_paths('D = Path("../shared/clips/bbdl_front_studio.mp4")')
+    assert _shared_paths('D = os.path.join(ROOT, "../shared", "models")')
+    assert not _shared_paths('"""Tests read the clips from ../shared/clips."""\nx = 1')
+    device = Path(__file__).resolve().parents[1] / "device"
+    found = {str(p.relative_to(device)): hits for p in sorted(device.rglob("*.py"))
+             if (hits := _shared_paths(p.read_text()))}
+    assert found == {}, found

@@ -381,3 +381,24 @@ def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
                                                    "opened"), proc.stderr
     # The log file (the staff console's Logs page) keeps it.
     assert "camera 57: cannot be opened" in (tmp_path / "log" / "hinge-mirror.log").read_text()
+
+
+def test_bench_with_a_bad_clip_is_one_line_naming_it_before_the_model_loads(capsys, tmp_path,
+                                                                            monkeypatch):
+    import device.cli as cli
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the model was loaded before the clip was checked")
+
+    monkeypatch.setattr(cli, "_load_pose", no_model)
+    missing = tmp_path / "nope.mp4"
+    assert main(["bench", "--clip", str(missing), "--frames", "100"]) == 2
+    line = err_line(capsys)
+    assert str(missing) in line and "no such file" in line
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all")
+    assert main(["bench", "--clip", str(garbage), "--experiments"]) == 2
+    line = err_line(capsys)
+    assert str(garbage) in line and "not a video" in line
+    assert main(["bench", "--clip", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a folder" in err_line(capsys)

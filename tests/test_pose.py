@@ -350,3 +350,34 @@ def test_the_keypoints_returned_are_read_only(model_path, squat_rgb):
     assert kp.shape == (17, 3) and kp.dtype == np.float32
     with pytest.raises(ValueError):
         kp[0, 0] = 0.5
+
+
+def test_a_clock_on_the_invokes_sees_every_one_and_changes_no_keypoint(model_path, squat_rgb):
+    """`clock_invokes` (the bench's invoke clock) wraps each invoke, in estimate's
+    in-place path, its copying path and infer, and nothing else: the keypoints
+    are the same bit for bit, and with None the model is called directly again."""
+    frames = [squat_rgb, cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA), squat_rgb[::2, ::2]]
+    plain, clocked = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
+    copying = MoveNet(model_path, mode="crop")
+    copying._in_place = False
+    calls = []
+
+    def clock(invoke):
+        calls.append(1)
+        invoke()
+
+    clocked.clock_invokes(clock)
+    copying.clock_invokes(clock)
+    for f in frames * 2:
+        want = plain.estimate(f)
+        assert np.array_equal(clocked.estimate(f), want)
+        assert np.array_equal(copying.estimate(f), want)
+    assert len(calls) == 2 * 2 * len(frames)
+    model_input, _ = clocked.preprocess(squat_rgb)
+    raw = clocked.infer(model_input)
+    assert len(calls) == 4 * len(frames) + 1
+    clocked.clock_invokes(None)
+    copying.clock_invokes(None)
+    assert np.array_equal(clocked.infer(model_input), raw)
+    assert np.array_equal(clocked.estimate(squat_rgb), plain.estimate(squat_rgb))
+    assert len(calls) == 4 * len(frames) + 1  # no clock now

@@ -98,7 +98,7 @@ KNEE_RATIO_DROP = 0.8
 # within one rater, Ressman et al. 2021); none gives a number. 0.12 is about two
 # standard deviations of the clean front reps of the dev clips (|0.001-0.09|,
 # one set's first rep from the bar at 0.10); pixel warps of 0.3 hip widths read
-# 0.08-0.26 (README, "The clinic's three mistakes"). Front view only: at an angle
+# 0.08-0.26 (docs/measured.md, "The faults from the mirror's view"). Front view only: at an angle
 # the hinge's own backward hip travel projects onto the same image axis.
 HIP_SHIFT_FRAC = 0.12
 # back_rounding: the head-neck line (shoulder to ear) flexes forward of the

@@ -18,7 +18,7 @@ from device.errors import HingeMirrorError
 from device.offline.analysis import load_or_track
 from device.vision.tracks import save_track
 
-# Where each development clip comes from (../shared/clips/README.md), for
+# Where each development clip comes from (../shared/clips/README.md, beside the repository), for
 # leave-one-source-out checks: clips of one source share a camera, a lifter and
 # a way of filming, so leaving out one clip of a source would flatter a threshold.
 DEV_SOURCES = {

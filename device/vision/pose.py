@@ -25,9 +25,11 @@ Two ways to build the square input:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -66,6 +68,25 @@ class PoseEstimator(Protocol):
 
     def reset(self) -> None:
         """Forget any tracking state (a new video, a new person)."""
+
+
+class SteppedPose(PoseEstimator, Protocol):
+    """A pose estimator whose steps can also be run, and the model timed, one
+    by one: what `hinge-mirror bench` measures (device/offline/bench/)."""
+
+    runtime: str
+    threads: int
+    mode: str
+
+    def preprocess(self, frame: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Frame -> (model input (192, 192, 3) uint8 RGB, square (y0, x0, side) in pixels)."""
+
+    def infer(self, model_input: np.ndarray) -> np.ndarray:
+        """The model alone: (192, 192, 3) uint8 -> raw (17, 3) float32 on the input square."""
+
+    def clock_invokes(self, clock: Callable[[Callable[[], None]], None] | None) -> None:
+        """From now on run each of the model's invokes as clock(invoke), in the
+        thread that calls it; with None, directly again."""
 
 
 def full_frame_square(height: int, width: int) -> np.ndarray:
@@ -259,6 +280,15 @@ class MoveNet:
         gave last: (17, 3) (y, x, score) on the full frame. For measuring how the
         crop loop carries a difference (`hinge-mirror eval --perturb`)."""
         self._previous = array("f", np.asarray(keypoints, dtype=np.float32).ravel().tolist())
+
+    def clock_invokes(self, clock: Callable[[Callable[[], None]], None] | None) -> None:
+        """Each invoke of the model as clock(invoke) until clock_invokes(None): the
+        bench's clock on the model's own time (device/offline/bench/clock.py).
+        Only the call is wrapped: what estimate and infer compute is the same, and
+        without a clock they call the interpreter as before."""
+        vars(self._interp).pop("invoke", None)  # the interpreter's own method again
+        if clock is not None:
+            self._interp.invoke = functools.partial(clock, self._interp.invoke)
 
     def _square(self, height: int, width: int) -> tuple[float, float, float]:
         if self.mode == "crop" and self._previous is not None:
