@@ -193,3 +193,53 @@ def no_model():
     """`load_pose` for the child: the model file is not there."""
     raise HingeMirrorError("model /nowhere/movenet.tflite: not installed; run "
                            "`hinge-mirror models fetch`")
+
+
+class ManualClock:
+    """A clock that moves only when told: `now` is its reading; `set` moves it."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, now: float) -> None:
+        self.now = now
+
+
+class StallingCamera:
+    """A live camera on a `ManualClock`: it delivers a person standing, each frame
+    at once with the clock set to its time, until `stall_at_s`; there it stops
+    (the frontend timed out) until `resume` is set, and goes on from
+    `resume_at_s`; after its last frame it waits to be closed (a live camera
+    that ends is one unplugged). No real time passes for the frames: the clock
+    says it."""
+
+    live = True
+    name = "stalling camera"
+
+    def __init__(self, clock: ManualClock, stall_at_s: float = 2.0,
+                 resume_at_s: float = 6.0) -> None:
+        kp, t, self.size = session_track(Session(reps=0, lead_s=8.0, tail_s=0.0))
+        self.kp, self.t, self.clock = kp, t, clock
+        self.stall_at_s, self.resume_at_s = stall_at_s, resume_at_s
+        self.stalled, self.resume = threading.Event(), threading.Event()
+        self.ended, self.closed = threading.Event(), threading.Event()
+
+    def frames(self):
+        for k, ts in zip(self.kp, self.t, strict=True):
+            if self.stall_at_s <= ts < self.resume_at_s:
+                if not self.stalled.is_set():
+                    self.stalled.set()
+                    self.resume.wait()
+                continue
+            self.clock.set(float(ts))
+            yield Frame(t_s=float(ts), keypoints=k, size=self.size)
+            time.sleep(0.001)  # a frame at a time: the pipeline keeps up
+        self.ended.set()
+        self.closed.wait()
+
+    def close(self) -> None:
+        self.resume.set()
+        self.closed.set()

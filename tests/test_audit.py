@@ -11,8 +11,7 @@ import time
 import pytest
 
 from device.store import Recorder, accounts, audit, connect
-from tests.test_console import FORM, login, post, running
-from tests.test_staff import PASSWORD, app_for, stored_session, token
+from tests.helpers import FORM, PASSWORD, login, make_app, post, running, stored_session, token
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_the_trail_cannot_be_edited_and_only_the_retention_prunes_it(store):
 def test_admins_read_and_download_it_viewers_and_the_mirror_never_see_it(store):
     accounts.add(connect(store), "ana", "admin", PASSWORD)
     accounts.add(connect(store), "vic", "viewer", PASSWORD)
-    app = app_for(store)
+    app = make_app(store)
     admin = login(app)
     viewer = login(app, "vic")
     page = admin.get("/staff/audit").get_data(as_text=True)

@@ -20,8 +20,7 @@ from device.config import load_config
 from device.errors import HingeMirrorError
 from device.store import Recorder, accounts, connect
 from device.store.backup import make_backup, restore_backup
-from tests.conftest import unavailable
-from tests.test_store import coach_events
+from tests.helpers import coach_events, unavailable
 
 
 def config_for(tmp_path, folder: str):
@@ -248,15 +247,14 @@ def test_the_schedule_runs_in_its_thread_and_stops(tmp_path):
 
 def test_an_admin_downloads_a_backup_that_restores_and_it_is_audited(tmp_path):
     from device.store import audit
-    from tests.test_console import create, login, post
-    from tests.test_staff import PASSWORD, stored_session
+    from tests.helpers import PASSWORD, login, make_app, post, stored_session
 
     store = tmp_path / "data" / "hinge-mirror.db"
     stored_session(store)
     health = {"ok": True, "uptime_s": 1.0, "backup": {
         "folder": "/media/stick", "every_h": 24.0, "keep": 7, "kept": 2,
         "newest": "hinge-mirror-20261201-030000.tar.gz", "error": None}}
-    app = create(store, health=lambda: health)
+    app = make_app(store, health=lambda: health)
     admin = login(app, store=store)
     page = admin.get("/staff/").get_data(as_text=True)
     assert "every 24 h into <code>/media/stick</code>, the newest 7 kept" in page
@@ -310,7 +308,7 @@ def test_a_restore_is_refused_while_another_process_has_the_store_open(tmp_path)
     import subprocess
     import sys
 
-    from tests.test_staff import stored_session
+    from tests.helpers import stored_session
 
     store = tmp_path / "data" / "hinge-mirror.db"
     stored_session(store)

@@ -391,7 +391,7 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
     from device.config import Config, settings_path
     from device.service.settings import LiveSettings
     from device.store import accounts, connect
-    from tests.test_staff import PASSWORD, stored_session
+    from tests.helpers import PASSWORD, stored_session
 
     store = tmp_path / "s.db"
     stored_session(store)

@@ -21,9 +21,7 @@ from device.config import CameraConfig
 from device.errors import CameraError
 from device.vision import cameras
 from tests import fakes
-from tests.test_mqtt import free_port
-from tests.test_supervisor import job, rig  # noqa: F401 - the fixture
-from tests.test_systemd_notify import assert_console_answers, listen, messages, stop_and_close
+from tests.helpers import assert_console_answers, free_port, job, listen, messages, stop_and_close
 
 
 def get(url: str) -> tuple[int, bytes]:

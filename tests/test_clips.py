@@ -20,11 +20,6 @@ from device.vision.tracks import load_track
 
 
 @pytest.fixture(scope="session")
-def tracks(tmp_path_factory):
-    return tmp_path_factory.mktemp("tracks")
-
-
-@pytest.fixture(scope="session")
 def rows(clips, model_path, tracks):
     pose = MoveNet(model_path, mode="crop")
     return {r["clip"]: r for r in evaluate_dir(clips, lambda: pose, tracks)}
@@ -37,7 +32,7 @@ def team_rows(clips, tmp_path_factory):
     tracking carries that forward). Copied, so that nothing is written beside them."""
     import shutil
 
-    from tests.conftest import unavailable
+    from tests.helpers import unavailable
 
     team = clips / "tracks_team"
     if not team.is_dir():
@@ -124,7 +119,9 @@ def test_a_mirrored_recording_gives_the_same_reps_and_faults(rows, tracks):
     # with the facing direction are a known failure of other counters).
     swap = [0, L_EYE + 1, L_EYE, L_EAR + 1, L_EAR]
     swap += [i + 1 if (i - L_SHOULDER) % 2 == 0 else i - 1 for i in range(L_SHOULDER, R_ANKLE + 1)]
-    for path in sorted(tracks.glob("*.npz")):
+    paths = [tracks / f"{name.rsplit('.', 1)[0]}.npz" for name in rows]
+    assert paths and all(p.is_file() for p in paths), "a clip's track is missing"
+    for path in paths:
         tr = load_track(path)
         mirrored = tr.keypoints[:, swap].copy()
         mirrored[:, :, 1] = 1.0 - mirrored[:, :, 1]

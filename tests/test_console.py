@@ -12,7 +12,6 @@ import textwrap
 
 import pytest
 
-from device.app import settings_applier
 from device.config import SETTINGS, Config, load_config, settings_path
 from device.core.coach import Coach
 from device.core.skeleton import FAULTS
@@ -21,28 +20,23 @@ from device.service.hub import StateHub
 from device.service.pipeline import Processor
 from device.service.settings import LiveSettings
 from device.store import Recorder, accounts, connect
-from tests.test_staff import PASSWORD, app_for, stored_session, token
-from tests.test_store import coach_events
+from tests.helpers import (
+    FORM,
+    PASSWORD,
+    applier,
+    coach_events,
+    login,
+    make_app,
+    post,
+    running,
+    stored_session,
+)
 from web_ui import logfiles
 
 
 @pytest.fixture
 def store(tmp_path):
     return tmp_path / "data" / "hinge-mirror.db"
-
-
-def login(app, name="ana", role="admin", store=None):
-    if store is not None:
-        accounts.add(connect(store), name, role, PASSWORD)
-    client = app.test_client()
-    resp = client.post("/staff/login", data={"name": name, "password": PASSWORD,
-                                             "csrf_token": token(client)})
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return client
-
-
-def post(client, path, data, page=None):
-    return client.post(path, data={**data, "csrf_token": token(client, page or path)})
 
 
 # The dashboard -------------------------------------------------------------
@@ -63,7 +57,7 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
               "model": {"loaded": True, "runtime": "ai_edge_litert", "threads": 4,
                         "mode": "crop"},
               "machine": machine(store.parent), "store": {"recording": True}}
-    client = login(create(store, health=lambda: health), store=store)
+    client = login(make_app(store, health=lambda: health), store=store)
     page = client.get("/staff/").get_data(as_text=True)
     assert "61.2 ms median, 70.4 ms 95th percentile; busy 91% of the time" in page
     assert "waits for the camera" not in page  # the model is the bottleneck: as it should be
@@ -81,14 +75,6 @@ def test_the_dashboard_shows_the_device_today_and_the_last_events(store, tmp_pat
     assert "no sensor on this machine" in client.get("/staff/").get_data(as_text=True)
 
 
-def create(store, **kw):
-    from web_ui import create_app
-
-    return create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store),
-                       **kw.pop("config", {})}, hub=kw.pop("hub", StateHub()),
-                      health=kw.pop("health", lambda: {"ok": True, "uptime_s": 1}), **kw)
-
-
 # Clients ---------------------------------------------------------------------
 
 def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
@@ -96,7 +82,7 @@ def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
         rec = Recorder(store)
         rec.on_events(coach_events(reps=reps, style=style, tail_s=1.0)[0])
         rec.close()
-    app = app_for(store)
+    app = make_app(store)
     admin = login(app, store=store)
     for sid in (1, 2):
         assert post(admin, f"/staff/sessions/{sid}/client", {"client_code": "K-017"},
@@ -140,7 +126,7 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
     hub = StateHub()
     coach = Coach()
     processor = Processor(None, coach, hub, extra={"source": "test", "demo": False})
-    app = create(store, hub=hub, settings=LiveSettings(Config(), settings_path(Config()),
+    app = make_app(store, hub=hub, settings=LiveSettings(Config(), settings_path(Config()),
                                                        applier(processor)))
     app.config["SSE_MAX_S"] = 0.5
     processor.publish()
@@ -155,12 +141,6 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
     snapshot = client.get("/api/state").get_json()["state"]
     assert not any(isinstance(v, list) and v and isinstance(v[0], dict)
                    for v in snapshot.values())  # no table of past reps or sessions
-
-
-def applier(processor):
-    """Settings applied to an in-process Processor, as the supervisor applies them."""
-    return settings_applier(lambda params: setattr(processor.coach, "params", params),
-                            processor.extra, speech_available=True)
 
 
 # Logs ------------------------------------------------------------------------
@@ -187,7 +167,7 @@ def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(sto
     assert {f["name"] for f in files} == {"hinge-mirror.log", "hinge-mirror.log.1",
                                          "hinge-mirror.log.2"}
     assert sum(f["bytes"] for f in files) <= 3 * 16 * 1024  # (files + 1) * max_kb
-    client = login(app_for(store, LOG_DIR=str(folder)), store=store)
+    client = login(make_app(store, {"LOG_DIR": str(folder)}), store=store)
     listing = client.get("/staff/logs").get_data(as_text=True)
     assert "/staff/logs/hinge-mirror.log.1" in listing
     tail = client.get("/staff/logs/hinge-mirror.log").get_data(as_text=True)
@@ -205,7 +185,7 @@ def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
     secret.write_text("SECRET-OUTSIDE-THE-LOG-FOLDER")
     (folder / "hinge-mirror.log.7").symlink_to(secret)  # a log name, but a link out
     (folder / "notes.txt").write_text("SECRET-OUTSIDE-THE-LOG-FOLDER")  # not a log name
-    client = login(app_for(store, LOG_DIR=str(folder)), store=store)
+    client = login(make_app(store, {"LOG_DIR": str(folder)}), store=store)
     for name in ("../secret.txt", "..%2Fsecret.txt", "%2e%2e%2fsecret.txt",
                  "..%252Fsecret.txt", "%2Ftmp%2Fsecret.txt", "/etc/passwd", "..\\secret.txt",
                  "hinge-mirror.log%00", "hinge-mirror.log.7", "notes.txt", ".",
@@ -219,22 +199,6 @@ def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
 
 
 # Settings --------------------------------------------------------------------
-
-def running(store, tmp_path):
-    """An app with live settings wired to a processor, as `run_device` wires them."""
-    config = load_config(None)
-    from dataclasses import replace
-
-    config = replace(config, store=replace(config.store, path=str(store)))
-    hub = StateHub()
-    processor = Processor(None, Coach(config.coach.params()), hub, extra={})
-    live = LiveSettings(config, settings_path(config), applier(processor))
-    app = create(store, hub=hub, settings=live)
-    return app, processor, hub, live
-
-
-FORM = {"coach.set_reps": "8", "coach.sets": "3", "coach.sensitivity": "strict",
-        "coach.guide": "on", "display.sleep_s": "120", "display.speech": "on"}  # no chime
 
 
 def test_an_admin_changes_settings_applied_at_once_and_kept_for_the_next_start(store, tmp_path):
@@ -324,7 +288,7 @@ def test_every_setting_of_the_page_is_a_key_of_the_config_schema():
 # Accounts --------------------------------------------------------------------
 
 def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
-    app = app_for(store)
+    app = make_app(store)
     admin = login(app, store=store)
     new = {"name": "vic", "role": "viewer", "password": PASSWORD, "again": PASSWORD}
     assert post(admin, "/staff/accounts", dict(new, again="other password")).status_code == 400
@@ -356,7 +320,7 @@ def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     kp, _, size = session_track(Session(view="side", reps=1))
     points = [[float(x) * size[0] / size[1], float(y)] for x, y, _ in kp[0]]
     framing = {"skeleton": points, "aspect": size[1] / size[0], "hint": None}
-    app = app_for(store, framing=lambda: framing)
+    app = make_app(store, framing=lambda: framing)
     client = login(app, store=store)
     page = client.get("/staff/framing").get_data(as_text=True)
     assert page.count("<line") == 14 and page.count("<circle") == 17
@@ -374,7 +338,7 @@ def test_the_framing_page_says_what_the_current_placement_judges(store):
     from device.words import FAULT_WORDS, placements
 
     framing = {"skeleton": None, "aspect": 0.75, "hint": None, "present": False}
-    app = app_for(store, framing=lambda: framing)
+    app = make_app(store, framing=lambda: framing)
     client = login(app, store=store)
     page = client.get("/staff/framing").get_data(as_text=True)
     for row in placements():
@@ -405,7 +369,7 @@ def test_the_framing_page_says_what_the_current_placement_judges(store):
 
 
 def test_an_id_past_what_the_store_holds_is_no_page_not_a_server_error(store):
-    admin = login(app_for(store), store=store)
+    admin = login(make_app(store), store=store)
     huge = "99999999999999999999"
     for path in (f"/staff/sessions/{huge}", f"/api/staff/sessions/{huge}.json"):
         assert admin.get(path).status_code == 404, path
@@ -419,7 +383,7 @@ def test_a_reps_score_says_what_it_covered_on_the_session_page(store):
     rec = Recorder(store)
     rec.on_events(coach_events(reps=2, view="front", tail_s=1.0)[0])
     rec.close()
-    admin = login(app_for(store), store=store)
+    admin = login(make_app(store), store=store)
     page = admin.get("/staff/sessions/1").get_data(as_text=True)
     unjudged = [json.loads(u) for (u,) in connect(store).execute("SELECT unjudged FROM reps")]
     assert unjudged and all(u for u in unjudged)  # the front view leaves checks unmade
@@ -431,5 +395,5 @@ def test_the_session_page_says_which_way_the_hips_went(store):
     rec = Recorder(store)
     rec.on_events(coach_events(reps=2, view="front", hip_shift=-0.6, lead_s=0.6, tail_s=1.0)[0])
     rec.close()
-    page = login(app_for(store), store=store).get("/staff/sessions/1").get_data(as_text=True)
+    page = login(make_app(store), store=store).get("/staff/sessions/1").get_data(as_text=True)
     assert page.count("<td>Hips shifting to your left</td>") == 2

@@ -8,7 +8,7 @@ from device.app import secret_key
 from device.config import Config, save_settings
 from device.service import tls
 from device.store import Recorder, accounts, audit, connect
-from tests.test_store import coach_events
+from tests.helpers import coach_events
 
 
 def test_every_file_in_the_data_folder_is_the_service_users_alone(tmp_path):

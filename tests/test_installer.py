@@ -10,95 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, unavailable
-
-# Stand-ins for the commands that would change the real system. Each logs its
-# arguments; state (packages, users, enabled units) lives in $FAKE_STATE.
-FAKES = {
-    "apt-get": """
-        echo "apt-get $*" >> "$FAKE_STATE/log"
-        if [ "$1" = install ]; then shift; for p in "$@"; do
-            case "$p" in -*) ;; *) echo "$p" >> "$FAKE_STATE/pkgs" ;; esac; done; fi
-    """,
-    "dpkg-query": """
-        p="${@: -1}"
-        grep -qx "$p" "$FAKE_STATE/pkgs" 2>/dev/null && printf 'install ok installed'
-        exit 0
-    """,
-    "systemctl": """
-        echo "systemctl $*" >> "$FAKE_STATE/log"
-        case "$1" in
-            is-enabled) [ -e "$FAKE_STATE/enabled-${@: -1}" ] ;;
-            is-active) [ -e "$FAKE_STATE/active-${@: -1}" ] ;;
-            enable) touch "$FAKE_STATE/enabled-$2" ;;
-            start|restart) touch "$FAKE_STATE/active-$2" ;;
-            stop) rm -f "$FAKE_STATE/active-$2"
-                  if [ -x "$FAKE_STATE/on-stop" ]; then "$FAKE_STATE/on-stop"; fi ;;
-            disable) rm -f "$FAKE_STATE/enabled-${@: -1}" "$FAKE_STATE/active-${@: -1}" ;;
-        esac
-    """,
-    "useradd": """
-        echo "useradd $*" >> "$FAKE_STATE/log"; echo "${@: -1}:998" >> "$FAKE_STATE/users"
-    """,
-    "userdel": """
-        echo "userdel $*" >> "$FAKE_STATE/log"; sed -i "/^$1:/d" "$FAKE_STATE/users"
-    """,
-    "usermod": """
-        echo "usermod $*" >> "$FAKE_STATE/log"; echo "${@: -1}:$3" >> "$FAKE_STATE/groups"
-    """,
-    "chown": """echo "chown $*" >> "$FAKE_STATE/log" """,
-    "runuser": """
-        echo "runuser $*" >> "$FAKE_STATE/log"
-        while [ "$1" != -- ]; do shift; done; shift; exec "$@"
-    """,
-    "raspi-config": """echo "raspi-config $*" >> "$FAKE_STATE/log" """,
-    "getent": """
-        line=$(grep "^$2:" "$FAKE_STATE/users" 2>/dev/null) || { [ "$1" = group ]; exit $?; }
-        [ "$1" = group ] && { echo "$2:x:44:"; exit 0; }
-        echo "$2:x:${line#*:}:${line#*:}::/home/$2:/bin/sh"
-    """,
-    "id": """
-        if [ "$1" = -nG ]; then
-            grep "^$2:" "$FAKE_STATE/groups" 2>/dev/null | cut -d: -f2 | tr '\\n' ' '; echo
-            exit 0
-        fi
-        exec /usr/bin/id "$@"
-    """,
-}
-
-
-@pytest.fixture
-def scratch(tmp_path, model_path):
-    fakes, state, root = tmp_path / "bin", tmp_path / "state", tmp_path / "root"
-    for d in (fakes, state, root / "etc"):
-        d.mkdir(parents=True)
-    for name, body in FAKES.items():
-        f = fakes / name
-        f.write_text("#!/bin/bash\n" + textwrap.dedent(body))
-        f.chmod(0o755)
-    (state / "users").write_text("pi:1000\n")
-    (root / "etc" / "os-release").write_text(
-        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_CODENAME=bookworm\n')
-    if not Path("/usr/bin/python3").exists():
-        unavailable("the system's python3 is needed to make the device's venv")
-    env = dict(os.environ, PATH=f"{fakes}:/usr/sbin:/usr/bin:/sbin:/bin", FAKE_STATE=str(state),
-               HINGE_MIRROR_ROOT=str(root), HINGE_MIRROR_MODEL_DIR=str(model_path.parent))
-    for key in ("VIRTUAL_ENV", "PYTHONPATH", "HINGE_MIRROR_MODELS"):
-        env.pop(key, None)
-    return root, state, env
-
-
-def install(env, *args, src: Path = REPO):
-    # --no-deps: the device's dependencies come from PyPI on a Pi; here the
-    # package itself is installed for real, its dependencies are not needed.
-    return subprocess.run(["bash", str(src / "systemd" / "install.sh"), "--kiosk-user", "pi",
-                           "--pip-arg", "--no-deps", *args], env=env, capture_output=True,
-                          text=True, timeout=600)
+from tests.helpers import REPO, install, log_of, unavailable
 
 
 def tree(root: Path) -> dict[str, tuple]:
@@ -111,13 +27,6 @@ def tree(root: Path) -> dict[str, tuple]:
         out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns,
                                          hashlib.sha256(p.read_bytes()).hexdigest())
     return out
-
-
-def log_of(state: Path) -> list[str]:
-    path = state / "log"
-    lines = path.read_text().splitlines() if path.exists() else []
-    path.write_text("")
-    return lines
 
 
 def test_the_installer_sets_up_a_device_and_a_second_run_changes_nothing(scratch):

@@ -15,16 +15,9 @@ from pathlib import Path
 import pytest
 
 from device.config import MqttConfig
-from tests.conftest import unavailable
-from tests.test_store import coach_events
+from tests.helpers import coach_events, free_port, unavailable
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:

@@ -8,6 +8,7 @@ from device.service.hub import StateHub
 from device.service.pipeline import Mailbox, Pipeline, Processor
 from device.vision.sources import Frame, ReplaySource
 from device.vision.tracks import Track
+from tests.fakes import ManualClock, StallingCamera
 
 
 def test_mailbox_keeps_only_the_newest_frame():
@@ -48,48 +49,41 @@ def test_realtime_replay_keeps_the_recordings_pace():
     assert elapsed >= t[-1] * 0.9
 
 
-class StallingCamera:
-    """A live camera that delivers a person for 2 s, stalls for 4 s, then goes on."""
-
-    live = True
-    name = "stalling camera"
-
-    def __init__(self) -> None:
-        kp, t, self.size = session_track(Session(reps=0, lead_s=8.0, tail_s=0.0))
-        self.kp, self.t = kp, t
-
-    def frames(self):
-        t0 = time.monotonic()
-        for k, ts in zip(self.kp, self.t, strict=True):
-            if 2.0 <= ts < 6.0:
-                continue  # nothing arrives: the frontend timed out
-            while time.monotonic() - t0 < ts:
-                time.sleep(0.005)
-            yield Frame(t_s=float(ts), keypoints=k, size=self.size)
-
-    def close(self) -> None:
-        pass
+def wait_until(what, timeout_s: float = 10.0) -> None:
+    """Until `what()` holds; a generous bound only so that a failure cannot hang."""
+    deadline = time.monotonic() + timeout_s
+    while not what():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_a_camera_that_stalls_is_shown_unavailable_within_3_s_and_recovers():
+    """A live camera that sends nothing for camera_stale_s (2 s on the clock) is
+    unavailable, and the person is forgotten; said within 3 s, as the pose
+    thread looks at the clock after each half-second wait for a frame."""
     hub = StateHub()
-    pipeline = Pipeline(StallingCamera(), Processor(None, Coach(), hub))
+    clock = ManualClock()
+    camera = StallingCamera(clock, stall_at_s=2.0)
+    pipeline = Pipeline(camera, Processor(None, Coach(), hub), clock=clock)
     pipeline.start()
-    seen = []  # (time since the start, camera, present)
-    t0 = time.monotonic()
+
+    def camera_state():
+        snap = hub.latest()[1]
+        return snap and (snap["camera"], snap["present"])
+
     try:
-        while time.monotonic() - t0 < 7.5:
-            _, snap = hub.latest()
-            if snap:
-                seen.append((time.monotonic() - t0, snap["camera"], snap["present"]))
-            time.sleep(0.05)
+        wait_until(lambda: camera.stalled.is_set() and camera_state() == ("ok", True))
+        last = pipeline.last_frame_s
+        assert last < 2.0
+        clock.set(last + 1.9)  # not yet stale: two of the pose thread's waits go by
+        time.sleep(1.2)
+        assert camera_state() == ("ok", True)
+        clock.set(last + 2.1)
+        wait_until(lambda: camera_state() == ("unavailable", False), timeout_s=3.0)
+        camera.resume.set()  # frames again: the person is back on the glass
+        wait_until(lambda: camera_state() == ("ok", True))
     finally:
         pipeline.stop()
-    assert any(cam == "ok" and present for ts, cam, present in seen if ts < 2.0)
-    lost = [ts for ts, cam, _ in seen if cam == "unavailable"]
-    assert lost and 2.0 < lost[0] < 5.0  # the last frame was at 2 s: said within 3 s
-    assert all(not present for ts, cam, present in seen if cam == "unavailable")
-    assert seen[-1][1:] == ("ok", True)  # frames again: the person is back on the glass
 
 
 def test_the_optional_skeleton_is_keypoints_only_and_off_by_default():
@@ -120,11 +114,20 @@ def test_what_the_device_does_is_stored(tmp_path):
     for k, ts in zip(kp, t, strict=True):
         rec.on_events(processor.process(Frame(t_s=float(ts), keypoints=k, size=size)))
     assert rec.conn.execute("SELECT reps FROM sessions").fetchall() == [(3,)]
-    pipeline = Pipeline(StallingCamera(), Processor(None, Coach(), StateHub()),
+    clock = ManualClock()
+    camera = StallingCamera(clock)
+    pipeline = Pipeline(camera, Processor(None, Coach(), StateHub()), clock=clock,
                         on_events=rec.on_events, on_device_event=rec.device_event)
     pipeline.start()
-    time.sleep(7.0)
-    pipeline.stop()
+    try:
+        wait_until(camera.stalled.is_set)
+        clock.set(5.0)  # 3 s without a frame
+        wait_until(lambda: pipeline.camera_lost)
+        camera.resume.set()
+        wait_until(camera.ended.is_set)
+        wait_until(lambda: not pipeline.camera_lost)
+    finally:
+        pipeline.stop()
     kinds = [k for (k,) in rec.conn.execute("SELECT kind FROM events ORDER BY id")]
     assert kinds == ["camera_lost", "camera_back"]
 

@@ -11,8 +11,7 @@ from device.config import load_layers, settings_path
 from device.service.hub import StateHub
 from device.service.settings import LiveSettings
 from device.store import accounts, connect
-from tests.test_console import login, post
-from tests.test_staff import PASSWORD
+from tests.helpers import PASSWORD, login, post
 
 FILE = '[coach]\nset_reps = 8\nsets = 3\n[store]\npath = "{data}/s.db"\n[log]\ndir = "{data}/log"\n'
 

@@ -7,11 +7,8 @@ import re
 import pytest
 
 from device.cli import main
-from device.service.hub import StateHub
 from device.store import accounts, connect
-from web_ui import create_app
-
-PASSWORD = "correct horse battery"
+from tests.helpers import PASSWORD, make_app, stored_session, token
 
 
 @pytest.fixture
@@ -19,19 +16,8 @@ def store(tmp_path):
     return tmp_path / "staff.db"
 
 
-def app_for(store, framing=None, **config):
-    return create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store),
-                       **config}, hub=StateHub(), health=lambda: {"ok": True, "uptime_s": 1},
-                      framing=framing)
-
-
-def token(client, path="/staff/login") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"',
-                     client.get(path).get_data(as_text=True)).group(1)
-
-
 def test_until_an_account_exists_the_page_says_which_command_makes_one(store):
-    client = app_for(store).test_client()
+    client = make_app(store).test_client()
     page = client.get("/staff/login")
     assert page.status_code == 503
     assert "hinge-mirror staff add NAME --role admin" in page.get_data(as_text=True)
@@ -63,7 +49,7 @@ def test_staff_add_asks_twice_and_stores_a_slow_hash(store, tmp_path, monkeypatc
 
 def test_login_logout_and_what_each_needs(store):
     accounts.add(connect(store), "ana", "admin", PASSWORD)
-    client = app_for(store).test_client()
+    client = make_app(store).test_client()
     assert client.get("/staff/").status_code == 302
     # Without a CSRF token the form is refused.
     assert client.post("/staff/login", data={"name": "ana", "password": PASSWORD}
@@ -82,7 +68,7 @@ def test_login_logout_and_what_each_needs(store):
 
 def test_wrong_passwords_are_refused_then_rate_limited(store):
     accounts.add(connect(store), "ana", "viewer", PASSWORD)
-    client = app_for(store, LOGIN_LIMIT="3 per minute").test_client()
+    client = make_app(store, {"LOGIN_LIMIT": "3 per minute"}).test_client()
     codes = [client.post("/staff/login", data={"name": "ana", "password": "wrong password",
                                                "csrf_token": token(client)}).status_code
              for _ in range(4)]
@@ -94,7 +80,7 @@ def test_wrong_passwords_are_refused_then_rate_limited(store):
 
 def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
     accounts.add(connect(store), "ana", "admin", PASSWORD)
-    client = app_for(store).test_client()
+    client = make_app(store).test_client()
     assert client.get("/").status_code == 200
     assert client.get("/api/state").status_code == 200
     assert "ana" not in client.get("/").get_data(as_text=True)
@@ -103,8 +89,7 @@ def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
 def viewer_on_dashboard(store, health: dict):
     """A viewer logged in to an app whose /healthz report is `health` (live: a test changes it)."""
     accounts.add(connect(store), "ana", "viewer", PASSWORD)
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-only", "STORE_PATH": str(store)},
-                     hub=StateHub(), health=lambda: health)
+    app = make_app(store, health=lambda: health)
     client = app.test_client()
     client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
                                       "csrf_token": token(client)})
@@ -143,7 +128,7 @@ def test_the_dashboard_says_why_the_camera_is_away_and_when_it_is_tried_again(st
 def test_every_staff_route_is_refused_without_a_login(store):
     # Walks the app's own routes, so a staff page added later is covered too.
     accounts.add(connect(store), "ana", "admin", PASSWORD)
-    app = app_for(store)
+    app = make_app(store)
     client = app.test_client()
     staff = [r for r in app.url_map.iter_rules()
              if r.rule.startswith(("/staff", "/api/staff")) and r.endpoint != "staff.login"]
@@ -163,20 +148,10 @@ def test_every_staff_route_is_refused_without_a_login(store):
 
 def logged_in(store, role="viewer"):
     accounts.add(connect(store), "ana", role, PASSWORD)
-    client = app_for(store).test_client()
+    client = make_app(store).test_client()
     client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
                                       "csrf_token": token(client)})
     return client
-
-
-def stored_session(store) -> None:
-    """A synthetic squat-then-hinge session through the coach into the store."""
-    from device.store import Recorder
-    from tests.test_store import coach_events
-
-    rec = Recorder(store)
-    rec.on_events(coach_events(reps=3, style="squat", tail_s=1.0)[0])
-    rec.close()
 
 
 def test_a_session_page_has_its_reps_and_charts_and_exports_match_the_store(store):

@@ -10,14 +10,12 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
-from device.core.coach import Coach, CoachParams, analyze
-from device.core.synth import Session, session_track
 from device.errors import HingeMirrorError
 from device.store import Recorder, connect, version
 from device.store.schema import MIGRATIONS, VERSION
+from tests.helpers import coach_events
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,17 +92,6 @@ def test_a_file_from_a_newer_program_is_refused(tmp_path):
     future.close()
     with pytest.raises(HingeMirrorError, match="newer than this program"):
         connect(path)
-
-
-def coach_events(**kw) -> tuple[list[dict], dict]:
-    kp, t, size = session_track(Session(**kw))
-    coach, events = Coach(CoachParams(set_idle_s=3.0)), []
-    for k, ts in zip(kp, t, strict=True):
-        events += coach.update(k, float(ts), size[1] / size[0])
-    gone = np.zeros((90, 17, 3), np.float32)  # then nobody for 3 s, then 8 s more
-    for i in range(90 + 240):
-        events += coach.update(gone[0], float(t[-1]) + (i + 1) / 30, size[1] / size[0])
-    return events, analyze(kp, t, size, CoachParams(set_idle_s=3.0))
 
 
 def test_a_session_is_stored_with_every_per_rep_figure(tmp_path):

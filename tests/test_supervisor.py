@@ -13,80 +13,10 @@ import pytest
 
 from device.core.coach import CoachParams
 from device.errors import HingeMirrorError
-from device.service.child import Job
 from device.service.hub import StateHub
-from device.service.supervisor import Supervisor
-from device.store import Recorder, connect
+from device.store import connect
 from tests import fakes
-
-
-class Rig:
-    """A supervisor wired as `run_device` wires it, to a real store."""
-
-    def __init__(self, tmp_path, job: Job, **kw) -> None:
-        self.store = tmp_path / "s.db"
-        self.recorder = Recorder(self.store)
-        self.hub = StateHub()
-        self.device_events: list[tuple[str, str | None]] = []
-        self.snaps: list[dict] = []
-        publish = self.hub.publish
-
-        def record(snap):
-            self.snaps.append(snap)
-            return publish(snap)
-
-        self.hub.publish = record
-        kw.setdefault("hang_s", 2.0)
-        kw.setdefault("backoff_s", (0.2, 0.5))
-        self.sup = Supervisor(job, self.hub, on_events=self.recorder.on_events,
-                              on_device_event=self._device,
-                              on_restart=lambda why: self.recorder.close_open("interrupted"),
-                              **kw)
-
-    def _device(self, kind, detail):
-        self.device_events.append((kind, detail))
-        self.recorder.device_event(kind, detail)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.device_events]
-
-    def reps(self) -> int:
-        return connect(self.store).execute("SELECT COUNT(*) FROM reps").fetchone()[0]
-
-    def wait(self, what, timeout_s: float = 30.0, why: str = ""):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {why or what}; device events: "
-                             f"{self.device_events}; health: {self.sup.health()}")
-
-    def close(self):
-        self.sup.stop()
-        self.recorder.close()
-
-
-@pytest.fixture
-def rig(tmp_path):
-    made = []
-
-    def make(job, **kw):
-        r = Rig(tmp_path, job, **kw)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.close()
-
-
-def job(**kw) -> Job:
-    kw.setdefault("open_source", functools.partial(fakes.open_fake))
-    kw.setdefault("load_pose", None)
-    kw.setdefault("params", CoachParams(set_idle_s=3.0))
-    return Job(**kw)
+from tests.helpers import job
 
 
 def test_a_killed_pipeline_is_restarted_and_no_stored_rep_is_lost(rig):
@@ -145,7 +75,7 @@ def test_a_stop_to_the_whole_process_group_is_a_clean_stop_with_no_restart(tmp_p
     import urllib.error
     import urllib.request
 
-    from tests.test_mqtt import free_port
+    from tests.helpers import free_port
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n[log]\ndir = "{tmp_path}/log"\n'

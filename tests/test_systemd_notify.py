@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,47 +13,7 @@ import urllib.error
 import urllib.request
 
 from device.service import systemd
-from tests.test_mqtt import free_port
-
-
-def listen(path) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(str(path))
-    s.settimeout(0.5)
-    return s
-
-
-def messages(s: socket.socket, until: float) -> list[str]:
-    out = []
-    while time.monotonic() < until:
-        try:
-            out.append(s.recv(4096).decode())
-        except TimeoutError:
-            continue
-    return out
-
-
-def assert_console_answers(cert, tls_port: int) -> None:
-    """The login page over HTTPS, verified against the device's certificate:
-    with no account yet, 503 naming the command that makes one."""
-    import ssl
-
-    context = ssl.create_default_context(cafile=str(cert))
-    try:
-        urllib.request.urlopen(f"https://localhost:{tls_port}/staff/login", timeout=5,
-                               context=context).close()
-        raise AssertionError("no account exists: the login page should say so (503)")
-    except urllib.error.HTTPError as exc:
-        assert exc.code == 503 and b"staff add" in exc.read()
-        exc.close()
-
-
-def stop_and_close(proc, *closing) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-    for c in closing:
-        c.close()
+from tests.helpers import assert_console_answers, free_port, listen, messages, stop_and_close
 
 
 def test_ready_after_the_pipeline_is_up_then_watchdog_pings_then_stopping(tmp_path):

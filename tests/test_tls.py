@@ -18,9 +18,7 @@ from device.service import tls
 from device.service.hub import StateHub
 from device.service.server import make_server
 from device.store import accounts, connect
-from tests.conftest import unavailable
-from tests.test_mqtt import free_port
-from tests.test_staff import PASSWORD
+from tests.helpers import PASSWORD, free_port, unavailable
 
 
 def test_the_device_makes_its_certificate_once_with_a_private_key(tmp_path):

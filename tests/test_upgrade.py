@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.test_installer import install, log_of, scratch  # noqa: F401  (a fixture)
+from tests.helpers import REPO, install, log_of
 
 
 @pytest.fixture

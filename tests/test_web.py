@@ -91,7 +91,7 @@ def test_cues_are_spoken_by_the_device(client):
     assert client.get("/api/speech/no_such_cue").status_code == 404
     resp = client.get("/api/speech/praise")
     if not Speaker().available:
-        from tests.conftest import unavailable
+        from tests.helpers import unavailable
 
         assert resp.status_code == 503
         unavailable("espeak-ng not installed (apt install espeak-ng): cues cannot be spoken")

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -229,8 +230,14 @@ class Processor:
 
 
 class Pipeline:
+    """`clock`: the seconds the pipeline's ages and staleness are read on
+    (monotonic; a test gives its own, so that a stall is a step of the clock,
+    not seconds of waiting). The waits themselves stay real."""
+
     def __init__(self, source: FrameSource, processor: Processor, *,
-                 on_events=None, on_device_event=None, camera_stale_s: float = 2.0) -> None:
+                 on_events=None, on_device_event=None, camera_stale_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.source = source
         self.processor = processor
         self.on_events = on_events
@@ -241,7 +248,7 @@ class Pipeline:
         self.camera_lost = False
         self.mailbox = Mailbox()
         self._stop = threading.Event()
-        self.started_s = time.monotonic()
+        self.started_s = self.clock()
         self.last_frame_s: float | None = None
         self.first_frame_s: float | None = None
         self.last_processed_s: float | None = None
@@ -312,7 +319,7 @@ class Pipeline:
             for frame in self.source.frames():
                 if self._stop.is_set():
                     break
-                self.last_frame_s = time.monotonic()
+                self.last_frame_s = self.clock()
                 if self.first_frame_s is None:
                     self.first_frame_s = self.last_frame_s
                 self.mailbox.put(frame)
@@ -397,7 +404,7 @@ class Pipeline:
             if self.failing:
                 log.info("processing: frames go through again after %d failed", self.failing)
                 self.failing, self.failing_since, self.error = 0, None, None
-            now = time.monotonic()
+            now = self.clock()
             self.last_processed_s = now
             self._fps_t.append(now)
             if len(self._fps_t) > 60:
@@ -407,7 +414,7 @@ class Pipeline:
     def _failed(self, exc: Exception) -> None:
         """One line and one event for a run of failures, not one per frame."""
         self.failing += 1
-        self.failing_since = self.failing_since or time.monotonic()
+        self.failing_since = self.failing_since or self.clock()
         if self.failing == 1:
             self.error = f"processing: {exc}"
             log.exception("processing a frame failed")
@@ -420,7 +427,7 @@ class Pipeline:
         if not self.source.live:
             return False
         last = self.last_frame_s if self.last_frame_s is not None else self.started_s
-        return time.monotonic() - last > self.camera_stale_s
+        return self.clock() - last > self.camera_stale_s
 
     def _events(self, events: list[dict]) -> None:
         if events and self.on_events:
@@ -438,7 +445,7 @@ class Pipeline:
 
     def health(self, stale_s: float = 3.0) -> dict[str, Any]:
         """Liveness of camera, model and pipeline, for /healthz."""
-        now = time.monotonic()
+        now = self.clock()
         camera_ok = (self.last_frame_s is not None and now - self.last_frame_s < stale_s) or (
             self.source_ended and not self.source.live and self.error is None)
         pipeline_ok = (self._process.is_alive() and self._coach.is_alive()) or (
