@@ -30,6 +30,7 @@ from device.service.supervisor import Supervisor
 from device.service.system import machine
 from device.service.systemd import Watchdog
 from device.store import Recorder
+from device.store import lock as store_lock
 from device.vision.cameras import needs_model, open_source
 from web_ui import create_app
 from web_ui.speech import Speaker
@@ -137,11 +138,12 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics, speaker=speaker, settings=live,
                      framing=lambda: supervisor.framing)
-    # Each part closes in the reverse of the order it is entered on a stack. The
-    # servers are bound first (a port that is taken fails before the store is
+    # One device per store: the lock first, released on any exit. Each part
+    # closes in the reverse of the order it is entered on a stack. The servers
+    # are bound next (a port that is taken fails before the store is
     # touched); once everything runs they move to the top, so that they close
     # first and the supervisor and the store after them.
-    with contextlib.ExitStack() as servers:
+    with store_lock.holding(config.store.path), contextlib.ExitStack() as servers:
         server = make_server(app, host, port, config.server.threads)  # fails fast if taken
         servers.callback(server.close)
         port = int(server.effective_port)  # the port bound: --port 0 picks a free one
