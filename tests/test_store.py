@@ -204,3 +204,20 @@ def test_sessions_left_open_are_closed_at_stop_and_after_a_crash(tmp_path):
     assert rec.conn.execute("SELECT end_reason FROM sessions").fetchall() == [("interrupted",)]
     assert rec.conn.execute("SELECT end_reason FROM sets").fetchall() == [("interrupted",)]
     assert rec.close_open("stopped") == 0  # its twin: nothing open, nothing changed
+
+
+def test_a_set_open_when_the_device_stops_keeps_its_reps(tmp_path):
+    """Issue 25, item 3: a set still open at a stop (or a crash) is closed with
+    the reps stored in it, as the session is; and while it is open, its count
+    is the reps so far."""
+    events, _ = coach_events(reps=5, tail_s=1.0)
+    last_rep = max(i for i, e in enumerate(events) if e["type"] == "rep")
+    assert not any(e["type"] == "set_ended" for e in events[:last_rep])
+    rec = Recorder(tmp_path / "s.db")
+    rec.on_events(events[:last_rep + 1])  # five reps in, the set not over
+    assert rec.conn.execute("SELECT reps, ended_at FROM sets").fetchall() == [(5, None)]
+    rec.close_open("stopped")
+    assert rec.conn.execute("SELECT reps, end_reason FROM sets").fetchall() == [(5, "stopped")]
+    assert rec.conn.execute("SELECT reps, end_reason FROM sessions").fetchall() == [
+        (5, "stopped")]
+    rec.close()

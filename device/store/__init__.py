@@ -182,7 +182,9 @@ class Recorder:
         at = self.clock()
 
         def write(c: sqlite3.Connection) -> int:
-            c.execute("UPDATE sets SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL",
+            # A set left open has the reps stored in it (each rep counts in as it comes).
+            c.execute("UPDATE sets SET ended_at = ?, end_reason = ?, reps = (SELECT COUNT(*) "
+                      "FROM reps WHERE reps.set_id = sets.id) WHERE ended_at IS NULL",
                       (at, reason))
             return c.execute("UPDATE sessions SET ended_at = ?, end_reason = ? "
                              "WHERE ended_at IS NULL", (at, reason)).rowcount
@@ -261,7 +263,9 @@ class Recorder:
                       "score, faults, unjudged, data) VALUES "
                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             c.execute("UPDATE sessions SET reps = reps + 1 WHERE id = ?", (sid,))
+            c.execute("UPDATE sets SET reps = reps + 1 WHERE id = ?", (set_id,))
 
+        set_id = self.set_id
         self._write(write)
 
     def prune(self, days: float) -> int:
