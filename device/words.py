@@ -212,6 +212,7 @@ GLASS = {
     "title": "Hinge Mirror",
     "connecting": "Connecting…",
     "reconnecting": "Reconnecting…",
+    "reconnecting_why": "the mirror's server is not answering",
     "camera_away": "Camera unavailable, retrying…",
     "next_try": "next try in {s} s",
     "trying_now": "trying now",

@@ -205,6 +205,32 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
         device.close(chromium)
 
 
+def test_when_the_server_stops_the_glass_says_reconnecting_within_a_second_or_two(
+        chromium, artifacts):
+    """Issue 25, item 3: not the last count, timer and cue frozen with a small
+    word blinking: after a second without data (no snapshot, no keep-alive), the
+    reconnecting screen over everything; the count again once data comes back."""
+    device = Device()
+    try:
+        chromium.set_window_size(1080, 1920)
+        chromium.get(device.url)
+        device.hub.publish(MID_SET)
+        wait_for(chromium, lambda: text(chromium, "rep-count") == "6", 5, "the count")
+        time.sleep(2.0)  # nothing new for 2 s: the keep-alives say the server is there
+        assert text(chromium, "notice") == "" and on_top(chromium, "rep-count")
+        device.hub.close()  # as the device stops: the streams end, then the server
+        device.server.close()
+        gone = time.monotonic()
+        wait_for(chromium, lambda: "Reconnecting" in text(chromium, "notice"), 5,
+                 "the reconnecting screen")
+        assert time.monotonic() - gone < 3.0
+        assert on_top(chromium, "notice") and not on_top(chromium, "rep-count")
+        assert element(chromium, "mirror").get_attribute("data-state") == "reconnecting"
+        chromium.save_screenshot(str(artifacts / "mirror-reconnecting-portrait.png"))
+    finally:
+        chromium.get("about:blank")
+
+
 def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chromium,
                                                                              artifacts):
     fingerprint = ":".join(f"{i:02X}" for i in range(32))

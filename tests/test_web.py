@@ -53,7 +53,7 @@ def test_stream_sends_the_newest_snapshot_then_keepalives(client, hub):
     event = next(chunks).decode()
     assert event.startswith("id: 2\n")
     assert json.loads(event.split("data: ", 1)[1]) == {"rep_count": 4}
-    assert next(chunks) == b": keep-alive\n\n"  # nothing new within the keep-alive interval
+    assert next(chunks) == b"event: alive\ndata: {}\n\n"  # nothing new within the keep-alive
     resp.close()
 
 

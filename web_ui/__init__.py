@@ -34,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
     # SLEEP_S: nobody in view this long and the glass goes black (0: never).
     # CHIME, SPEECH: a chime on each counted rep, cues spoken (espeak-ng); with
     # `settings`, the three come from the settings in effect instead.
-    app.config.update(SSE_KEEPALIVE_S=5.0, SSE_MIN_INTERVAL_S=1 / 15, SSE_SLOTS=5,
+    app.config.update(SSE_KEEPALIVE_S=0.5, SSE_MIN_INTERVAL_S=1 / 15, SSE_SLOTS=5,
                       SSE_MAX_S=300.0, DEMO=False, SLEEP_S=300.0, CHIME=True, SPEECH=True)
     app.config.update(config or {})
     app.extensions["hinge_mirror"] = {

@@ -76,9 +76,10 @@ def stream():
     """Server-Sent Events: the newest snapshot whenever it changes, at most ~15 per second.
 
     Each client waits on the hub's condition for a newer sequence number; a
-    slow client simply skips snapshots. A comment line every keep-alive
-    interval lets the client (and proxies) see that the stream is alive, and
-    lets the server see that it is gone.
+    slow client simply skips snapshots. An `alive` event every keep-alive
+    interval (half a second) lets the page see that the stream is alive (a
+    second without one, and it shows the reconnecting screen), and lets the
+    server see that the page is gone.
 
     waitress gives every request a thread for as long as it lasts, so streams
     get a fixed number of slots (``SSE_SLOTS``), fewer than the server's
@@ -108,7 +109,7 @@ def stream():
             while time.monotonic() < end and not hub.closed:  # closed: the device stops
                 seq, snap = hub.wait(seq, timeout_s=keepalive)
                 if snap is None:
-                    yield ": keep-alive\n\n"
+                    yield "event: alive\ndata: {}\n\n"
                     continue
                 yield f"id: {seq}\ndata: {to_json(snap)}\n\n"
                 time.sleep(min_interval)

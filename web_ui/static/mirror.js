@@ -10,6 +10,12 @@
   // A line of the glass by its id, its {names} filled from `values`.
   const say = (id, values = {}) => WORDS.glass[id].replace(/\{(\w+)\}/g, (_, k) => values[k]);
   let last = null;
+  // Data (a snapshot, or the stream's keep-alive every half second) last heard:
+  // a second without any, and the glass says it is reconnecting, not the last count.
+  const SILENT_MS = 1000;
+  let heardAt = Date.now();
+  const heard = () => { heardAt = Date.now(); };
+  const silent = () => Date.now() - heardAt > SILENT_MS;
   let sleepMs = 1000 * Number(main.dataset.sleepS || 0);
   let seenAt = Date.now();
   // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
@@ -69,9 +75,16 @@
     main.dataset.speech = d.speech ? "1" : "0";
   }
 
+  function reconnecting() {
+    main.dataset.state = "reconnecting";
+    $("camera-on").hidden = true;  // what the camera does is not known from here
+    notice(said([say("reconnecting"), say("reconnecting_why")]));
+  }
+
   function show(s) {
     if (!s) return;
     last = s;
+    if (silent()) return reconnecting();
     settle(s.display);
     // The camera's mark: on while frames come from a live camera (not a recording).
     $("camera-on").hidden = !(s.camera === "ok" && s.live === true);
@@ -185,23 +198,24 @@
 
   let poller = null;
   function poll() {
-    fetch("api/state").then((r) => r.json()).then((j) => show(j.state)).catch(() => {});
+    fetch("api/state").then((r) => r.json()).then((j) => { heard(); show(j.state); })
+      .catch(() => {});
   }
   function stream() {
     const es = new EventSource("api/stream");
-    es.onopen = () => { if (poller) { clearInterval(poller); poller = null; } };
-    es.onmessage = (e) => show(JSON.parse(e.data));
+    es.onopen = () => { heard(); if (poller) { clearInterval(poller); poller = null; } };
+    es.onmessage = (e) => { heard(); show(JSON.parse(e.data)); };
+    es.addEventListener("alive", heard);
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {
         // Refused (no stream slot) or gone: poll now, try the stream again soon.
         if (!poller) poller = setInterval(poll, 250);
         setTimeout(stream, 5000);
-      } else if (!last || last.camera !== "unavailable") {
-        $("phase").textContent = say("reconnecting");
-      }
+      }  // else the browser reconnects by itself; the silence says so on the glass
     };
   }
-  setInterval(() => { if (last) show(last); }, 1000);  // timers and sleep move on their own
+  // Timers and sleep move on their own; a silence shows within a quarter second.
+  setInterval(() => { if (last) show(last); else if (silent()) reconnecting(); }, 250);
   poll();
   stream();
 })();
