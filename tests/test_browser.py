@@ -106,7 +106,8 @@ def wait_for(driver, condition, timeout_s: float, what: str) -> None:
 
 def test_the_count_climbs_and_a_new_set_starts_from_zero(chromium):
     # Three hinges, a pause that ends the set, two more: the big number shows
-    # 1, 2, 3, then 0 with "3" among the sets done, then 1, 2.
+    # 1, 2, 3; resting, it stays at the set just done, beside its summary (not a 0
+    # beside "3 reps"), with "1 set done: 3 reps"; then the next set's 1, 2.
     a = session_track(Session(reps=3, tail_s=5.0))
     b = session_track(Session(reps=2, lead_s=1.0, tail_s=1.0))
     import numpy as np
@@ -120,16 +121,16 @@ def test_the_count_climbs_and_a_new_set_starts_from_zero(chromium):
         chromium.get(device.url)
         chromium.execute_script(WATCH)
         device.start()
-        wait_for(chromium, lambda: text(chromium, "sets-done") == "Sets 3", 30,
+        wait_for(chromium, lambda: text(chromium, "sets-done") == "1 set done: 3 reps", 30,
                  "the first set done")
-        assert text(chromium, "rep-count") == "0"
+        assert text(chromium, "rep-count") == "3"
         assert text(chromium, "set-title") == "Set done"
-        assert "Rest 1:" in text(chromium, "timer") and "3 reps, all clean" in text(
+        assert re.fullmatch(r"Rest 1:\d\d — all clean", text(chromium, "timer")), text(
             chromium, "timer")
         wait_for(chromium, lambda: text(chromium, "rep-count") == "2", 20, "two reps of set 2")
         shown = [c for _, c in chromium.execute_script("return window.__counts")]
         dedup = [c for i, c in enumerate(shown) if i == 0 or c != shown[i - 1]]
-        assert dedup == ["0", "1", "2", "3", "0", "1", "2"], dedup
+        assert dedup == ["0", "1", "2", "3", "1", "2"], dedup
     finally:
         device.close(chromium)
 
@@ -320,7 +321,7 @@ def test_layout_for_the_glass_portrait_and_landscape(chromium, artifacts, name, 
         chromium.set_window_size(*size)
         chromium.get(device.url)
         wait_for(chromium, lambda: text(chromium, "rep-count") == "6", 5, "the set count")
-        assert text(chromium, "sets-done") == "Sets 8"
+        assert text(chromium, "sets-done") == "1 set done: 8 reps"
         assert "of 8" in text(chromium, "count-box")
         assert text(chromium, "fault") == "Squatting, not hinging"
         m = chromium.execute_script(LAYOUT)
@@ -328,6 +329,54 @@ def test_layout_for_the_glass_portrait_and_landscape(chromium, artifacts, name, 
         assert m["outside"] == [], m  # nothing overflows the screen
         assert m["scroll"] == [m["vw"], m["vh"]], m
         chromium.save_screenshot(str(artifacts / f"mirror-{name}.png"))
+    finally:
+        device.close(chromium)
+
+
+GAUGE_TOP = """return document.querySelector('[data-testid="gauge"]')
+  .getBoundingClientRect().top;"""
+
+
+@pytest.mark.parametrize(("name", "size"), [("portrait", (1080, 1920)),
+                                            ("landscape", (1920, 1080))])
+def test_the_glass_keeps_still_and_its_strip_gauge_and_skeleton_stay_in_their_place(
+        chromium, artifacts, name, size):
+    """Issue 25, item 6: the gauge does not move as the lines under it come and
+    go; 24 reps' strip stays on the screen; the gauge is labelled and empty while
+    seated; the keypoints keep the camera's shape and are drawn behind the words."""
+    device = Device()
+    try:
+        chromium.set_window_size(*size)
+        chromium.get(device.url)
+        device.hub.publish(MID_SET)
+        wait_for(chromium, lambda: text(chromium, "fault") == "Squatting, not hinging", 5, "fault")
+        with_lines = chromium.execute_script(GAUGE_TOP)
+        quiet = {**MID_SET, "last_fault": None, "last_fault_text": None, "cue": None,
+                 "cue_id": None, "phase": "standing", "hip_deg": 10.0}
+        device.hub.publish(quiet)
+        wait_for(chromium, lambda: text(chromium, "fault") == "", 5, "no fault")
+        assert abs(chromium.execute_script(GAUGE_TOP) - with_lines) <= 1
+        assert "depth" in element(chromium, "gauge").find_element("xpath", "..").text
+        many = {**quiet, "set_reps": 24, "set_target_reps": 30,
+                "set_faults": [[] if i % 5 else ["too_fast"] for i in range(24)]}
+        device.hub.publish(many)
+        wait_for(chromium, lambda: text(chromium, "rep-count") == "24", 5, "24 reps")
+        m = chromium.execute_script(LAYOUT)
+        assert m["outside"] == [], m
+        device.hub.publish({**quiet, "phase": "seated", "hip_deg": 95.0})
+        wait_for(chromium, lambda: element(chromium, "gauge-fill").get_attribute("style")
+                 == "width: 0%;", 5, "an empty gauge while seated")
+        points = [[0.5, 0.1 + 0.05 * i] for i in range(17)]  # a line down the frame's middle
+        device.hub.publish({**MID_SET, "skeleton": points, "skeleton_aspect": 4 / 3})
+        wait_for(chromium, lambda: element(chromium, "skeleton").get_attribute("data-box"), 5,
+                 "the keypoints drawn")
+        x0, y0, w, h = map(int, element(chromium, "skeleton").get_attribute(
+            "data-box").split(","))
+        vw, vh = chromium.execute_script("return [innerWidth, innerHeight]")
+        assert abs(w / h - 4 / 3) < 0.01 and w <= vw and h <= vh  # the frame's shape, fitted
+        assert (w == vw and abs(2 * y0 + h - vh) <= 1) or (h == vh and abs(2 * x0 + w - vw) <= 1)
+        assert on_top(chromium, "rep-count") and on_top(chromium, "fault")  # words over it
+        chromium.save_screenshot(str(artifacts / f"mirror-steady-{name}.png"))
     finally:
         device.close(chromium)
 

@@ -167,6 +167,7 @@ class Processor:
         snap.update(more)
         if self.skeleton:
             snap["skeleton"] = self._skeleton()
+            snap["skeleton_aspect"] = round(self.aspect, 4)  # the frame's width / height
         self.hub.publish(snap)
 
     def _skeleton(self) -> list[list[float] | None] | None:

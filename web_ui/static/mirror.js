@@ -112,10 +112,15 @@
       if (!s.calibrated && !s.set_reps && !(s.sets_done || []).length) state = "calibrating";
     }
     main.dataset.state = state;
-    $("rep-count").textContent = String(s.set_reps ?? 0);
+    // Resting: the big number is the set just done, beside its summary; the next
+    // set's count starts from zero once the rest is over or its first rep comes.
+    const resting = s.set_state === "resting" && s.last_set &&
+      s.rest_target_s - (s.rest_s ?? 0) > 0 && !s.set_reps;
+    $("rep-count").textContent = String(resting ? s.last_set.reps : s.set_reps ?? 0);
     $("target").textContent = s.set_target_reps ? say("of_target", {target: s.set_target_reps}) : "";
     const sets = s.sets_done || [];
-    $("sets-done").textContent = sets.length ? say("sets_done", {reps: sets.join(" · ")}) : "";
+    $("sets-done").textContent = !sets.length ? "" : say(sets.length === 1 ? "sets_done_one" : "sets_done",
+                                                         {n: sets.length, reps: sets.join(" · ")});
     let title = "", timer = "";
     // Past the target of sets: counted and kept all the same, and said so.
     const extra = s.set_target_sets ? Math.max(0, sets.length - s.set_target_sets) : 0;
@@ -132,7 +137,7 @@
       const done = s.last_set;
       if (done) {
         const faulty = done.faults_per_rep.filter((f) => f.length).length;
-        timer += ` — ${say(faulty ? "last_set_faults" : "last_set_clean", {reps: done.reps, faulty})}`;
+        timer += ` — ${say(faulty ? "last_set_faults" : "last_set_clean", {faulty})}`;
       }
     } else if (s.set_state === "done") {
       title = say(extra ? "all_done_extra" : "all_done", {extra});
@@ -148,8 +153,10 @@
     let phase = WORDS.phases[s.phase] ?? "";
     if (s.guide_text && !s.last_fault_text) phase = s.guide_text;
     if (s.present && s.clear === false) phase = say("unclear");
+    // Seated, the hips' angle is a chair's, not a hinge's depth: the gauge stays empty.
     const fill = $("gauge-fill"), top = (s.depth_deg || 70) * 1.4;
-    fill.style.width = `${Math.min(100, Math.max(0, 100 * (s.hip_deg || 0) / top))}%`;
+    const depth = s.phase === "seated" ? 0 : s.hip_deg || 0;
+    fill.style.width = `${Math.min(100, Math.max(0, 100 * depth / top))}%`;
     main.querySelector(".gauge .stand").style.left = `${100 * (s.stand_deg || 40) / top}%`;
     main.querySelector(".gauge .depth").style.left = `${100 * (s.depth_deg || 70) / top}%`;
     const rep = s.last_rep;
@@ -163,7 +170,7 @@
     }).filter(Boolean);
     $("unjudged").textContent = unseen.length && (s.set_faults || []).length <= 1
       ? WORDS.not_checked.replace("{}", where.join("; ")) : "";
-    if ("skeleton" in s) drawSkeleton(s.skeleton);
+    if ("skeleton" in s) drawSkeleton(s.skeleton, s.skeleton_aspect);
     if (lastCount !== null && s.rep_count > lastCount) chime();
     lastCount = s.rep_count;
     if (s.cue_id && s.cue_s !== lastCue && lastCue !== null) speak(s.cue_id);
@@ -178,7 +185,9 @@
   // The optional overlay: keypoints from the snapshot (no video reaches the page).
   const BONES = [[5, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [6, 12], [11, 12],
                  [11, 13], [13, 15], [12, 14], [14, 16]];
-  function drawSkeleton(points) {
+  // Drawn in the camera's frame, its shape kept (fitted to the screen, centred),
+  // behind the words.
+  function drawSkeleton(points, aspect) {
     const c = $("skeleton");
     if (c.width !== innerWidth || c.height !== innerHeight) {
       c.width = innerWidth; c.height = innerHeight;
@@ -186,12 +195,16 @@
     const g = c.getContext("2d");
     g.clearRect(0, 0, c.width, c.height);
     if (!points) return;
+    const a = aspect || 4 / 3;  // the frame's width over its height
+    const w = Math.min(c.width, c.height * a), h = w / a;
+    const x0 = (c.width - w) / 2, y0 = (c.height - h) / 2;
+    c.dataset.box = [x0, y0, w, h].map(Math.round).join(",");
     g.strokeStyle = "#fff"; g.lineWidth = Math.max(3, innerHeight / 200); g.globalAlpha = 0.6;
-    for (const [a, b] of BONES) {
-      if (!points[a] || !points[b]) continue;
+    for (const [i, j] of BONES) {
+      if (!points[i] || !points[j]) continue;
       g.beginPath();
-      g.moveTo(points[a][0] * c.width, points[a][1] * c.height);
-      g.lineTo(points[b][0] * c.width, points[b][1] * c.height);
+      g.moveTo(x0 + points[i][0] * w, y0 + points[i][1] * h);
+      g.lineTo(x0 + points[j][0] * w, y0 + points[j][1] * h);
       g.stroke();
     }
   }
