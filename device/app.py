@@ -27,7 +27,7 @@ from device.service.metrics import Metrics
 from device.service.server import make_server
 from device.service.settings import LiveSettings, display_of
 from device.service.supervisor import Supervisor
-from device.service.system import machine
+from device.service.system import addresses, machine
 from device.service.systemd import Watchdog
 from device.store import Recorder
 from device.store import lock as store_lock
@@ -125,7 +125,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         cert, key = tls.ensure_certificate(store_dir, srv.cert, srv.key)
         tls_config = {"HTTPS_PORT": srv.https_port, "TLS_CERT": str(cert),
                       "TLS_FINGERPRINT": tls.fingerprint(cert),
-                      "STAFF_URL": f"https://{_staff_host(https_host)}:{srv.https_port}/staff/"}
+                      "STAFF_URL": f"https://{_staff_host(https_host)}:{srv.https_port}/staff/",
+                      "STAFF_ADDRESSES": _staff_addresses(https_host, srv.https_port)}
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     speaker = Speaker()
     live = LiveSettings(config, settings_path(config),
@@ -194,6 +195,15 @@ def _announce(tls_server, srv, host: str, https_host: str, port: int, tls_config
         log.warning("staff console: off on the network ([server] https_port = 0); this "
                     "machine alone reaches it, over plain HTTP at http://127.0.0.1:%d/staff/; "
                     "set https_port to serve it over HTTPS", port)
+
+
+def _staff_addresses(https_host: str, port: int) -> list[str]:
+    """The console's addresses by number, beside its name on the glass: a network
+    without mDNS does not resolve NAME.local. Only the one it listens on, if one."""
+    if https_host in ("127.0.0.1", "::1", "localhost"):
+        return []
+    ips = addresses() if https_host in ("0.0.0.0", "::", "") else [https_host]
+    return [f"https://{ip}:{port}/staff/" for ip in ips]
 
 
 def _staff_host(https_host: str) -> str:

@@ -236,7 +236,8 @@ def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chr
                                                                              artifacts):
     fingerprint = ":".join(f"{i:02X}" for i in range(32))
     device = Device(config={"TLS_FINGERPRINT": fingerprint,
-                            "STAFF_URL": "https://mirror.local:8443/staff/"})
+                            "STAFF_URL": "https://mirror.local:8443/staff/",
+                            "STAFF_ADDRESSES": ["https://192.168.1.20:8443/staff/"]})
     try:
         chromium.set_window_size(1080, 1920)
         chromium.get(device.url)
@@ -246,6 +247,7 @@ def test_the_staff_address_and_certificate_show_only_while_nobody_is_in_view(chr
         assert on_top(chromium, "staff-link") and on_top(chromium, "camera-on")
         shown = element(chromium, "staff-link").text
         assert "https://mirror.local:8443/staff/" in shown
+        assert "https://192.168.1.20:8443/staff/" in shown  # where mDNS does not reach
         # The fingerprint's start and end, as a browser shows them to check against.
         assert fingerprint[:23] in shown and fingerprint[-11:] in shown
         chromium.save_screenshot(str(artifacts / "mirror-away-staff-link.png"))

@@ -70,6 +70,25 @@ def https(port, crt):
     return http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
 
 
+def test_plain_http_on_the_https_port_gets_a_hint_to_use_https_not_a_reset(servers):
+    """Issue 25, item 5: as nginx answers that mistake; and the port still speaks TLS."""
+    plain_port, tls_port, crt = servers
+    for _ in range(2):  # and again: the acceptor is not stuck on the first
+        conn = http.client.HTTPConnection("127.0.0.1", tls_port, timeout=10)
+        conn.request("GET", "/staff/sessions?page=2")
+        resp = conn.getresponse()
+        page = resp.read().decode()
+        conn.close()
+        assert resp.status == 400
+        assert f'href="https://127.0.0.1:{tls_port}/staff/sessions?page=2"' in page, page
+    conn = https(tls_port, crt)
+    conn.request("GET", "/staff/login")
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 200
+
+
 def test_staff_pages_are_served_over_tls_with_the_devices_certificate(servers):
     plain_port, tls_port, crt = servers
     conn = https(tls_port, crt)

@@ -127,3 +127,28 @@ def test_metrics_in_the_prometheus_format_count_frames_reps_and_faults(hub):
     assert values[("hinge_mirror_camera_lost_total", ())] == 1
     assert values[("hinge_mirror_pipeline_restarts_total", ())] == 1
     assert values[("hinge_mirror_stream_clients", ())] == 0
+
+
+def test_the_consoles_addresses_by_number_are_this_machines(monkeypatch):
+    """Issue 25, item 5: the glass shows the console's addresses beside NAME.local
+    (networks without mDNS): each of this machine's IPv4 addresses but loopback,
+    as `ip` lists them; only the one the console listens on, if it is given one."""
+    import ipaddress
+    import shutil
+    import subprocess
+
+    from device import app
+    from device.service.system import addresses
+
+    found = addresses()
+    assert all(not ipaddress.ip_address(a).is_loopback for a in found)
+    if shutil.which("ip"):
+        listed = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+        ips = [w.split("/")[0] for line in listed.splitlines() for i, w in
+               enumerate(line.split()) if i and line.split()[i - 1] == "inet"]
+        assert sorted(found) == sorted(ip for ip in ips if not ip.startswith("127."))
+    monkeypatch.setattr(app, "addresses", lambda: ["192.168.1.20", "10.0.0.7"])
+    assert app._staff_addresses("0.0.0.0", 8443) == ["https://192.168.1.20:8443/staff/",
+                                                     "https://10.0.0.7:8443/staff/"]
+    assert app._staff_addresses("10.0.0.7", 8443) == ["https://10.0.0.7:8443/staff/"]
+    assert app._staff_addresses("127.0.0.1", 8443) == []

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import html
 import ipaddress
 import logging
+import re
 import socket
 from pathlib import Path
 
 from device.errors import HingeMirrorError
 from device.files import atomic_write
+from device.service.system import addresses
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ def _names() -> tuple[list[str], list[str]]:
             ips.add(info[4][0].split("%")[0])
     except OSError:
         pass
+    ips.update(addresses())  # the console by number, where NAME.local does not resolve
     return dns, sorted(ips)
 
 
@@ -96,13 +100,78 @@ def fingerprint(cert: Path | str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+$|^\[[0-9A-Fa-f:.]+\]$")
+
+
+def plain_http_hint(sock: socket.socket, port: int) -> bool:
+    """A browser that asks the HTTPS port over plain http:// gets, as nginx does,
+    a short page saying to use https:// (with the link), not a reset connection.
+    True when `sock` spoke plain HTTP and was answered (and closed)."""
+    try:
+        first = sock.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return False
+    if not first or first == b"\x16":  # a TLS handshake starts with 0x16
+        return False
+    sock.settimeout(2.0)  # the acceptor waits on this request's head, not longer
+    head = b""
+    try:
+        while b"\r\n\r\n" not in head and len(head) < 16384:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    except OSError:
+        pass
+    lines = head.decode("latin-1").split("\r\n")
+    target = lines[0].split(" ")[1] if lines[0].count(" ") >= 2 else "/"
+    host = next((v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+                 if k.strip().lower() == "host"), "")
+    name = host[:host.index("]") + 1] if host.startswith("[") and "]" in host else (
+        host.split(":")[0])
+    if not target.startswith("/"):
+        target = "/"
+    url = (f"https://{name}:{port}{target}" if name and _HOST.match(name) else None)
+    text = ("This is the staff console's HTTPS port: use https://" +
+            (f", <a href=\"{html.escape(url)}\">{html.escape(url)}</a>" if url else "") + ".")
+    body = (f"<!doctype html><title>Use https://</title><p>{text}</p>\n").encode()
+    try:
+        sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=utf-8\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):  # what is left of the request, so that nothing resets
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()
+    return True
+
+
 def make_tls_server(app, host: str, port: int, cert: Path, key: Path, threads: int = 4):
     """cheroot over `ssl`, bound now (a port in use is one line, before anything runs)."""
-    from cheroot import wsgi
+    from cheroot import errors, wsgi
     from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+    class Adapter(BuiltinSSLAdapter):
+        def wrap(self, sock):
+            if plain_http_hint(sock, port):
+                raise errors.FatalSSLAlert("plain http:// on the HTTPS port: answered with "
+                                           "a hint to use https://")
+            return super().wrap(sock)
+
     server = wsgi.Server((host, port), app, numthreads=threads, server_name="hinge-mirror")
-    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    server.ssl_adapter = Adapter(str(cert), str(key))
+    said = server.error_log
+
+    def error_log(msg="", level=logging.INFO, traceback=False):
+        if "plain http:// on the HTTPS port" in msg:  # answered: not a dropped connection
+            log.info("staff console: plain http:// on port %d, answered with the https:// link",
+                     port)
+            return
+        said(msg, level, traceback)
+
+    server.error_log = error_log
     try:
         server.prepare()
     except OSError as exc:
