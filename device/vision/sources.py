@@ -38,9 +38,8 @@ class Frame:
     keypoints: np.ndarray | None = None  # (17, 3) when the source already has them
     size: tuple[int, int] = (0, 0)  # (height, width) in pixels
     # OpenCV's own channel order, left as decoded: the pose model swaps the
-    # channels on its 192x192 input, not the whole frame (0.55 ms per 720p frame,
-    # 0.27 ms at 640x480, measured here; the warp is per channel, so the model's
-    # input is the same bit for bit).
+    # channels on its 192x192 input, not on the whole frame (the warp is per
+    # channel, so the model's input is the same bit for bit).
     bgr: bool = False
 
 
@@ -156,9 +155,8 @@ class Picamera2Source:
     picamera2's "XBGR8888" format is R, G, B and a fourth byte in memory (like
     its "BGR888", R, G, B; DRM's names read the other way), so frames arrive as
     R, G, B, X with no conversion in Python: the pose model warps four
-    channels faster than three (OpenCV's vector path; about 400-415 against
-    600-640 µs per frame at the device's pace here, the same bytes). Time is
-    the sensor timestamp.
+    channels faster than three (OpenCV's vector path, the same bytes;
+    docs/measured.md, "Speed"). Time is the sensor timestamp.
     """
 
     live = True
