@@ -1,5 +1,5 @@
-"""MoveNet SinglePose: an RGB (or BGR, `bgr`) frame of any size, three channels or
-four (R, G, B, X: the Pi camera's XBGR8888) -> (17, 3) keypoints on the full frame.
+"""MoveNet SinglePose: an RGB (or BGR, `bgr`) frame of any size -> (17, 3)
+keypoints on the full frame.
 
 The one place where MoveNet's conventions are converted: the model takes a
 192x192 RGB uint8 square and returns (y, x, score) normalized to that square;
@@ -55,14 +55,11 @@ HOLD_SHIFT = 0.1
 HOLD_GROW = 1.05
 HOLD_SHRINK = 0.85
 HOLD_GRID = 64
-# A four-channel frame's 192x192 input, to the model's three channels (R, G, B).
-_FROM_FOUR = {False: cv2.COLOR_RGBA2RGB, True: cv2.COLOR_BGRA2RGB}
 
 
 class PoseEstimator(Protocol):
     def estimate(self, frame: np.ndarray, bgr: bool = False) -> np.ndarray:
-        """RGB uint8 (H, W, 3) (B, G, R with `bgr`), or (H, W, 4) with a fourth
-        byte not looked at (the Pi camera's R, G, B, X), -> float32 (17, 3) of
+        """RGB uint8 (H, W, 3) (B, G, R with `bgr`) -> float32 (17, 3) of
         (y, x, score) on the full frame, read-only."""
 
     def reset(self) -> None:
@@ -188,11 +185,6 @@ def to_full_frame(raw: np.ndarray, square, height: int, width: int) -> np.ndarra
     return keypoints
 
 
-def _four(frame: np.ndarray) -> bool:
-    """R, G, B, X (or B, G, R, X) uint8: the fourth channel is not looked at."""
-    return frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 4
-
-
 class MoveNet:
     """MoveNet SinglePose on a TFLite interpreter (LiteRT preferred)."""
 
@@ -213,12 +205,6 @@ class MoveNet:
         self._kept: tuple[float, float, float] | None = None
         # The model's input, written in place every frame.
         self._input = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
-        # A four-channel frame is warped with four channels, then its first three
-        # copied to the model's input: OpenCV's bilinear warp has a vector path
-        # for four channels and not for three (docs/measured.md, "Speed"), and
-        # gives the same bytes per channel (tests/test_pose.py). The Pi camera
-        # delivers four (XBGR8888).
-        self._input4 = np.zeros((INPUT_SIZE, INPUT_SIZE, 4), dtype=np.uint8)
         log.info("MoveNet pose mode %s", mode)
 
     def reset(self) -> None:
@@ -252,13 +238,9 @@ class MoveNet:
         """RGB frame (B, G, R with `bgr`) -> (model input (192, 192, 3), RGB;
         square (y0, x0, side) in pixels)."""
         square = self._square(*frame.shape[:2])
-        if _four(frame):
-            model_input = cv2.cvtColor(square_input(frame, square, out=self._input4),
-                                       _FROM_FOUR[bgr], dst=self._input)
-        else:
-            model_input = square_input(frame, square, out=self._input)
-            if bgr:
-                cv2.cvtColor(model_input, cv2.COLOR_BGR2RGB, dst=model_input)
+        model_input = square_input(frame, square, out=self._input)
+        if bgr:
+            cv2.cvtColor(model_input, cv2.COLOR_BGR2RGB, dst=model_input)
         return model_input, np.array(square)
 
     def infer(self, model_input: np.ndarray) -> np.ndarray:
