@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--clip", type=Path, help="a video to measure the pipeline on")
     b.add_argument("--experiments", action="store_true",
                    help="also the variants and figures that explain the speed: TensorFlow's "
-                   "example loop, the hand-off at once, the switch interval, three channels, "
+                   "example loop, the switch interval, OpenCV's thread pool, "
                    "the file through the threads, the process boundary, the charge for a "
                    "pause, the bytes per frame, the CPU beside the invoke")
     b.add_argument("--frames", type=int, default=300,

@@ -95,7 +95,7 @@ def _seen_before(marker: str) -> bool:
 class RaisingPose:
     runtime, threads, mode = "fake", 1, "crop"
 
-    def estimate(self, image, before_invoke=None, bgr=False):
+    def estimate(self, image, bgr=False):
         raise RuntimeError("fake runtime error")
 
 
@@ -104,7 +104,7 @@ class HangingPose:
 
     runtime, threads, mode = "fake", 1, "crop"
 
-    def estimate(self, image, before_invoke=None, bgr=False):
+    def estimate(self, image, bgr=False):
         threading.Event().wait()
 
 
@@ -122,7 +122,7 @@ def pose(kind: str, marker: str = ""):
     class Still:
         runtime, threads, mode = "fake", 1, "crop"
 
-        def estimate(self, image, before_invoke=None, bgr=False):
+        def estimate(self, image, bgr=False):
             return kp[0]
 
     return Still()

@@ -34,8 +34,8 @@ EXPERIMENT_KEYS = {"core_after_pause_us_per_frame", "preprocess_back_to_back_ms"
 CLOCKED_EXPERIMENT_KEYS = {"invoke_cpu_us_per_frame", "overhead_own_us_per_frame",
                            "pose_thread_beside_own_invoke_us_per_frame"}
 DEFAULT_VARIANTS = {"invoke_only", "pipeline_decoded", "pipeline_file", "pipeline_threaded"}
-EXPERIMENT_VARIANTS = {"pipeline_threaded_at_once", "pipeline_threaded_switch_0_5ms",
-                       "pipeline_threaded_three_channels", "tf_example",
+EXPERIMENT_VARIANTS = {"pipeline_threaded_opencv_1_thread", "pipeline_threaded_switch_0_5ms",
+                       "tf_example",
                        "pipeline_file_threaded", "pipeline_supervised"}
 
 
@@ -58,7 +58,7 @@ class FakePose:
         TensorFlow's example loop keeps its whole-frame region."""
         return np.zeros((17, 3), np.float32)
 
-    def estimate(self, frame, before_invoke=None, bgr=False):
+    def estimate(self, frame, bgr=False):
         return self.kp
 
 
@@ -105,6 +105,9 @@ def test_without_a_clip_the_bench_runs_on_synthetic_frames_and_says_so():
 
 
 def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
+    import cv2
+
+    pool = cv2.getNumThreads()
     r = run_bench(FakePose, clip=clip, frames=100, rounds=10, experiments=True,
                   device_run=False)
     assert set(r) == DEFAULT_KEYS | EXPERIMENT_KEYS, set(r) ^ (DEFAULT_KEYS | EXPERIMENT_KEYS)
@@ -124,17 +127,16 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     assert set(r["ratios"]) == {"pipeline_decoded_over_invoke", "pipeline_file_over_invoke",
                                 "pipeline_threaded_over_invoke",
                                 "pipeline_file_threaded_over_invoke",
-                                "pipeline_threaded_at_once_over_invoke", "deferred_over_at_once",
                                 "pipeline_threaded_switch_0_5ms_over_invoke",
                                 "switch_0_5ms_over_default",
-                                "pipeline_threaded_three_channels_over_invoke",
-                                "four_over_three_channels",
+                                "pipeline_threaded_opencv_1_thread_over_invoke",
+                                "opencv_1_thread_over_default",
                                 "pipeline_supervised_over_invoke", "supervised_over_decoded",
-                                "device_over_tf_example",
-                                "device_three_channels_over_tf_example"}
+                                "device_over_tf_example"}
     assert isinstance(r["pipeline_fps_threaded"], float)
     assert isinstance(r["pipeline_fps_file_threaded"], float)
     assert sys.getswitchinterval() == 0.005  # the fast variant put Python's default back
+    assert cv2.getNumThreads() == pool  # and the one-thread variant OpenCV's pool
     for q in (*r["ratios"].values(), r["overhead_us_per_frame"],
               *r["cpu_ms_per_frame"].values(), *r["wall_ms_per_frame"].values()):
         assert set(q) == {"median", "p25", "p75"} and q["p25"] <= q["median"] <= q["p75"]
@@ -142,13 +144,12 @@ def test_bench_json_keeps_designs_keys_and_adds_the_measures_beside_them(clip):
     # Every frame a pipeline variant was offered reached the hub, the threaded ones
     # too (the file's 20 frames looped through five times).
     assert r["snapshots"] == {"pipeline_decoded": 100, "pipeline_file": 100,
-                              "pipeline_threaded": 100, "pipeline_threaded_at_once": 100,
+                              "pipeline_threaded": 100, "pipeline_threaded_opencv_1_thread": 100,
                               "pipeline_threaded_switch_0_5ms": 100,
-                              "pipeline_threaded_three_channels": 100,
                               "pipeline_file_threaded": 100, "pipeline_supervised": 100}
     assert r["dropped"] == {"pipeline_decoded": 0, "pipeline_file": 0, "pipeline_threaded": 0,
-                            "pipeline_threaded_at_once": 0, "pipeline_threaded_switch_0_5ms": 0,
-                            "pipeline_threaded_three_channels": 0,
+                            "pipeline_threaded_opencv_1_thread": 0,
+                            "pipeline_threaded_switch_0_5ms": 0,
                             "pipeline_file_threaded": 0, "pipeline_supervised": 0}
     assert isinstance(r["alloc_bytes_per_frame"], int) and r["alloc_bytes_per_frame"] > 0
     # Each thread's CPU, read from the threads themselves: the coach thread runs
@@ -238,9 +239,7 @@ class SpinningPose(FakePose):
         self._invoke()
         return super().infer(model_input)
 
-    def estimate(self, frame, before_invoke=None, bgr=False):
-        if before_invoke is not None:
-            before_invoke()
+    def estimate(self, frame, bgr=False):
         self._invoke()
         return self.kp
 
@@ -256,7 +255,7 @@ def test_the_invokes_own_cpu_in_the_devices_threads_is_taken_from_their_cpu(clip
     own, pose_own = r["overhead_own_us_per_frame"], r["pose_thread_beside_own_invoke_us_per_frame"]
     assert set(own) == set(pose_own) == {"median", "p25", "p75"}
     assert pose_own["median"] >= 0  # the invoke's CPU is part of the pose thread's
-    assert {"device_over_tf_example", "device_three_channels_over_tf_example"} <= set(r["ratios"])
+    assert "device_over_tf_example" in r["ratios"]
     # The invoke clock's wall time: how much of each block the model ran, and the
     # wait between invokes, per variant that runs this interpreter (the
     # supervised child has its own). Each invoke spins 1 ms, so the model ran a share of
@@ -297,24 +296,19 @@ def test_the_invoke_clock_is_gone_when_the_bench_ends_even_on_an_error(clip, mon
     assert clocked[0] is not None and poses[-1].clock is None
 
 
-def test_the_decoded_frames_are_as_the_pi_camera_delivers_them_and_three_channels_beside(clip):
-    """The device's variants get R, G, B, X (picamera2's XBGR8888); the
-    three-channel variant and TensorFlow's example the same pixels as R, G, B."""
+def test_the_decoded_frames_are_as_the_pi_camera_delivers_them(clip):
+    """Every variant gets R, G, B (picamera2's BGR888), TensorFlow's example too."""
     import cv2
 
-    from device.offline.bench.frames import decoded_frames, three_channels
+    from device.offline.bench.frames import decoded_frames
 
     frames, name = decoded_frames(clip, 5)
     assert name == clip.name and len(frames) == 5
     src = cv2.VideoCapture(str(clip))
     ok, bgr = src.read()
     src.release()
-    assert ok and frames[0].image.shape == (240, 320, 4)
-    assert np.array_equal(frames[0].image[:, :, :3], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    rgb = three_channels(frames)
-    assert rgb[0].image.shape == (240, 320, 3) and np.array_equal(rgb[0].image,
-                                                                   frames[0].image[:, :, :3])
-    assert [f.t_s for f in rgb] == [f.t_s for f in frames]
+    assert ok and frames[0].image.shape == (240, 320, 3)
+    assert np.array_equal(frames[0].image, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 class _SlowInterpreter:

@@ -57,7 +57,7 @@ def test_the_camera_transform_plus_software_equals_the_whole_turn(rotation, hfli
 def test_opencvs_flip_and_rotate_move_the_pixels_numpys_views_did(channels):
     """apply uses OpenCV's flip and rotate (several times faster on a 640x480
     frame); every mount must give what numpy's reversed views and rot90 gave,
-    on frames of one, three and four channels (the Pi camera's R, G, B, X)."""
+    on frames of one, three and four channels."""
     full = np.random.default_rng(channels).integers(0, 255, (48, 70, channels), dtype=np.uint8)
     for (rotation, hflip, vflip), img in itertools.product(
             itertools.product((0, 90, 180, 270), (False, True), (False, True)),
@@ -90,7 +90,7 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
         def __init__(self, hflip=0, vflip=0):
             seen["transform"] = (hflip, vflip)
 
-    sensor = np.zeros((480, 640, 4), np.uint8)  # XBGR8888: R, G, B, X
+    sensor = np.zeros((480, 640, 3), np.uint8)  # BGR888: R, G, B
     sensor[:10, :20] = 255  # a white corner, top left of what the sensor gives
 
     class Request:
@@ -123,7 +123,7 @@ def test_picamera2_gets_the_flips_as_its_transform_and_rotates_the_rest(monkeypa
 
     cam = Picamera2Source((480, 640), 30, Mount(180, False, False))  # upside down
     assert seen["transform"] == (1, 1)  # both flips in the ISP: nothing in software
-    assert seen["config"]["main"]["format"] == "XBGR8888"  # four channels: the faster warp
+    assert seen["config"]["main"]["format"] == "BGR888"  # R, G, B in memory
     frame = next(cam.frames())
     assert frame.size == (480, 640) and frame.t_s == 5.0
     cam = Picamera2Source((480, 640), 30, Mount(90, True, False))  # on its side, mirrored

@@ -133,21 +133,17 @@ def test_what_the_device_does_is_stored(tmp_path):
 
 
 class _RecordingPose:
-    """A pose 'model' that logs when its input is ready and when it runs."""
+    """A pose 'model' that logs when it runs."""
 
     runtime, threads, mode = "fake", 1, "crop"
 
     def __init__(self, log: list) -> None:
         self.log, self.kp = log, session_track(Session(view="side", reps=1))[0][0]
 
-    def estimate(self, image, before_invoke=None, bgr=False):
+    def estimate(self, image, bgr=False):
         n = int(image[0, 0, 0])
-        time.sleep(0.01)  # preparing the input (the warp)
-        self.log.append(("ready", n))
-        if before_invoke is not None:
-            before_invoke()
         self.log.append(("invoke", n))
-        time.sleep(0.02)  # the invoke: the coach thread runs meanwhile
+        time.sleep(0.03)  # the warp and the invoke: the coach thread runs meanwhile
         return self.kp
 
 
@@ -198,51 +194,25 @@ def _run(source, log) -> StateHub:
     return hub
 
 
-def test_a_frames_keypoints_go_to_the_coach_just_before_the_next_invoke_and_none_is_lost():
+def test_every_frames_keypoints_reach_the_coach_in_order_and_none_is_lost():
     log: list = []
     hub = _run(_Frames(30), log)
     assert hub.latest()[0] == 30  # every frame's snapshot, the last one too
     assert [n for kind, n in log if kind == "snapshot"] == list(range(30))  # in order
-    # With the next frame waiting, frame n goes to the coach once frame n + 1's
-    # input is ready, not while it is prepared (the coach then runs while the
-    # model has released the GIL). Handed at once, its snapshot would come 10 ms
-    # before that.
-    deferred = sum(log.index(("snapshot", n)) > log.index(("ready", n + 1)) for n in range(29))
-    assert deferred >= 25, log
 
 
-def test_with_no_frame_waiting_the_keypoints_are_not_held_back():
+def test_a_frames_keypoints_are_not_held_back_for_the_next_frame():
     """A camera slower than the model: each frame's snapshot comes before the next
-    frame arrives, not with it."""
+    frame's invoke, not with it."""
     log: list = []
     _run(_Frames(8, gap_s=0.15), log)
     for n in range(7):
         assert log.index(("snapshot", n)) < log.index(("invoke", n + 1)), log
 
 
-def test_the_invoke_time_leaves_out_the_wait_to_hand_over():
-    """before_invoke may wait for the coach thread (two frames behind): that wait
-    is the pipeline's, not the model's, and stays out of the invoke figures."""
-    import numpy as np
-
-    kp = session_track(Session(view="side", reps=1))[0][0]
-
-    class Pose:
-        runtime, threads, mode = "fake", 1, "crop"
-
-        def estimate(self, image, before_invoke=None, bgr=False):
-            before_invoke()
-            return kp
-
-    proc = Processor(Pose(), Coach(), StateHub())
-    proc.estimate(Frame(t_s=0.0, image=np.zeros((4, 4, 3), np.uint8), size=(480, 640)),
-                  before_invoke=lambda: time.sleep(0.3))
-    assert proc.invoke_s[-1] < 0.15
-
-
 def test_a_bgr_frame_reaches_the_pose_model_as_bgr_and_an_rgb_one_without_the_word():
     """OpenCV's frames stay B, G, R (Frame.bgr): the processor must say so to the
-    model, with or without the pipeline's hand-off, and say nothing otherwise."""
+    model, and say nothing otherwise."""
     import numpy as np
 
     kp = session_track(Session(view="side", reps=1))[0][0]
@@ -253,17 +223,13 @@ def test_a_bgr_frame_reaches_the_pose_model_as_bgr_and_an_rgb_one_without_the_wo
 
         def estimate(self, image, **kw):
             seen.append(kw.get("bgr"))
-            if kw.get("before_invoke"):
-                kw["before_invoke"]()
             return kp
 
     proc = Processor(Pose(), Coach(), StateHub())
     image = np.zeros((4, 4, 3), np.uint8)
     for bgr in (True, False):
-        frame = Frame(t_s=0.0, image=image, size=(480, 640), bgr=bgr)
-        proc.estimate(frame)
-        proc.estimate(frame, before_invoke=lambda: None)
-    assert seen == [True, True, None, None]
+        proc.estimate(Frame(t_s=0.0, image=image, size=(480, 640), bgr=bgr))
+    assert seen == [True, None]
 
 
 def test_wait_taken_wakes_on_a_take_times_out_without_one_and_wakes_on_close():
@@ -344,9 +310,7 @@ def test_health_says_how_busy_the_pose_model_is():
     class Pose:
         runtime, threads, mode = "fake", 1, "crop"
 
-        def estimate(self, image, before_invoke=None, bgr=False):
-            if before_invoke is not None:
-                before_invoke()
+        def estimate(self, image, bgr=False):
             time.sleep(0.02)
             return kp
 

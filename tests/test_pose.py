@@ -122,7 +122,7 @@ def test_a_held_square_still_holds_the_body_it_was_asked_for():
     assert ask_cy + body <= kept[0] + kept[2] and ask_cy - body >= kept[0]
 
 def _crop_square_numpy(keypoints, height, width):
-    """The numpy formulation crop_square replaced (the reference it must equal);
+    """The numpy formulation by flat indices (the reference crop_square must equal);
     scores compared in float32, as the array comparison always did (a scalar
     comparison would promote on NumPy 1.x and not on 2.x)."""
     score, m = keypoints[:, 2], np.float32(0.2)
@@ -210,68 +210,31 @@ def test_crop_mode_tracks_on_the_second_frame(model_path, squat_rgb):
     assert np.abs(first[ok, :2] - second[ok, :2]).max() < 0.05
 
 
-def test_estimate_in_place_gives_what_preprocess_and_infer_give(model_path, clips):
-    """estimate() warps into the interpreter's own input, without set_tensor's
-    copy; frame by frame, with the crop following, it must give what the
-    copying steps give, bit for bit."""
-    src = cv2.VideoCapture(str(clips / "kbdl_correct_side.mp4"))
-    frames = []
-    while len(frames) < 40:
-        ok, bgr = src.read()
-        assert ok
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    src.release()
-    fast, slow = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
-    assert fast._in_place
+def test_estimate_gives_what_preprocess_infer_and_to_full_frame_give(model_path, clips):
+    """estimate() is the three steps, with the crop following its keypoints: frame
+    by frame it must give what the steps give, bit for bit."""
+    frames = _clip_frames(clips, "kbdl_correct_side.mp4", 40)
+    whole, steps = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
     for rgb in frames:
-        got = fast.estimate(rgb)
-        model_input, square = slow.preprocess(rgb)
-        want = to_full_frame(slow.infer(model_input), square, *rgb.shape[:2])
-        slow._previous = want.ravel().tolist()  # what the crop follows, as estimate keeps it
+        got = whole.estimate(rgb)
+        model_input, square = steps.preprocess(rgb)
+        want = to_full_frame(steps.infer(model_input), square, *rgb.shape[:2])
+        steps.follow(want)
         assert np.array_equal(got, want)
     assert got[:, 2].max() > 0.5  # a person was seen, not an empty input
 
 
 def test_a_frame_the_model_cannot_take_is_refused_not_given_the_last_keypoints(model_path,
                                                                                 squat_rgb):
-    """The in-place warp writes into the model's input only for uint8 frames of
-    three or four channels: a two-channel frame must fail, not run the model on
-    the last frame's input."""
+    """The model takes uint8 frames of three channels: a frame of two or four must
+    fail, not run the model on the last frame's input."""
     pose = MoveNet(model_path, mode="crop")
     pose.estimate(squat_rgb)
     with pytest.raises(ValueError):
         pose.estimate(np.ascontiguousarray(squat_rgb[:, :, :2]))
+    with pytest.raises(ValueError):
+        pose.estimate(cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA))
     assert pose.estimate(squat_rgb)[:, 2].max() > 0.5  # and it goes on afterwards
-
-
-def test_a_four_channel_frame_gives_what_its_three_channels_give_bit_for_bit(model_path, clips):
-    """R, G, B, X (the Pi camera's XBGR8888) and B, G, R, X are warped with four
-    channels, OpenCV's faster path, then cut to three: per channel the same
-    bytes as the three-channel warp, for squares inside and past the frame, so
-    the keypoints are the same too, by the in-place and the copying path."""
-    rng = np.random.default_rng(3)
-    frames = _clip_frames(clips, "kbdl_correct_side.mp4", 30, rgb=False)  # B, G, R
-    four = np.empty((192, 192, 4), np.uint8)
-    for bgr in frames:
-        bgrx = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
-        h, w = bgr.shape[:2]
-        for _ in range(10):
-            side = rng.uniform(40, 2.5 * max(h, w))
-            square = (rng.uniform(-side / 2, h), rng.uniform(-side / 2, w), side)
-            square_input(bgrx, square, out=four)
-            assert np.array_equal(four[:, :, :3], square_input(bgr, square))
-    from_bgr, from_rgbx, from_bgrx = (MoveNet(model_path, mode="crop") for _ in range(3))
-    copying = MoveNet(model_path, mode="crop")
-    copying._in_place = False
-    for bgr in frames:
-        want = from_bgr.estimate(bgr, bgr=True)
-        rgbx = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)
-        rgbx[:, :, 3] = 7  # the fourth channel is never looked at
-        assert np.array_equal(from_rgbx.estimate(rgbx), want)
-        bgrx = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
-        assert np.array_equal(from_bgrx.estimate(bgrx, bgr=True), want)
-        assert np.array_equal(copying.estimate(bgrx, bgr=True), want)
-    assert want[:, 2].max() > 0.5
 
 
 def _clip_frames(clips, name, n, rgb=True):
@@ -288,7 +251,7 @@ def _clip_frames(clips, name, n, rgb=True):
 def test_a_bgr_frame_gives_what_its_rgb_frame_gives_bit_for_bit(model_path, clips):
     """OpenCV's frames stay B, G, R (Frame.bgr) and the channels are swapped on the
     model's 192x192 input: the warp is per channel, so the keypoints must be those
-    of the RGB frame, exactly, by both the in-place and the copying path."""
+    of the RGB frame, exactly."""
     from device.vision.sources import OpenCVSource
 
     src = OpenCVSource(str(clips / "kbdl_correct_side.mp4"))
@@ -300,48 +263,10 @@ def test_a_bgr_frame_gives_what_its_rgb_frame_gives_bit_for_bit(model_path, clip
     src.close()
     assert all(f.bgr for f in frames)
     from_rgb, from_bgr = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
-    copying = MoveNet(model_path, mode="crop")
-    copying._in_place = False
     for f in frames:
         want = from_rgb.estimate(cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB))
         assert np.array_equal(from_bgr.estimate(f.image, bgr=True), want)
-        assert np.array_equal(copying.estimate(f.image, bgr=True), want)
     assert want[:, 2].max() > 0.5
-
-
-def test_the_warp_into_a_kept_matrix_is_the_warp_with_a_new_one():
-    """square_input(matrix=...) rewrites a (2, 3) array each call instead of making
-    one: the same bytes, for any square, the matrix reused across calls."""
-    rng = np.random.default_rng(11)
-    frame = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    kept = np.zeros((2, 3))
-    for _ in range(200):
-        side = rng.uniform(30, 1500)
-        square = (rng.uniform(-side, 360), rng.uniform(-side, 640), side)
-        assert np.array_equal(square_input(frame, square, matrix=kept), square_input(frame, square))
-    assert kept[0, 1] == kept[1, 0] == 0.0
-
-
-def test_a_warp_that_did_not_write_the_models_input_stops_before_the_model_runs(
-        model_path, squat_rgb, monkeypatch):
-    """The in-place path checks that the warp wrote into the interpreter's own
-    input (three channels) or its four-channel buffer: when it did not, the
-    frame fails and the model never runs on the last frame's input."""
-    import device.vision.pose as pose_mod
-
-    pose = MoveNet(model_path, mode="crop")
-    pose.estimate(squat_rgb)
-    runs = []
-    real = pose._interp.invoke
-    pose._interp.invoke = lambda: (runs.append(1), real())[1]
-    warp = pose_mod.square_input
-    monkeypatch.setattr(pose_mod, "square_input", lambda *a, **k: warp(*a, **{**k, "out": None}))
-    for frame in (squat_rgb, cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA)):
-        with pytest.raises(RuntimeError, match="did not write the model's input"):
-            pose.estimate(frame)
-    assert runs == []
-    monkeypatch.setattr(pose_mod, "square_input", warp)
-    assert pose.estimate(squat_rgb)[:, 2].max() > 0.5 and runs == [1]
 
 
 def test_the_keypoints_returned_are_read_only(model_path, squat_rgb):
@@ -353,13 +278,11 @@ def test_the_keypoints_returned_are_read_only(model_path, squat_rgb):
 
 
 def test_a_clock_on_the_invokes_sees_every_one_and_changes_no_keypoint(model_path, squat_rgb):
-    """`clock_invokes` (the bench's invoke clock) wraps each invoke, in estimate's
-    in-place path, its copying path and infer, and nothing else: the keypoints
-    are the same bit for bit, and with None the model is called directly again."""
-    frames = [squat_rgb, cv2.cvtColor(squat_rgb, cv2.COLOR_RGB2RGBA), squat_rgb[::2, ::2]]
+    """`clock_invokes` (the bench's invoke clock) wraps each invoke, in estimate
+    and infer, and nothing else: the keypoints are the same bit for bit, and with
+    None the model is called directly again."""
+    frames = [squat_rgb, np.ascontiguousarray(squat_rgb[:, ::-1]), squat_rgb[::2, ::2]]
     plain, clocked = MoveNet(model_path, mode="crop"), MoveNet(model_path, mode="crop")
-    copying = MoveNet(model_path, mode="crop")
-    copying._in_place = False
     calls = []
 
     def clock(invoke):
@@ -367,17 +290,14 @@ def test_a_clock_on_the_invokes_sees_every_one_and_changes_no_keypoint(model_pat
         invoke()
 
     clocked.clock_invokes(clock)
-    copying.clock_invokes(clock)
     for f in frames * 2:
         want = plain.estimate(f)
         assert np.array_equal(clocked.estimate(f), want)
-        assert np.array_equal(copying.estimate(f), want)
-    assert len(calls) == 2 * 2 * len(frames)
+    assert len(calls) == 2 * len(frames)
     model_input, _ = clocked.preprocess(squat_rgb)
     raw = clocked.infer(model_input)
-    assert len(calls) == 4 * len(frames) + 1
+    assert len(calls) == 2 * len(frames) + 1
     clocked.clock_invokes(None)
-    copying.clock_invokes(None)
     assert np.array_equal(clocked.infer(model_input), raw)
     assert np.array_equal(clocked.estimate(squat_rgb), plain.estimate(squat_rgb))
-    assert len(calls) == 4 * len(frames) + 1  # no clock now
+    assert len(calls) == 2 * len(frames) + 1  # no clock now

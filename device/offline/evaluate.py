@@ -219,12 +219,12 @@ class Perturbed:
         self.pose.reset()
         self.rng = np.random.default_rng(self.seed)
 
-    def estimate(self, frame: np.ndarray, before_invoke=None, bgr: bool = False) -> np.ndarray:
+    def estimate(self, frame: np.ndarray, bgr: bool = False) -> np.ndarray:
         if self.kind == "pixels":
             step = (self.rng.random(frame.shape) < self.size) * \
                 self.rng.choice(np.array([-1, 1], np.int16), frame.shape)
             frame = np.clip(frame.astype(np.int16) + step, 0, 255).astype(np.uint8)
-        keypoints = self.pose.estimate(frame, before_invoke, bgr)
+        keypoints = self.pose.estimate(frame, bgr)
         if self.kind == "keypoints":
             nudged = np.array(keypoints, dtype=np.float32)
             nudged[:, :2] += self.rng.normal(0.0, self.size, (len(nudged), 2))

@@ -35,7 +35,7 @@ class Mailbox:
     Each side wakes the other only when it is waiting, and the taking thread,
     whose side runs between the model's invokes, wakes a `wait_taken` by a token
     on a SimpleQueue (C) rather than a Condition's notify (Python under the
-    lock): a take cost 55-65 µs at the device's pace with the notify."""
+    lock)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -78,10 +78,6 @@ class Mailbox:
             finally:
                 with self._cond:
                     self._watchers -= 1
-
-    def ready(self) -> bool:
-        """A frame is waiting (only the taking thread can empty the slot)."""
-        return self._frame is not None
 
     def take(self, timeout_s: float) -> Frame | None:
         with self._cond:
@@ -183,27 +179,16 @@ class Processor:
         """Pose, then coach and publish: one frame, synchronously."""
         return self.coach_step(frame, self.estimate(frame))
 
-    def estimate(self, frame: Frame, before_invoke=None) -> np.ndarray:
-        """The frame's keypoints: the pose model's (timed), or the frame's own.
-        before_invoke: called once the model's input is ready, just before it runs."""
-        if frame.keypoints is not None or self.pose is None:
-            if before_invoke is not None:
-                before_invoke()
-            if frame.keypoints is not None:
-                return frame.keypoints
+    def estimate(self, frame: Frame) -> np.ndarray:
+        """The frame's keypoints: the pose model's (timed), or the frame's own."""
+        if frame.keypoints is not None:
+            return frame.keypoints
+        if self.pose is None:
             raise RuntimeError("a frame without keypoints needs a pose estimator")
-        waited = [0.0]
-
-        def hand_over() -> None:  # the pipeline's hand-off: not the model's time
-            t = time.perf_counter()
-            before_invoke()
-            waited[0] = time.perf_counter() - t
-
         t0 = time.perf_counter()
         extra = {"bgr": True} if frame.bgr else {}
-        keypoints = (self.pose.estimate(frame.image, **extra) if before_invoke is None else
-                     self.pose.estimate(frame.image, before_invoke=hand_over, **extra))
-        took = time.perf_counter() - t0 - waited[0]
+        keypoints = self.pose.estimate(frame.image, **extra)
+        took = time.perf_counter() - t0
         self.invoke_s.append(took)
         if self.invoke_log is not None:
             self.invoke_log.append(took)
@@ -266,18 +251,8 @@ class Pipeline:
         # the model (which releases the GIL) works on the next frame. In order,
         # nothing dropped between them: the hand-off holds two frames at most, a
         # frame going over only with one of two slots, which the coach thread
-        # gives back as it takes one. SimpleQueues, C all through: a
-        # queue.Queue's Python locking cost 180 µs per frame at the device's
-        # pace, both sides together (measured per thread).
-        # A frame's keypoints go to the coach thread just before the next frame's
-        # invoke, once its input is prepared, when that frame is already waiting
-        # (the model is the bottleneck): the coach's Python then runs while the
-        # invoke has released the GIL, not while the pose thread needs it between
-        # invokes. With no frame waiting they go at once, adding no latency.
-        # Measured: about 1.5% faster (CHANGELOG.md; bench's deferred_over_at_once). So
-        # three frames are held at most: two in the hand-off, one waiting here.
-        self.defer_handoff = True
-        self._pending: tuple | None = None
+        # gives back as it takes one. SimpleQueues: C all through, no Python
+        # locking on the model's thread between invokes.
         self._handoff: queue.SimpleQueue = queue.SimpleQueue()
         self._slots: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(2):
@@ -347,18 +322,10 @@ class Pipeline:
         try:
             self._pose_loop()
         finally:
-            self._hand_pending()
             self._hand(("end", None, None))
-
-    def _hand_pending(self) -> None:
-        if self._pending is not None:
-            item, self._pending = self._pending, None
-            self._hand(item)
 
     def _pose_loop(self) -> None:
         while not self._stop.is_set():
-            if not self.defer_handoff or not self.mailbox.ready():
-                self._hand_pending()  # no next frame to prepare meanwhile: hand it now
             frame = self.mailbox.take(timeout_s=0.5)
             if frame is None:
                 if self._stop.is_set():  # stopping on purpose: no camera was lost
@@ -378,13 +345,11 @@ class Pipeline:
                 log.info("camera %s: frames again", self.source.name)
                 self._device_event("camera_back", None)
             try:
-                keypoints = self.processor.estimate(frame, before_invoke=self._hand_pending)
+                keypoints = self.processor.estimate(frame)
             except Exception as exc:
-                self._hand_pending()
                 self._failed(exc)
                 continue
-            self._hand_pending()  # a pose that did not call it: in order, before this one
-            self._pending = ("frame", frame, keypoints)
+            self._hand(("frame", frame, keypoints))
 
     def _coach_loop(self) -> None:
         while True:

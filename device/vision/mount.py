@@ -45,8 +45,8 @@ def apply(image: np.ndarray, hflip: bool, vflip: bool, rotation: int) -> np.ndar
 
     OpenCV's `flip` and `rotate` move the same pixels as numpy's reversed views
     and `rot90` made contiguous (tests/test_mount.py), in a fraction of the
-    time: a quarter turn of a 640x480 frame took 3.7-4.4 ms that way and
-    0.4-0.7 ms this way here, on every frame of a mirror mounted on its side."""
+    time, on every frame of a mirror mounted on its side (docs/measured.md,
+    "The mirror page and the server")."""
     if not (hflip or vflip or rotation):
         return image
     import cv2  # imported here: the config reads Mount without loading OpenCV

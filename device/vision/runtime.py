@@ -1,8 +1,8 @@
 """TFLite runtime selection: LiteRT (`ai_edge_litert`) first, `tflite_runtime` second.
 
-On this project's dev machine, same model, one thread: LiteRT about 2.2 ms per
-invoke, tflite-runtime 2.14 about 30 ms (it lacks the XNNPACK int8 kernels
-LiteRT uses), so the fallback is for devices without a LiteRT wheel only.
+tflite-runtime 2.14 lacks the XNNPACK int8 kernels LiteRT uses, and is an order
+of magnitude slower per invoke on the same model (docs/measured.md, "Speed"), so
+the fallback is for devices without a LiteRT wheel only.
 """
 
 from __future__ import annotations

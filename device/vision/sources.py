@@ -32,15 +32,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Frame:
     t_s: float
-    # uint8 (H, W, 3), R, G, B (or B, G, R: `bgr`); or (H, W, 4), a fourth byte
-    # after them that nothing reads (the Pi camera's XBGR8888).
+    # uint8 (H, W, 3), R, G, B (or B, G, R: `bgr`).
     image: np.ndarray | None = None
     keypoints: np.ndarray | None = None  # (17, 3) when the source already has them
     size: tuple[int, int] = (0, 0)  # (height, width) in pixels
     # OpenCV's own channel order, left as decoded: the pose model swaps the
-    # channels on its 192x192 input, not the whole frame (0.55 ms per 720p frame,
-    # 0.27 ms at 640x480, measured here; the warp is per channel, so the model's
-    # input is the same bit for bit).
+    # channels on its 192x192 input, not on the whole frame (the warp is per
+    # channel, so the model's input is the same bit for bit).
     bgr: bool = False
 
 
@@ -153,12 +151,9 @@ class Picamera2Source:
     """The Raspberry Pi camera through picamera2 (from apt: python3-picamera2).
 
     The ISP scales to a small stream, so Python never resizes big frames.
-    picamera2's "XBGR8888" format is R, G, B and a fourth byte in memory (like
-    its "BGR888", R, G, B; DRM's names read the other way), so frames arrive as
-    R, G, B, X with no conversion in Python: the pose model warps four
-    channels faster than three (OpenCV's vector path; about 400-415 against
-    600-640 µs per frame at the device's pace here, the same bytes). Time is
-    the sensor timestamp.
+    picamera2's "BGR888" format is R, G, B in memory (DRM's names read the
+    other way), so frames arrive as R, G, B with no conversion in Python.
+    Time is the sensor timestamp.
     """
 
     live = True
@@ -180,7 +175,7 @@ class Picamera2Source:
         try:
             self._cam = Picamera2()
             config = self._cam.create_video_configuration(
-                main={"size": (size[1], size[0]), "format": "XBGR8888"},
+                main={"size": (size[1], size[0]), "format": "BGR888"},
                 controls={"FrameRate": fps}, buffer_count=4,
                 transform=Transform(hflip=int(hflip), vflip=int(vflip)),
             )
@@ -201,11 +196,11 @@ class Picamera2Source:
         while True:
             request = self._cam.capture_request()
             try:
-                rgbx = apply(request.make_array("main"), False, False, self._rotation)
+                rgb = apply(request.make_array("main"), False, False, self._rotation)
                 t_ns = request.get_metadata().get("SensorTimestamp", time.monotonic_ns())
             finally:
                 request.release()
-            yield Frame(t_s=t_ns / 1e9, image=rgbx, size=rgbx.shape[:2])
+            yield Frame(t_s=t_ns / 1e9, image=rgb, size=rgb.shape[:2])
 
     def close(self) -> None:
         self._cam.stop()

@@ -18,10 +18,8 @@ class ExampleLoop:
     ships the float16 model and hard-codes 4 threads (here both loops use the
     device's model and threads); its main loop also flips and converts each
     camera frame and draws the skeleton, which are not the detector's work and
-    are left out of both. Both get the same pixels, each as its camera hands them
-    over: the example R, G, B (its loop's conversion of an OpenCV frame), the
-    device R, G, B, X (the Pi camera's XBGR8888);
-    `device_three_channels_over_tf_example` gives the device R, G, B too."""
+    are left out of both. Both get the same pixels, R, G, B, as the Pi camera
+    hands them over (and the example's loop converts an OpenCV frame to)."""
 
     MIN_SCORE, TORSO, BODY = 0.2, 1.9, 1.2
 

@@ -1,5 +1,5 @@
 """The bench's frames: a clip's, decoded into memory as the Pi camera delivers
-them, or synthetic noise when no clip is given (and the report says so)."""
+them (R, G, B), or synthetic noise when no clip is given (and the report says so)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def check_clip(clip: Path | None) -> None:
 
 def decoded_frames(clip: Path | None, n: int) -> tuple[list[Frame], str]:
     """The clip's first n frames (at most; synthetic noise: at most 60) as the Pi's
-    camera delivers them, R, G, B, X (XBGR8888), and the clip's name."""
+    camera delivers them, R, G, B (picamera2's BGR888), and the clip's name."""
     import cv2
 
     if clip is not None:
@@ -31,26 +31,16 @@ def decoded_frames(clip: Path | None, n: int) -> tuple[list[Frame], str]:
         frames = []
         try:
             for f in src.frames():
-                rgbx = cv2.cvtColor(f.image, cv2.COLOR_BGR2RGBA if f.bgr else cv2.COLOR_RGB2RGBA)
-                frames.append(Frame(t_s=f.t_s, image=rgbx, size=f.size))
+                rgb = cv2.cvtColor(f.image, cv2.COLOR_BGR2RGB) if f.bgr else f.image
+                frames.append(Frame(t_s=f.t_s, image=rgb, size=f.size))
                 if len(frames) >= n:
                     break
         finally:
             src.close()
         return frames, clip.name
     rng = np.random.default_rng(0)
-    return [Frame(t_s=i / 30, image=cv2.cvtColor(
-        rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), cv2.COLOR_RGB2RGBA),
-        size=(480, 640)) for i in range(min(n, 60))], SYNTHETIC
-
-
-def three_channels(frames: list[Frame]) -> list[Frame]:
-    """The same frames as R, G, B: a camera of three channels, and what TensorFlow's
-    example takes (its main loop converts each camera frame to R, G, B)."""
-    import cv2
-
-    return [Frame(t_s=f.t_s, image=cv2.cvtColor(f.image, cv2.COLOR_RGBA2RGB), size=f.size)
-            for f in frames]
+    return [Frame(t_s=i / 30, image=rng.integers(0, 255, (480, 640, 3), dtype=np.uint8),
+                  size=(480, 640)) for i in range(min(n, 60))], SYNTHETIC
 
 
 def restamped(block: list[Frame], t0_s: float) -> Iterator[Frame]:

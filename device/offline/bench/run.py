@@ -5,8 +5,8 @@ By default the rounds hold what a Pi owner needs: the model alone
 and from the clip (`pipeline_file`), and the device's own threads
 (`pipeline_threaded`), beside preprocessing, the invoke and the coach timed on
 their own, peak memory and the device's memory as it runs. `experiments` adds
-the variants and figures that explain those: the hand-off at once, a shorter
-switch interval, three channels, TensorFlow's example loop, the clip through
+the variants and figures that explain those: a shorter switch interval,
+OpenCV's pool of one thread, TensorFlow's example loop, the clip through
 the threads, the process boundary, the machine's charge for a pause, the
 bytes a frame holds and the CPU beside the invoke.
 """
@@ -22,13 +22,14 @@ import numpy as np
 from device.core.coach import Coach
 from device.errors import HingeMirrorError
 from device.offline.bench.clock import InvokeClock
-from device.offline.bench.frames import DECODED_BUFFER, decoded_frames, three_channels
+from device.offline.bench.frames import DECODED_BUFFER, decoded_frames
 from device.offline.bench.memory import alloc_bytes_per_frame, device_memory, peak_rss_mb
 from device.offline.bench.rounds import Rounds, interleave
 from device.offline.bench.stats import quartiles, stats
 from device.offline.bench.supervised import Supervised, crossing_us
 from device.offline.bench.timings import core_us_per_frame, pause_charge, preprocess_and_invoke
 from device.offline.bench.variants import (
+    OPENCV_THREADS,
     SWITCH_FAST_S,
     Decoded,
     Example,
@@ -43,16 +44,13 @@ from device.vision.pose import SteppedPose
 # (a, b), a's rate over b's; each only when both variants ran.
 PAIRS = {
     "supervised_over_decoded": ("pipeline_supervised", "pipeline_decoded"),  # > 0.98: < 2%
-    # > 1: handing the keypoints over just before the next invoke is faster.
-    "deferred_over_at_once": ("pipeline_threaded", "pipeline_threaded_at_once"),
     # > 1: a 0.5 ms switch interval is faster than Python's 5 ms default.
     "switch_0_5ms_over_default": ("pipeline_threaded_switch_0_5ms", "pipeline_threaded"),
-    # > 1: the camera's four channels (R, G, B, X) are faster than three.
-    "four_over_three_channels": ("pipeline_threaded", "pipeline_threaded_three_channels"),
+    # > 1: OpenCV's warp on one thread, not its default pool, is faster
+    # (docs/decisions/0004-opencv-thread-pool.md).
+    "opencv_1_thread_over_default": ("pipeline_threaded_opencv_1_thread", "pipeline_threaded"),
     # > 1: the device (pose, coach, publish) is faster than TensorFlow's example.
     "device_over_tf_example": ("pipeline_threaded", "tf_example"),
-    # The same with the device given three channels too, as from a webcam.
-    "device_three_channels_over_tf_example": ("pipeline_threaded_three_channels", "tf_example"),
 }
 NOT_OVER_INVOKE = ("invoke_only", "tf_example")
 THREADS = ("capture", "pose", "coach")
@@ -96,12 +94,11 @@ def run_bench(load_pose: Callable[[], SteppedPose], clip: Path | None = None,
         thr = Threaded("pipeline_threaded", pose, Coach(), decoded)
         variants = [InvokeOnly(pose, inputs), dec, thr]
         if experiments:
-            rgb = three_channels(decoded)
-            variants += [Threaded("pipeline_threaded_at_once", pose, Coach(), decoded, defer=False),
-                         Threaded("pipeline_threaded_switch_0_5ms", pose, Coach(), decoded,
+            variants += [Threaded("pipeline_threaded_switch_0_5ms", pose, Coach(), decoded,
                                   switch_s=SWITCH_FAST_S),
-                         Threaded("pipeline_threaded_three_channels", pose, Coach(), rgb),
-                         Example(pose, rgb)]
+                         Threaded("pipeline_threaded_opencv_1_thread", pose, Coach(), decoded,
+                                  opencv_threads=OPENCV_THREADS),
+                         Example(pose, decoded)]
         if from_file is not None:
             variants.append(from_file)
             if experiments:

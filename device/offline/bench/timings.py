@@ -12,7 +12,7 @@ from device.core.synth import Session, session_track
 from device.offline.bench.stats import stats
 from device.vision.sources import Frame
 
-PAUSED_FRAMES = 150  # the core after a pause: 2.3 s here, 15-20 s on a Pi
+PAUSED_FRAMES = 150  # the core after a pause: a few seconds here, longer on a Pi
 
 
 def core_us_per_frame(repeats: int = 5, pause_s: float = 0.0,
@@ -65,7 +65,7 @@ def pause_charge(pose, frames: list[Frame], invoke_s: float) -> dict:
     """What this machine charges for a pause (docs/measured.md, "Speed"): preprocessing
     back to back (against between invokes), and the core on the session's first
     PAUSED_FRAMES after a busy wait as long as an invoke before each (a Pi's
-    invoke of 100 ms makes each frame that long), beside the hot loop on the
+    slower invoke makes each frame that long), beside the hot loop on the
     same frames."""
     pre_hot = []
     for f in frames:

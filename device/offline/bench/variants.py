@@ -21,6 +21,7 @@ from device.service.pipeline import Processor
 from device.vision.sources import Frame, OpenCVSource
 
 SWITCH_FAST_S = 0.0005  # the switch interval of one variant (Python's default: 0.005)
+OPENCV_THREADS = 1  # OpenCV's pool in one variant (its default: one thread per core)
 THREADED_TIMEOUT_S = 60.0  # a block through the threads, at most
 
 
@@ -147,35 +148,40 @@ class _HandedSource:
 
 
 def threaded(proc: Processor, hub: CountingHub, frames: Iterable[Frame], n: int,
-             defer: bool = True, switch_s: float | None = None) -> dict[str, float]:
+             switch_s: float | None = None,
+             opencv_threads: int | None = None) -> dict[str, float]:
     """n frames through the device's own Pipeline (capture, pose and coach
-    threads), returning once every frame's snapshot reached the hub. defer: the
-    device's hand-off just before the next invoke (Pipeline.defer_handoff);
-    switch_s: Python's thread switch interval for the block (then put back).
+    threads), returning once every frame's snapshot reached the hub. switch_s:
+    Python's thread switch interval for the block; opencv_threads: OpenCV's
+    thread pool for the block (`cv2.setNumThreads`); each put back after it.
     Returns each thread's CPU seconds over the block."""
+    import cv2
+
     from device.service.pipeline import Pipeline
 
     source = _HandedSource(frames)
     pipeline = Pipeline(source, proc)
-    pipeline.defer_handoff = defer
     source.mailbox = pipeline.mailbox
     want = hub.received + n
-    default_s = sys.getswitchinterval()
+    default_s, default_pool = sys.getswitchinterval(), cv2.getNumThreads()
     if switch_s is not None:
         sys.setswitchinterval(switch_s)
+    if opencv_threads is not None:
+        cv2.setNumThreads(opencv_threads)
     try:
         pipeline.start()
         hub.wait_received(want, THREADED_TIMEOUT_S)
         pipeline.stop()
     finally:
         sys.setswitchinterval(default_s)
+        cv2.setNumThreads(default_pool)
     return dict(pipeline.thread_cpu_s)
 
 
 class Threaded:
     """The device's threads (capture, pose, coach) on frames in memory, as it
-    runs; `options` are `threaded`'s (the experiments': the hand-off at once, a
-    shorter switch interval). Keeps each block's per-thread CPU (`thread_cpu`)."""
+    runs; `options` are `threaded`'s (the experiments': a shorter switch
+    interval, OpenCV's pool of one thread). Keeps each block's per-thread CPU (`thread_cpu`)."""
 
     def __init__(self, name: str, pose, coach, frames: list[Frame], **options) -> None:
         self.name, self.frames, self.options = name, frames, options
