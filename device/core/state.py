@@ -340,7 +340,7 @@ class CoachState:
     ref: Reference = Reference()
     ref_t_s: float | None = None  # last frame the standing reference was updated
     top: Upright = Upright()  # the hips over the feet at the top of the reps
-    phase: str = "absent"
+    phase: Phase = Phase.ABSENT
     last_seen_s: float = -math.inf
     still_since_s: float | None = None
     # Who is followed, judged on raw keypoints (person.identity): the raw
