@@ -10,20 +10,21 @@ import numpy as np
 from device.core.faults import judged_from
 from device.core.features import reportable
 from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
-from device.core.reps import interrupt, step
+from device.core.reps import CoachState, interrupt, step
 from device.core.sets import end_session, end_set, extra_set, guide, set_state
-from device.core.state import CoachParams, CoachState, Phase
+from device.core.state import CoachParams, Phase
 
 
 def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
     p = params or CoachParams()
     calib_s = p.calib_s
+    per = s.perception
     present = s.phase != Phase.ABSENT
     now = s.t_s if s.t_s is not None else 0.0
-    view = window_view(s)
-    deg = camera_deg(s)
-    calibrated = present and s.ref.standing_s >= calib_s
+    view = window_view(per.view)
+    deg = camera_deg(per.view)
+    calibrated = present and per.body.ref.standing_s >= calib_s
 
     def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
         return round(x, 3) if present and math.isfinite(x) else None
@@ -57,19 +58,19 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "camera_deg": None if not present or deg is None else round(deg, 1),
         "judged": judged_from(view if present else "unknown", calibrated=calibrated,
                               angle_ok=angle_corrected(deg, p)),
-        "bridged_keypoints": s.bridged,
+        "bridged_keypoints": per.keypoints.bridged,
         # What the page asks of the person: to come into frame, or that it cannot
         # see them clearly (many keypoints bridged over dropouts).
-        "framing": s.framing,
-        "clear": not present or s.bridged < 4,
+        "framing": per.framing,
+        "clear": not present or per.keypoints.bridged < 4,
         # The depth gauge: where this hinge is between standing and depth.
         "stand_deg": p.stand_deg, "depth_deg": p.depth_deg,
         # Each angle in its physiological range or None (features.reportable).
         **{name: reportable(name, value, view)[0] if present else None
-           for name, value in (("hinge_deg", s.hinge_deg), ("hip_deg", s.hip_deg),
-                               ("knee_deg", s.knee_deg))},
-        "lean_deg": num(round(s.lean_deg, 1)),
-        "hip_drop": num(s.hip_drop),
+           for name, value in (("hinge_deg", per.hinge_deg), ("hip_deg", per.hip_deg),
+                               ("knee_deg", per.knee_deg))},
+        "lean_deg": num(round(per.lean_deg, 1)),
+        "hip_drop": num(per.hip_drop),
         "last_fault": s.last_fault,
         "cue_id": s.cue_id,
         "cue_s": None if s.cue_id is None or not math.isfinite(s.cue_s) else round(s.cue_s, 3),
@@ -127,16 +128,18 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     changes = 0
     hip_series: list[float | None] = []
     for kp, t_s in zip(keypoints, t, strict=True):
-        since = state.other_since_s
+        since = state.perception.identity.other_since_s
         state, events = step(state, kp, float(t_s), aspect, params)
+        per = state.perception
         if series:
-            seen_now = state.phase != Phase.ABSENT and state.last_seen_s == float(t_s)
-            hip_series.append(round(state.hip_deg, 1) if seen_now and
-                              math.isfinite(state.hip_deg) else None)
-        seat_s = max(seat_s, state.behind_s)
-        since = state.other_since_s if state.other_since_s is not None else since
+            seen_now = state.phase != Phase.ABSENT and per.last_seen_s == float(t_s)
+            hip_series.append(round(per.hip_deg, 1) if seen_now and
+                              math.isfinite(per.hip_deg) else None)
+        seat_s = max(seat_s, per.seat.behind_s)
+        other = per.identity.other_since_s
+        since = other if other is not None else since
         changed = sum(e["type"] == "person_changed" for e in events)
-        if since is not None and (changed or state.other_since_s is not None):
+        if since is not None and (changed or other is not None):
             other_s = max(other_s, float(t_s) - since)  # a run that became a switch too
         changes += changed
         reps.extend(e for e in events if e["type"] == "rep")
@@ -156,12 +159,13 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     for st in sets:
         st.pop("type", None)
     views = [r["view"] for r in reps if r["view"] != "unknown"]
+    view = state.perception.view
     extra = {"series": {"t_s": [round(float(x), 3) for x in t], "hip_deg": hip_series}} \
         if series else {}
     return {**extra,
         "frames": int(len(t)),
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
-        "view": dominant_view(state.view_votes) if sum(state.view_votes) else
+        "view": dominant_view(view.votes) if sum(view.votes) else
         (max(set(views), key=views.count) if views else "unknown"),
         "rep_count": state.rep_count,
         "partial_reps": state.partial_count,
@@ -173,5 +177,5 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "seat_max_s": round(seat_s, 3),
         "person_changes": changes, "other_max_s": round(other_s, 3),
         # The view's measures as averaged at the end (classify_view's thresholds).
-        "view_ratio": round(state.view_ratio, 3), "view_asym": round(state.view_asym, 3),
+        "view_ratio": round(view.ratio, 3), "view_asym": round(view.asym, 3),
     }

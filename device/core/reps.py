@@ -27,39 +27,28 @@ a chair and a pause at the bottom are support, not a seat.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from device.core import faults as faults_mod
-from device.core.features import (
-    FOOT_PER_SHIN,
-    Calibration,
-    Features,
-    measure,
-    reportable,
-    sagittal,
+from device.core.features import FOOT_PER_SHIN, Features, reportable
+from device.core.filters import OneEuroState
+from device.core.perception import (
+    Perception,
+    Sight,
+    identify,
+    left,
+    perceive,
+    switched,
 )
-from device.core.filters import MIN_SCORE, off_the_knee, one_euro_step, seen
 from device.core.person import (
-    angle_corrected,
-    angle_view,
+    Upright,
     body_over_feet,
     camera_deg,
-    early_view,
     facing_sign,
-    feet_travel,
-    forget_person,
-    framing,
     hip_shift,
-    identity,
     is_seated,
-    observe_standing,
-    observe_top,
-    on_feet,
-    seat_times,
-    signed_lean,
-    to_xy,
     trunk_lean,
     window_view,
 )
@@ -71,16 +60,102 @@ from device.core.sets import (
     start_session,
     start_set,
 )
-from device.core.skeleton import FAULTS, L_SHOULDER
+from device.core.skeleton import FAULTS
 from device.core.state import (
     ACTIVE,
     CoachParams,
-    CoachState,
     Event,
     Phase,
-    RepTrack,
     evolve,
 )
+
+
+@dataclass(frozen=True)
+class RepTrack:
+    """What is known of the rep in progress. Angles in degrees, times in seconds."""
+
+    start_s: float | None = None  # None: the set started at depth
+    view: str = "unknown"
+    peak_hip: float = 0.0
+    peak_hinge: float = 0.0
+    peak_knee: float = 0.0
+    bottom_s: float = 0.0
+    low_hip: float = 180.0  # lowest hip flexion since the bottom
+    score_sum: float = 0.0
+    frames: int = 0
+    neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
+    knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
+    # The body over the feet in the deep part of the rep: the sum of
+    # person.body_over_feet and its frames; `top` is the Upright the rep began
+    # from (None: not yet known).
+    shift_sum: float = 0.0
+    shift_n: int = 0
+    top: Upright | None = None
+    # The result at the finish: the mean deep-part shift from the top, in the top's
+    # hip widths, + toward the person's left (nan where it could not be measured).
+    shift: float = math.nan
+    com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
+    com_min: float = math.inf
+    heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
+    heel_seen: bool = False  # heel_rise_max was measured on some frame
+    ankle_high: float = math.inf  # from the front: the ankles' highest (least y) this rep
+    drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
+    lockout_s: float = 0.0  # when standing was reached
+    top_s: float = 0.0  # the straightest moment of the top
+    top_hip: float = 180.0
+    top_lean: float = math.inf  # most backward signed lean at the top
+    top_judged: bool = False  # the top has been watched for lockout_hold_s
+    ext_low: float = math.inf  # lowest shoulder height above the ankles before the top
+    ext_top: float = 0.0  # highest at the top
+    # Depth stood in by the shoulders' rise (CoachParams.depth_rise_frac): a set
+    # that starts at depth before the calibration has seen the person stand.
+    depth_by_rise: bool = False
+    began_s: float = 0.0  # when this rep (or the hold it started from) began
+    depth_s: float | None = None  # when depth was first reached
+    held_s: float = 0.0  # how long the bottom was held before the way up
+    # The trunk's length as calibrated when the rep began: over a long hold the
+    # calibration learns the bent, foreshortened trunk, and would read it upright.
+    torso_ref: float = 0.0
+
+
+@dataclass(frozen=True)
+class CoachState:
+    """The coach between frames: what is seen of the person (`Perception`), the
+    rep logic's own (the phase, the rep in progress, the totals), and the
+    session, its sets and the cue."""
+
+    perception: Perception = Perception()
+    phase: Phase = Phase.ABSENT
+    still_since_s: float | None = None
+    rep: RepTrack = RepTrack()
+    last_stand_s: float = 0.0  # last frame below stand_deg
+    rep_count: int = 0
+    partial_count: int = 0
+    set_index: int = 0
+    set_reps: tuple = ()  # summaries of the reps of the current set
+    set_started_s: float | None = None  # when the current set's first rep began
+    # The session: one person in front of the mirror, from stepping in (and
+    # being calibrated, or a first rep) to leaving for session_idle_s.
+    session_index: int = 0  # sessions started so far (the current one while active)
+    session_active: bool = False
+    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
+    session_reps: int = 0
+    resting_since_s: float | None = None  # a set ended and the next has not begun
+    last_fault: str | None = None
+    cue_id: str | None = None
+    cue_s: float = -math.inf
+    last_rep: dict | None = None
+    last_set: dict | None = None
+    t_s: float | None = None  # the last frame accepted; None before the first
+
+    # The filtered keypoints, for the pipeline's skeleton overlay.
+    @property
+    def filt(self) -> OneEuroState | None:
+        return self.perception.keypoints.filt
+
+    @property
+    def seen_s(self) -> tuple[float, ...] | None:
+        return self.perception.keypoints.seen_s
 
 
 def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
@@ -101,7 +176,7 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
 
 def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
            params: CoachParams) -> tuple[CoachState, list[Event]]:
-    """The person in view and their rep, for one frame."""
+    """The person in view (`perception`), then their rep (`decide`), for one frame."""
     if keypoints.shape != (17, 3):
         raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
     rows = keypoints.tolist()  # plain floats from here: see filters.one_euro_step
@@ -121,90 +196,35 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return state, [{"type": "rejected", "reason": rejected,
                         "t_s": t_s if math.isfinite(t_s) else None}]
     events: list[Event] = []
-    xy = to_xy(rows, aspect, keypoints.dtype == np.float32)
-    valid = off_the_knee(seen(rows), xy, state.cal.shin)
-    who, state = identity(state, xy, valid, t_s, params)
+    who, per, raw = identify(state.perception, keypoints, rows, aspect, t_s, params)
+    state = evolve(state, perception=per)
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
         return state, events
     if who == "switched":  # someone else for good: what was under way ends, all starts over
         events.append({"type": "person_changed", "t_s": t_s})
         state = interrupt(state, events, params, walked_off=False)
         state = end_session(state, events, "someone_else", t_s, params)
-        state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
-                       view_votes=(0, 0, 0), early_view_s=None, filt=None, seen_s=None,
-                       t_s=None)
-    dt_s = t_s - state.t_s if state.t_s is not None else 0.0
-    # The 34 coordinates filtered as one vector, x then y of each keypoint.
-    filt = one_euro_step(state.filt, [v for point in xy for v in point],
-                         [ok for ok in valid for _ in (0, 1)], t_s, params.filter)
-    # Bridge short dropouts: a keypoint unseen for at most bridge_s keeps its
-    # filtered position at the lowest usable weight, and is counted as bridged.
-    last = state.seen_s if state.seen_s is not None else (-math.inf,) * 17
-    seen_s = tuple(t_s if ok else was for ok, was in zip(valid, last, strict=True))
-    bridged = [not ok and t_s - was <= params.bridge_s
-               for ok, was in zip(valid, seen_s, strict=True)]
-    usable = [row[2] if ok else (MIN_SCORE if gap else 0.0)
-              for row, ok, gap in zip(rows, valid, bridged, strict=True)]
-    fx = filt.x
-    pts = list(zip(fx[0::2], fx[1::2], strict=True))
-    f = measure(pts, usable)
-    state = evolve(state, filt=filt, seen_s=seen_s, t_s=t_s, bridged=sum(bridged))
-    if f is None or not on_feet(f, state.cal, params):
-        state = evolve(state, framing=framing(keypoints))
-        return _unseen(state, t_s, params, events), events
-    if state.phase == Phase.ABSENT:
-        state = evolve(forget_person(state, t_s), phase=Phase.READY, still_since_s=None,
-                       view_votes=(0, 0, 0), early_view_s=None)
-    cal = state.cal.update(f, t_s, params.calib_quantile, params.calib_rate_per_s)
-    state = early_view(state, f, cal, dt_s)
-    view = angle_view(state)
-    side = view == "side"
-    if view == "oblique":
-        f = _at_an_angle(f, pts, usable, camera_deg(state), params)
-    hinge, thigh, shin = f.angles(cal if not side else Calibration())
-    hip = hinge + thigh
-    knee = thigh + shin
-    if side and not math.isnan(f.knee3_deg):
-        knee = f.knee3_deg  # from the side the knee angle itself is seen
-    facing = state.facing
-    # Which way the person faces, read only while upright: bent over, the face
-    # can point down and back.
-    if hinge < params.stand_deg and not math.isnan(f.nose_ahead):
-        # Time-based, from zero: about 0.2 s of consistent readings make it known (>= 0.5).
-        k = max(dt_s, 0.0) / (params.facing_tau_s + max(dt_s, 0.0))
-        facing += (math.copysign(1.0, f.nose_ahead) - facing) * k
-    avg, travel = feet_travel(state, f, t_s, params)
-    thigh_len, shin_len = cal.lengths()[1:]
-    hip_drop = 1.0 - (f.ankle_y - f.hip_y) / max(thigh_len + shin_len, 1e-6)
-    behind_s, rest_s, seat_lean, seat_rose = seat_times(state, f, hip, hinge, thigh, travel, cal,
-                                                        facing, dt_s, params)
-    top = observe_top(state.top, f, dt_s, params) if hip < params.stand_deg else state.top
-    state = evolve(state, cal=cal, top=top, last_seen_s=t_s, hinge_deg=hinge, hip_deg=hip,
-                   framing=None,
-                   knee_deg=knee, facing=facing, hip_drop=hip_drop, behind_s=behind_s,
-                   rest_s=rest_s, seat_lean=seat_lean, seat_rose=seat_rose,
-                   lean_deg=signed_lean(state, f, hinge, facing),
-                   feet_avg=avg, travel=travel, feet_t_s=t_s if f.legs else state.feet_t_s)
-    if travel > params.still_torso_per_s:  # walking: nothing here is a rep
-        state = interrupt(state, events, params, walked_off=True)
-        return evolve(state, phase=Phase.READY, still_since_s=None), events
-    if hip < params.stand_deg:
-        state = observe_standing(state, f, t_s, params)
-    frame_score = sum(usable[L_SHOULDER:]) / (17 - L_SHOULDER)  # the body, not the face
-    return _advance(state, f, hip, t_s, frame_score, params, events), events
+        state = evolve(state, perception=switched(state.perception, t_s), phase=Phase.READY,
+                       still_since_s=None, t_s=None)
+    sight = perceive(state.perception, raw, t_s, state.t_s,
+                     arriving=state.phase == Phase.ABSENT, torso_ref=state.rep.torso_ref,
+                     hold_ref=bool(state.set_reps) or state.phase == Phase.LOCKOUT, p=params)
+    state = evolve(state, perception=sight.perception, t_s=t_s)
+    return decide(state, sight, t_s, params, events), events
 
 
-def _at_an_angle(f: Features, pts: list, usable: list, deg: float | None,
-                 p: CoachParams) -> Features:
-    """At an angle, the side-view measures put back to their sagittal size
-    (`features.sagittal`), where the camera's angle is known and within
-    `sagittal_deg`; elsewhere they are not judged (`Features.sag_ok`)."""
-    sag = sagittal(pts, usable, 1.0 / math.sin(math.radians(deg))) \
-        if angle_corrected(deg, p) else None
-    if sag is None:
-        return replace(f, sag_ok=False)
-    neck, dx, dy, com = sag
-    return replace(f, sag_neck=neck, sag_dx=dx, sag_dy=dy, sag_com=com)
+def decide(s: CoachState, sight: Sight, t_s: float, p: CoachParams,
+           events: list[Event]) -> CoachState:
+    """What the coach makes of what it sees on one frame (`perception.perceive`):
+    the person gone, arrived, walking, or in a phase of a rep (`_advance`)."""
+    if sight.f is None:
+        return _unseen(s, t_s, p, events)
+    if s.phase == Phase.ABSENT:
+        s = evolve(s, phase=Phase.READY, still_since_s=None)
+    if sight.walking:  # walking: nothing here is a rep
+        s = interrupt(s, events, p, walked_off=True)
+        return evolve(s, phase=Phase.READY, still_since_s=None)
+    return _advance(s, sight.f, sight.hip, t_s, sight.score, p, events)
 
 
 def _reject(state: CoachState, rows: list, t_s: float, p: CoachParams) -> str | None:
@@ -240,21 +260,22 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
                p: CoachParams) -> RepTrack:
     """Fold this frame's fault measures into the rep (deep part of the rep only)."""
     changes = {}
+    per, body = s.perception, s.perception.body
     if f.legs:
         changes["ext_low"] = min(rep.ext_low, f.shoulder_height)
-        changes["drop_max"] = max(rep.drop_max, s.hip_drop)
-    shin = s.cal.lengths()[2]
+        changes["drop_max"] = max(rep.drop_max, per.hip_drop)
+    shin = body.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
-    sign = facing_sign(s.facing)
+    sign = facing_sign(body.facing)
     neck, _, _, ahead = f.sagittal_of()
-    front = window_view(s) == "front"
-    if shin > 0 and s.ref.standing_s > 0 and sign is not None and f.sag_ok:
+    front = window_view(per.view) == "front"
+    if shin > 0 and body.ref.standing_s > 0 and sign is not None and f.sag_ok:
         foot = FOOT_PER_SHIN * shin
         com = sign * ahead / foot
         changes["com_max"] = max(rep.com_max, com)
         changes["com_min"] = min(rep.com_min, com)
         if not front:
-            changes["heel_rise_max"] = max(rep.heel_rise_max, (s.ref.ankle_y - f.ankle_y) / shin)
+            changes["heel_rise_max"] = max(rep.heel_rise_max, (body.ref.ankle_y - f.ankle_y) / shin)
     if front and f.legs:
         # From the front, where the fore-aft centre of mass is not seen, the
         # ankles rising (the heels leaving the floor) are; judged at the finish
@@ -277,7 +298,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     if s.set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
             t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
         s = end_set(s, events, "idle", p)
-    if is_seated(s, p) and (phase == Phase.READY or phase in ACTIVE):
+    if is_seated(s.perception.seat, p) and (phase == Phase.READY or phase in ACTIVE):
         # On a seat: sitting down, sitting, and getting up are not reps.
         events.append({"type": "seated", "t_s": t_s})
         return evolve(s, phase=Phase.SEATED, rep=RepTrack(), still_since_s=None)
@@ -292,10 +313,11 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         fresh = s.still_since_s is None
         rep = s.rep
         if fresh or hip >= rep.peak_hip:
-            rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.hinge_deg,
-                           peak_knee=s.knee_deg, bottom_s=t_s,
+            rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
+                           peak_knee=s.perception.knee_deg, bottom_s=t_s,
                            began_s=t_s if fresh else rep.began_s, ext_low=rep.ext_low,
-                           torso_ref=s.cal.lengths()[0] if fresh else rep.torso_ref)
+                           torso_ref=s.perception.body.cal.lengths()[0] if fresh
+                           else rep.torso_ref)
         low = f.shoulder_height if fresh else min(rep.ext_low, f.shoulder_height)
         still = t_s if fresh else s.still_since_s
         s = evolve(s, still_since_s=still, rep=evolve(rep, ext_low=low))
@@ -308,7 +330,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         # depth read through it may fall short; the shoulders' rise to the top
         # then stands in for it (depth_rise_frac).
         deep = s.rep.peak_hip >= p.depth_deg
-        if deep or (s.rep.peak_hip >= p.start_deg and window_view(s) != "side"):
+        if deep or (s.rep.peak_hip >= p.start_deg and window_view(s.perception.view) != "side"):
             up = hip <= s.rep.peak_hip - p.turn_deg
             return evolve(s, phase=Phase.ASCENDING if up else Phase.BOTTOM, rep=evolve(
                 s.rep, low_hip=hip, depth_s=s.rep.began_s,
@@ -318,9 +340,10 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     if phase == Phase.STANDING:
         if hip > p.start_deg:
             # The rep began when the person last stood.
-            rep = RepTrack(start_s=s.last_stand_s, view=window_view(s), peak_hip=hip,
-                           bottom_s=t_s, frames=1, score_sum=frame_score,
-                           began_s=s.last_stand_s, torso_ref=s.cal.lengths()[0], top=s.top)
+            body = s.perception.body
+            rep = RepTrack(start_s=s.last_stand_s, view=window_view(s.perception.view),
+                           peak_hip=hip, bottom_s=t_s, frames=1, score_sum=frame_score,
+                           began_s=s.last_stand_s, torso_ref=body.cal.lengths()[0], top=body.top)
             return evolve(s, phase=Phase.DESCENDING, rep=_track_rep(s, rep, f, hip, p))
         return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
     rep = s.rep
@@ -339,7 +362,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         if not rep.top_judged:
             if hip < rep.top_hip:
                 rep = evolve(rep, top_hip=hip, top_s=t_s)
-            sign = facing_sign(s.facing)
+            sign = facing_sign(s.perception.body.facing)
             if sign is not None and f.sag_ok:
                 rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
             rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
@@ -353,8 +376,8 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
                                frames=rep.frames + 1), f, hip, p)
     if phase in (Phase.DESCENDING, Phase.BOTTOM):
         if hip >= rep.peak_hip:
-            rep = evolve(rep, peak_hip=hip, peak_hinge=s.hinge_deg, peak_knee=s.knee_deg,
-                         bottom_s=t_s)
+            rep = evolve(rep, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
+                         peak_knee=s.perception.knee_deg, bottom_s=t_s)
         if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
             rep = evolve(rep, depth_s=t_s)
         reached = rep.peak_hip >= p.depth_deg or rep.depth_by_rise
@@ -372,7 +395,7 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
     rise = p.depth_rise_frac if rep.depth_by_rise else p.rise_frac
     if hip < p.stand_deg and f.shoulder_height >= (1.0 + rise) * rep.ext_low:
         # Standing, by the hips' angle and by the shoulders having risen.
-        sign = facing_sign(s.facing)
+        sign = facing_sign(s.perception.body.facing)
         return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
             rep, lockout_s=t_s, top_s=t_s, top_hip=hip, ext_top=f.shoulder_height,
             top_lean=trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf))
@@ -380,7 +403,8 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
             s = _partial(evolve(s, rep=rep), events, back_to=Phase.DESCENDING)
-            return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s), peak_hip=hip,
+            return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s.perception.view),
+                                          peak_hip=hip,
                                           bottom_s=t_s, began_s=t_s,
                                           torso_ref=rep.torso_ref, top=rep.top))
         return evolve(s, phase=Phase.BOTTOM, rep=rep)  # a bounce at the bottom: the same rep
@@ -409,13 +433,14 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Eve
     progress survives bridge_s more of this, about a second of gap in all;
     after that nobody can say what happened in it, so it is a partial (the
     person is still there). After absent_s the person has left."""
-    if state.phase in ACTIVE and t_s - state.last_seen_s > params.bridge_s:
+    last_seen_s = state.perception.last_seen_s
+    if state.phase in ACTIVE and t_s - last_seen_s > params.bridge_s:
         state = evolve(_partial(state, events), still_since_s=None)
-    if state.phase == Phase.ABSENT or t_s - state.last_seen_s < params.absent_s:
+    if state.phase == Phase.ABSENT or t_s - last_seen_s < params.absent_s:
         return state
     state = end_set(interrupt(state, events, params, walked_off=True), events, "left", params)
-    return evolve(forget_person(state, t_s), phase=Phase.ABSENT, still_since_s=None,
-                  anchor_pts=None, anchor_t_s=None, other_pts=None, other_since_s=None)
+    return evolve(state, perception=left(state.perception, t_s), phase=Phase.ABSENT,
+                  still_since_s=None)
 
 
 def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -> CoachState:
@@ -440,8 +465,9 @@ def _front_heels(rep: RepTrack, s: CoachState) -> RepTrack:
     """From the front, the ankles' highest point in the rep against their height
     at the top the rep began from (or, for a set that starts at depth, the top it
     reached), in standing shin lengths: weight_on_toes' measure there."""
-    top = rep.top if rep.top is not None and not math.isnan(rep.top.ankle_y) else s.top
-    shin = s.cal.lengths()[2]
+    body = s.perception.body
+    top = rep.top if rep.top is not None and not math.isnan(rep.top.ankle_y) else body.top
+    shin = body.cal.lengths()[2]
     if math.isnan(top.ankle_y) or not math.isfinite(rep.ankle_high) or shin <= 0:
         return rep
     return evolve(rep, heel_rise_max=max(0.0, (top.ankle_y - rep.ankle_high) / shin),
@@ -459,11 +485,13 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         return _partial(s, events, back_to=Phase.STANDING)
     if _set_down(s, p):
         return _partial(s, events, back_to=Phase.STANDING)  # the weight set down
-    view = rep.view if rep.view != "unknown" else window_view(s)
-    rep = evolve(rep, shift=hip_shift(rep.top, s.top, rep.shift_sum, rep.shift_n))
+    body, seen_from = s.perception.body, s.perception.view
+    ref = body.ref
+    view = rep.view if rep.view != "unknown" else window_view(seen_from)
+    rep = evolve(rep, shift=hip_shift(rep.top, body.top, rep.shift_sum, rep.shift_n))
     if view == "front":
         rep = _front_heels(rep, s)
-    found, unjudged = faults_mod.judge(rep, s.ref, view, calibrated=s.ref.standing_s >= p.calib_s,
+    found, unjudged = faults_mod.judge(rep, ref, view, calibrated=ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance)
     count = s.rep_count + 1
     summary = {
@@ -479,7 +507,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         # What the score covers: the checks this rep's view could make, of all.
         "checked": len(FAULTS) - len(unjudged), "checks": len(FAULTS),
         # The camera's angle to the person, degrees (0 front, 90 side), or None.
-        "camera_deg": None if (deg := camera_deg(s)) is None else round(deg, 1),
+        "camera_deg": None if (deg := camera_deg(seen_from)) is None else round(deg, 1),
         "top_hip_deg": round(rep.top_hip, 1),
         "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
@@ -492,7 +520,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "hip_drop": round(rep.drop_max, 3),
         "knee_ratio": round(rep.knee_ratio_min, 3) if math.isfinite(rep.knee_ratio_min)
         else None,
-        "knee_ratio_standing": round(s.ref.knee_w / s.ref.ankle_w, 3) if s.ref.ankle_w > 0
+        "knee_ratio_standing": round(ref.knee_w / ref.ankle_w, 3) if ref.ankle_w > 0
         else None,
         # Signed, + toward the person's left, in hip widths; hips_to names the side.
         "hip_shift": round(rep.shift, 3) if math.isfinite(rep.shift) else None,

@@ -5,10 +5,15 @@ show and keep them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from device.core.skeleton import FAULTS
-from device.core.state import CoachParams, CoachState, Event, Phase, evolve
+from device.core.state import CoachParams, Event, Phase, evolve
+
+if TYPE_CHECKING:
+    from device.core.reps import CoachState
 
 # Praise says only what was judged: each claim of the sentence needs its check.
 # "praise": hips back, long spine, tall finish (the spine judged, from the side);
@@ -112,9 +117,11 @@ def follow_session(s: CoachState, events: list[Event], t_s: float,
                    p: CoachParams) -> CoachState:
     """After each frame: someone in view and calibrated starts a session;
     nobody in view for session_idle_s ends it."""
-    if s.session_active and s.phase == Phase.ABSENT and t_s - s.last_seen_s >= p.session_idle_s:
+    absent_s = t_s - s.perception.last_seen_s
+    if s.session_active and s.phase == Phase.ABSENT and absent_s >= p.session_idle_s:
         return end_session(s, events, "left", t_s, p)
-    if not s.session_active and s.phase != Phase.ABSENT and s.ref.standing_s >= p.calib_s:
+    if not s.session_active and s.phase != Phase.ABSENT and \
+            s.perception.body.ref.standing_s >= p.calib_s:
         return start_session(s, t_s, events)
     return s
 
@@ -133,9 +140,9 @@ def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
     once the first rep is counted, when switched off, or with nobody there."""
     if not p.guide or s.phase == Phase.ABSENT or s.session_reps or s.set_reps:
         return None
-    if s.ref.standing_s < p.calib_s:
+    r = s.perception.body.ref
+    if r.standing_s < p.calib_s:
         return "stand_tall"
-    r = s.ref
     if view in ("front", "oblique") and r.hip_w > 0 and r.shoulder_w > 0:
         if r.ankle_w < STANCE_MIN_HIP * r.hip_w:
             return "feet_wider"
