@@ -11,7 +11,7 @@ from device.core.faults import judged_from
 from device.core.features import reportable
 from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
 from device.core.reps import CoachState, interrupt, step
-from device.core.sets import end_session, end_set, extra_set, guide, set_state
+from device.core.sets import SetsState, end_session, end_set, extra_set, guide, set_state
 from device.core.state import CoachParams, Phase
 
 
@@ -19,7 +19,7 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
     p = params or CoachParams()
     calib_s = p.calib_s
-    per = s.perception
+    per, sets = s.perception, s.sets
     present = s.phase != Phase.ABSENT
     now = s.t_s if s.t_s is not None else 0.0
     view = window_view(per.view)
@@ -34,22 +34,23 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "phase": s.phase,
         "rep_count": s.rep_count,  # every rep since the device started
         # The session and its sets: the big number is set_reps, this set's count.
-        "set_reps": len(s.set_reps),
-        "session": s.session_index if s.session_active else None,
-        "session_reps": s.session_reps,
-        "sets_done": list(s.session_sets),  # reps of each set this session has ended
-        "set_number": len(s.session_sets) + (1 if s.set_reps else 0),
-        "set_state": set_state(s, p),
+        "set_reps": len(sets.set_reps),
+        "session": sets.session_index if sets.session_active else None,
+        "session_reps": sets.session_reps,
+        "sets_done": list(sets.session_sets),  # reps of each set this session has ended
+        "set_number": len(sets.session_sets) + (1 if sets.set_reps else 0),
+        "set_state": set_state(sets, p),
         # A set past the target of sets: counted and kept, and said to be extra.
-        "set_extra": bool(s.set_reps) and extra_set(s, p),
+        "set_extra": bool(sets.set_reps) and extra_set(sets, p),
         "set_target_reps": p.set_target_reps or None,
         "set_target_sets": p.set_target_sets or None,
-        "set_elapsed_s": None if s.set_started_s is None else round(now - s.set_started_s, 1),
-        "rest_s": None if s.resting_since_s is None or s.set_reps
-        else round(now - s.resting_since_s, 1),
+        "set_elapsed_s": None if sets.set_started_s is None
+        else round(now - sets.set_started_s, 1),
+        "rest_s": None if sets.resting_since_s is None or sets.set_reps
+        else round(now - sets.resting_since_s, 1),
         "rest_target_s": p.rest_s,
-        "set_faults": [r["faults"] for r in s.set_reps],  # this set's strip, rep by rep
-        "guide": guide(s, p, view),
+        "set_faults": [r["faults"] for r in sets.set_reps],  # this set's strip, rep by rep
+        "guide": guide(sets, per.body.ref, present, p, view),
         "partial_reps": s.partial_count,
         "view": view if present else "unknown",
         "calibrated": calibrated,
@@ -71,11 +72,12 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
                                ("knee_deg", per.knee_deg))},
         "lean_deg": num(round(per.lean_deg, 1)),
         "hip_drop": num(per.hip_drop),
-        "last_fault": s.last_fault,
-        "cue_id": s.cue_id,
-        "cue_s": None if s.cue_id is None or not math.isfinite(s.cue_s) else round(s.cue_s, 3),
-        "last_rep": s.last_rep,
-        "last_set": s.last_set,
+        "last_fault": sets.last_fault,
+        "cue_id": sets.cue_id,
+        "cue_s": None if sets.cue_id is None or not math.isfinite(sets.cue_s)
+        else round(sets.cue_s, 3),
+        "last_rep": sets.last_rep,
+        "last_set": sets.last_set,
         "t_s": None if s.t_s is None else round(s.t_s, 3),
     }
 
@@ -106,10 +108,11 @@ def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[d
     last frame's is used."""
     events: list[dict] = []
     t_s = s.t_s if s.t_s is not None else 0.0
-    s = end_session(end_set(interrupt(s, events, p, walked_off=True), events, reason, p),
-                    events, reason, t_s, p)
+    s = interrupt(s, events, p, walked_off=True)
+    sets = end_session(end_set(s.sets, events, reason, p), events, reason, t_s, p)
     return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
-                      set_index=s.set_index, session_index=s.session_index, t_s=s.t_s), events
+                      sets=SetsState(set_index=sets.set_index, session_index=sets.session_index),
+                      t_s=s.t_s), events
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
@@ -147,8 +150,8 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
     end: list[dict] = []
-    state = end_set(interrupt(state, end, params, walked_off=False), end, "recording_ended",
-                    params)
+    state = interrupt(state, end, params, walked_off=False)
+    end_set(state.sets, end, "recording_ended", params)
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}

@@ -52,14 +52,7 @@ from device.core.person import (
     trunk_lean,
     window_view,
 )
-from device.core.sets import (
-    end_session,
-    end_set,
-    follow_session,
-    give_cue,
-    start_session,
-    start_set,
-)
+from device.core.sets import SetsState, add_rep, end_session, end_set, follow_session
 from device.core.skeleton import FAULTS
 from device.core.state import (
     ACTIVE,
@@ -122,30 +115,16 @@ class RepTrack:
 class CoachState:
     """The coach between frames: what is seen of the person (`Perception`), the
     rep logic's own (the phase, the rep in progress, the totals), and the
-    session, its sets and the cue."""
+    session, its sets and the cue (`sets.SetsState`)."""
 
     perception: Perception = Perception()
     phase: Phase = Phase.ABSENT
     still_since_s: float | None = None
     rep: RepTrack = RepTrack()
     last_stand_s: float = 0.0  # last frame below stand_deg
-    rep_count: int = 0
+    rep_count: int = 0  # every rep since the start
     partial_count: int = 0
-    set_index: int = 0
-    set_reps: tuple = ()  # summaries of the reps of the current set
-    set_started_s: float | None = None  # when the current set's first rep began
-    # The session: one person in front of the mirror, from stepping in (and
-    # being calibrated, or a first rep) to leaving for session_idle_s.
-    session_index: int = 0  # sessions started so far (the current one while active)
-    session_active: bool = False
-    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
-    session_reps: int = 0
-    resting_since_s: float | None = None  # a set ended and the next has not begun
-    last_fault: str | None = None
-    cue_id: str | None = None
-    cue_s: float = -math.inf
-    last_rep: dict | None = None
-    last_set: dict | None = None
+    sets: SetsState = SetsState()
     t_s: float | None = None  # the last frame accepted; None before the first
 
     # The filtered keypoints, for the pipeline's skeleton overlay.
@@ -171,7 +150,10 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     state, events = _frame(state, keypoints, t_s, aspect, params)
     if events and events[0]["type"] == "rejected" and events[0]["reason"] != "clock_restarted":
         return state, events
-    return follow_session(state, events, t_s, params), events
+    per = state.perception
+    sets = follow_session(state.sets, events, t_s, params, present=state.phase != Phase.ABSENT,
+                          last_seen_s=per.last_seen_s, standing_s=per.body.ref.standing_s)
+    return evolve(state, sets=sets), events
 
 
 def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
@@ -186,10 +168,11 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         # or a restarted camera. What was under way ends; counting starts over.
         events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
         state = interrupt(state, events, params, walked_off=False)
-        state = end_session(end_set(state, events, "left", params), events, "clock_restarted",
-                            state.t_s, params)
+        sets = end_session(end_set(state.sets, events, "left", params), events,
+                           "clock_restarted", state.t_s, params)
         state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
-                           set_index=state.set_index, session_index=state.session_index)
+                           sets=SetsState(set_index=sets.set_index,
+                                          session_index=sets.session_index))
         state, more = _frame(state, keypoints, t_s, aspect, params)
         return state, events + more
     if rejected is not None:
@@ -203,12 +186,12 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if who == "switched":  # someone else for good: what was under way ends, all starts over
         events.append({"type": "person_changed", "t_s": t_s})
         state = interrupt(state, events, params, walked_off=False)
-        state = end_session(state, events, "someone_else", t_s, params)
-        state = evolve(state, perception=switched(state.perception, t_s), phase=Phase.READY,
+        state = evolve(state, sets=end_session(state.sets, events, "someone_else", t_s, params),
+                       perception=switched(state.perception, t_s), phase=Phase.READY,
                        still_since_s=None, t_s=None)
     sight = perceive(state.perception, raw, t_s, state.t_s,
                      arriving=state.phase == Phase.ABSENT, torso_ref=state.rep.torso_ref,
-                     hold_ref=bool(state.set_reps) or state.phase == Phase.LOCKOUT, p=params)
+                     hold_ref=bool(state.sets.set_reps) or state.phase == Phase.LOCKOUT, p=params)
     state = evolve(state, perception=sight.perception, t_s=t_s)
     return decide(state, sight, t_s, params, events), events
 
@@ -295,9 +278,10 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
 def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: float,
              p: CoachParams, events: list[Event]) -> CoachState:
     phase = s.phase
-    if s.set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
-            t_s - s.set_reps[-1]["end_s"] > p.set_idle_s:
-        s = end_set(s, events, "idle", p)
+    set_reps = s.sets.set_reps
+    if set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
+            t_s - set_reps[-1]["end_s"] > p.set_idle_s:
+        s = evolve(s, sets=end_set(s.sets, events, "idle", p))
     if is_seated(s.perception.seat, p) and (phase == Phase.READY or phase in ACTIVE):
         # On a seat: sitting down, sitting, and getting up are not reps.
         events.append({"type": "seated", "t_s": t_s})
@@ -438,9 +422,9 @@ def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Eve
         state = evolve(_partial(state, events), still_since_s=None)
     if state.phase == Phase.ABSENT or t_s - last_seen_s < params.absent_s:
         return state
-    state = end_set(interrupt(state, events, params, walked_off=True), events, "left", params)
-    return evolve(state, perception=left(state.perception, t_s), phase=Phase.ABSENT,
-                  still_since_s=None)
+    state = interrupt(state, events, params, walked_off=True)
+    return evolve(state, sets=end_set(state.sets, events, "left", params),
+                  perception=left(state.perception, t_s), phase=Phase.ABSENT, still_since_s=None)
 
 
 def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -> CoachState:
@@ -455,7 +439,7 @@ def _set_down(s: CoachState, p: CoachParams) -> bool:
     """The rep is the weight put down at the end of a set (CoachParams.set_down_s):
     a drop straight from a top held set_down_after_s since the last counted rep,
     which may have ended its set at the target; not after a rest (set_idle_s)."""
-    rep, last = s.rep, s.last_rep
+    rep, last = s.rep, s.sets.last_rep
     if rep.start_s is None or last is None or rep.bottom_s - rep.start_s >= p.set_down_s:
         return False
     return p.set_down_after_s <= rep.start_s - last["end_s"] <= p.set_idle_s
@@ -527,17 +511,6 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "hips_to": None if not math.isfinite(rep.shift) or rep.shift == 0
         else "left" if rep.shift > 0 else "right",
     }
-    if not s.session_active:  # a first rep before the standing calibration
-        s = start_session(s, t_s, events)
-    if not s.set_reps:
-        s = start_set(s, summary["start_s"] if summary["start_s"] is not None
-                      else summary["bottom_s"], events, p)
-    events.append({"type": "rep", **summary})
-    s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count,
-               set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
-               last_stand_s=t_s, last_rep=summary, last_fault=found[0] if found else None)
-    s = give_cue(s, found, t_s, p, events,
-                 judged=[f for f in FAULTS if f not in unjudged])
-    if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
-        s = end_set(s, events, "target", p)  # the set is done: rest until the next one
-    return s
+    s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s)
+    return evolve(s, sets=add_rep(s.sets, summary, t_s, p, events,
+                                  judged=[f for f in FAULTS if f not in unjudged]))

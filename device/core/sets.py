@@ -5,15 +5,14 @@ show and keep them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from device.core.person import Reference
 from device.core.skeleton import FAULTS
-from device.core.state import CoachParams, Event, Phase, evolve
-
-if TYPE_CHECKING:
-    from device.core.reps import CoachState
+from device.core.state import CoachParams, Event, evolve
 
 # Praise says only what was judged: each claim of the sentence needs its check.
 # "praise": hips back, long spine, tall finish (the spine judged, from the side);
@@ -25,13 +24,34 @@ PRAISE_NEEDS = (("praise", {"knees_bent_too_much", "back_rounding", "incomplete_
                 ("praise_hips", {"knees_bent_too_much", "incomplete_lockout"}))
 
 
+@dataclass(frozen=True)
+class SetsState:
+    """The session, its sets and the cue. The session is one person in front of
+    the mirror, from stepping in (and being calibrated, or a first rep) to
+    leaving for session_idle_s."""
+
+    set_index: int = 0  # sets started so far (the current one while working)
+    set_reps: tuple = ()  # summaries of the reps of the current set
+    set_started_s: float | None = None  # when the current set's first rep began
+    session_index: int = 0  # sessions started so far (the current one while active)
+    session_active: bool = False
+    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
+    session_reps: int = 0
+    resting_since_s: float | None = None  # a set ended and the next has not begun
+    last_fault: str | None = None
+    cue_id: str | None = None
+    cue_s: float = -math.inf
+    last_rep: dict | None = None
+    last_set: dict | None = None
+
+
 def praise_for(judged) -> str | None:
     """The praise whose every claim was judged on this rep, or None (too little seen)."""
     return next((cue for cue, needs in PRAISE_NEEDS if needs <= set(judged)), None)
 
 
-def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
-             events: list[Event], judged) -> CoachState:
+def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
+             events: list[Event], judged) -> SetsState:
     """One cue at a time, most important fault first, no repeats within
     cue_repeat_s; praise for a clean rep says only what was judged (`judged`)."""
     if found:
@@ -46,6 +66,25 @@ def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
         return s
     events.append({"type": "cue", "id": cue_id, "t_s": t_s})
     return evolve(s, cue_id=cue_id, cue_s=t_s)
+
+
+def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams, events: list[Event],
+            judged) -> SetsState:
+    """A counted rep (`summary`: the rep event's figures) joins its set, starting the
+    session and the set if need be; then its cue, and the set ends at its target."""
+    if not s.session_active:  # a first rep before the standing calibration
+        s = start_session(s, t_s, events)
+    if not s.set_reps:
+        s = start_set(s, summary["start_s"] if summary["start_s"] is not None
+                      else summary["bottom_s"], events, p)
+    events.append({"type": "rep", **summary})
+    found = summary["faults"]
+    s = evolve(s, set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
+               last_rep=summary, last_fault=found[0] if found else None)
+    s = give_cue(s, found, t_s, p, events, judged)
+    if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
+        s = end_set(s, events, "target", p)  # the set is done: rest until the next one
+    return s
 
 
 def set_summary(index: int, reps: tuple) -> dict:
@@ -66,13 +105,13 @@ def set_summary(index: int, reps: tuple) -> dict:
     }
 
 
-def extra_set(s: CoachState, p: CoachParams) -> bool:
+def extra_set(s: SetsState, p: CoachParams) -> bool:
     """Is the set under way (or the next one) past the session's target of
     sets? Counted and kept all the same, and said to be extra."""
     return bool(p.set_target_sets) and len(s.session_sets) >= p.set_target_sets
 
 
-def start_set(s: CoachState, t_s: float, events: list[Event], p: CoachParams) -> CoachState:
+def start_set(s: SetsState, t_s: float, events: list[Event], p: CoachParams) -> SetsState:
     """The first rep of a set is being counted (`t_s`: when it began)."""
     index = s.set_index + 1
     events.append({"type": "set_started", "set": index, "session": s.session_index,
@@ -80,7 +119,7 @@ def start_set(s: CoachState, t_s: float, events: list[Event], p: CoachParams) ->
     return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None)
 
 
-def end_set(s: CoachState, events: list[Event], reason: str, p: CoachParams) -> CoachState:
+def end_set(s: SetsState, events: list[Event], reason: str, p: CoachParams) -> SetsState:
     """Close the set under way, if any. Its fault and cue go with it: the
     next set starts clean; the summary stays for the page until then."""
     if not s.set_reps:
@@ -93,15 +132,15 @@ def end_set(s: CoachState, events: list[Event], reason: str, p: CoachParams) -> 
                   resting_since_s=summary["end_s"], last_fault=None, cue_id=None)
 
 
-def start_session(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
+def start_session(s: SetsState, t_s: float, events: list[Event]) -> SetsState:
     index = s.session_index + 1
     events.append({"type": "session_started", "session": index, "t_s": t_s})
     return evolve(s, session_index=index, session_active=True, session_sets=(),
                   session_reps=0, resting_since_s=None)
 
 
-def end_session(s: CoachState, events: list[Event], reason: str, t_s: float,
-                p: CoachParams) -> CoachState:
+def end_session(s: SetsState, events: list[Event], reason: str, t_s: float,
+                p: CoachParams) -> SetsState:
     """Close the session (and its set): nothing of this person stays on the glass."""
     if not s.session_active:
         return s
@@ -113,15 +152,15 @@ def end_session(s: CoachState, events: list[Event], reason: str, t_s: float,
                   cue_id=None)
 
 
-def follow_session(s: CoachState, events: list[Event], t_s: float,
-                   p: CoachParams) -> CoachState:
+def follow_session(s: SetsState, events: list[Event], t_s: float, p: CoachParams, *,
+                   present: bool, last_seen_s: float, standing_s: float) -> SetsState:
     """After each frame: someone in view and calibrated starts a session;
-    nobody in view for session_idle_s ends it."""
-    absent_s = t_s - s.perception.last_seen_s
-    if s.session_active and s.phase == Phase.ABSENT and absent_s >= p.session_idle_s:
+    nobody in view for session_idle_s ends it. present: someone is in view;
+    last_seen_s: when they last were; standing_s: how long they have stood
+    still (person.Reference)."""
+    if s.session_active and not present and t_s - last_seen_s >= p.session_idle_s:
         return end_session(s, events, "left", t_s, p)
-    if not s.session_active and s.phase != Phase.ABSENT and \
-            s.perception.body.ref.standing_s >= p.calib_s:
+    if not s.session_active and present and standing_s >= p.calib_s:
         return start_session(s, t_s, events)
     return s
 
@@ -134,13 +173,14 @@ STANCE_MIN_HIP = 0.85
 STANCE_MAX_SHOULDER = 1.25
 
 
-def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
+def guide(s: SetsState, r: Reference, present: bool, p: CoachParams,
+          view: str) -> str | None:
     """The set-up prompt before a session's first rep: stand_tall, feet_wider,
     feet_closer, brace or hinge_when_ready (words in device/words.py); None
-    once the first rep is counted, when switched off, or with nobody there."""
-    if not p.guide or s.phase == Phase.ABSENT or s.session_reps or s.set_reps:
+    once the first rep is counted, when switched off, or with nobody there
+    (`present` False). r: the person's standing reference."""
+    if not p.guide or not present or s.session_reps or s.set_reps:
         return None
-    r = s.perception.body.ref
     if r.standing_s < p.calib_s:
         return "stand_tall"
     if view in ("front", "oblique") and r.hip_w > 0 and r.shoulder_w > 0:
@@ -151,7 +191,7 @@ def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
     return "brace" if r.standing_s < p.calib_s + p.brace_s else "hinge_when_ready"
 
 
-def set_state(s: CoachState, p: CoachParams) -> str:
+def set_state(s: SetsState, p: CoachParams) -> str:
     """idle (no set yet this session), working, resting (between sets) or done
     (the target number of sets reached)."""
     if s.set_reps:
