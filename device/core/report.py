@@ -106,13 +106,13 @@ class Coach:
 def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[dict]]:
     """The pure half of `Coach.lose_sight`: no frame tells the time, so the
     last frame's is used."""
-    events: list[dict] = []
     t_s = s.t_s if s.t_s is not None else 0.0
-    s = interrupt(s, events, p, walked_off=True)
-    sets = end_session(end_set(s.sets, events, reason, p), events, reason, t_s, p)
+    s, ended = interrupt(s, p, walked_off=True)
+    sets, closed = end_set(s.sets, reason, p)
+    sets, left = end_session(sets, reason, t_s, p)
     return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
                       sets=SetsState(set_index=sets.set_index, session_index=sets.session_index),
-                      t_s=s.t_s), events
+                      t_s=s.t_s), [*ended, *closed, *left]
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
@@ -149,9 +149,9 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         sets.extend(e for e in events if e["type"] == "set_ended")
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
-    end: list[dict] = []
-    state = interrupt(state, end, params, walked_off=False)
-    end_set(state.sets, end, "recording_ended", params)
+    state, ended = interrupt(state, params, walked_off=False)
+    _, closed = end_set(state.sets, "recording_ended", params)
+    end = ended + closed
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}

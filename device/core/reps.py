@@ -27,6 +27,7 @@ a chair and a pause at the bottom are support, not a seat.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ from device.core.state import (
     ACTIVE,
     CoachParams,
     Event,
+    Events,
     Phase,
     evolve,
 )
@@ -149,15 +151,15 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     """
     state, events = _frame(state, keypoints, t_s, aspect, params)
     if events and events[0]["type"] == "rejected" and events[0]["reason"] != "clock_restarted":
-        return state, events
+        return state, list(events)
     per = state.perception
-    sets = follow_session(state.sets, events, t_s, params, present=state.phase != Phase.ABSENT,
-                          last_seen_s=per.last_seen_s, standing_s=per.body.ref.standing_s)
-    return evolve(state, sets=sets), events
+    sets, more = follow_session(state.sets, t_s, params, present=state.phase != Phase.ABSENT,
+                                last_seen_s=per.last_seen_s, standing_s=per.body.ref.standing_s)
+    return evolve(state, sets=sets), [*events, *more]
 
 
 def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
-           params: CoachParams) -> tuple[CoachState, list[Event]]:
+           params: CoachParams) -> tuple[CoachState, Events]:
     """The person in view (`perception`), then their rep (`decide`), for one frame."""
     if keypoints.shape != (17, 3):
         raise ValueError(f"keypoints must be (17, 3) (y, x, score), got {keypoints.shape}")
@@ -166,48 +168,48 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     if rejected == "clock_restarted":
         # The clock went back by more than a person's absence: a new recording
         # or a restarted camera. What was under way ends; counting starts over.
-        events = [{"type": "rejected", "reason": rejected, "t_s": t_s}]
-        state = interrupt(state, events, params, walked_off=False)
-        sets = end_session(end_set(state.sets, events, "left", params), events,
-                           "clock_restarted", state.t_s, params)
+        state, ended = interrupt(state, params, walked_off=False)
+        sets, left_set = end_set(state.sets, "left", params)
+        sets, left_session = end_session(sets, "clock_restarted", state.t_s, params)
         state = CoachState(rep_count=state.rep_count, partial_count=state.partial_count,
                            sets=SetsState(set_index=sets.set_index,
                                           session_index=sets.session_index))
         state, more = _frame(state, keypoints, t_s, aspect, params)
-        return state, events + more
+        return state, ({"type": "rejected", "reason": rejected, "t_s": t_s}, *ended, *left_set,
+                       *left_session, *more)
     if rejected is not None:
-        return state, [{"type": "rejected", "reason": rejected,
-                        "t_s": t_s if math.isfinite(t_s) else None}]
-    events: list[Event] = []
+        return state, ({"type": "rejected", "reason": rejected,
+                        "t_s": t_s if math.isfinite(t_s) else None},)
     who, per, raw = identify(state.perception, keypoints, rows, aspect, t_s, params)
     state = evolve(state, perception=per)
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
-        return state, events
+        return state, ()
+    events: Events = ()
     if who == "switched":  # someone else for good: what was under way ends, all starts over
-        events.append({"type": "person_changed", "t_s": t_s})
-        state = interrupt(state, events, params, walked_off=False)
-        state = evolve(state, sets=end_session(state.sets, events, "someone_else", t_s, params),
-                       perception=switched(state.perception, t_s), phase=Phase.READY,
-                       still_since_s=None, t_s=None)
+        state, ended = interrupt(state, params, walked_off=False)
+        sets, left = end_session(state.sets, "someone_else", t_s, params)
+        state = evolve(state, sets=sets, perception=switched(state.perception, t_s),
+                       phase=Phase.READY, still_since_s=None, t_s=None)
+        events = ({"type": "person_changed", "t_s": t_s}, *ended, *left)
     sight = perceive(state.perception, raw, t_s, state.t_s,
                      arriving=state.phase == Phase.ABSENT, torso_ref=state.rep.torso_ref,
                      hold_ref=bool(state.sets.set_reps) or state.phase == Phase.LOCKOUT, p=params)
-    state = evolve(state, perception=sight.perception, t_s=t_s)
-    return decide(state, sight, t_s, params, events), events
+    state, more = decide(evolve(state, perception=sight.perception, t_s=t_s), sight, t_s, params)
+    return state, events + more
 
 
-def decide(s: CoachState, sight: Sight, t_s: float, p: CoachParams,
-           events: list[Event]) -> CoachState:
+def decide(s: CoachState, sight: Sight, t_s: float,
+           p: CoachParams) -> tuple[CoachState, Events]:
     """What the coach makes of what it sees on one frame (`perception.perceive`):
     the person gone, arrived, walking, or in a phase of a rep (`_advance`)."""
     if sight.f is None:
-        return _unseen(s, t_s, p, events)
+        return _unseen(s, t_s, p)
     if s.phase == Phase.ABSENT:
         s = evolve(s, phase=Phase.READY, still_since_s=None)
     if sight.walking:  # walking: nothing here is a rep
-        s = interrupt(s, events, p, walked_off=True)
-        return evolve(s, phase=Phase.READY, still_since_s=None)
-    return _advance(s, sight.f, sight.hip, t_s, sight.score, p, events)
+        s, events = interrupt(s, p, walked_off=True)
+        return evolve(s, phase=Phase.READY, still_since_s=None), events
+    return _advance(s, sight, t_s, p)
 
 
 def _reject(state: CoachState, rows: list, t_s: float, p: CoachParams) -> str | None:
@@ -275,106 +277,129 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     return evolve(rep, **changes) if changes else rep
 
 
-def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: float,
-             p: CoachParams, events: list[Event]) -> CoachState:
+def _advance(s: CoachState, sight: Sight, t_s: float,
+             p: CoachParams) -> tuple[CoachState, Events]:
+    """One frame of the rep state machine: a set idle too long ends, a seat stops
+    counting, a rep held too long is a partial; else the phase's own rule (PHASES)."""
+    s, events = _idle(s, t_s, p)
     phase = s.phase
-    set_reps = s.sets.set_reps
-    if set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
-            t_s - set_reps[-1]["end_s"] > p.set_idle_s:
-        s = evolve(s, sets=end_set(s.sets, events, "idle", p))
     if is_seated(s.perception.seat, p) and (phase == Phase.READY or phase in ACTIVE):
         # On a seat: sitting down, sitting, and getting up are not reps.
-        events.append({"type": "seated", "t_s": t_s})
-        return evolve(s, phase=Phase.SEATED, rep=RepTrack(), still_since_s=None)
-    if phase == Phase.SEATED:
-        if hip < p.stand_deg:  # stood up from the seat
-            return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack())
-        return s
-    if phase == Phase.READY:
-        # While getting still, remember the deepest point and the lowest the
-        # shoulders came: a set that starts at depth may already be on its way
-        # up when counting is armed.
-        fresh = s.still_since_s is None
-        rep = s.rep
-        if fresh or hip >= rep.peak_hip:
-            rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
-                           peak_knee=s.perception.knee_deg, bottom_s=t_s,
-                           began_s=t_s if fresh else rep.began_s, ext_low=rep.ext_low,
-                           torso_ref=s.perception.body.cal.lengths()[0] if fresh
-                           else rep.torso_ref)
-        low = f.shoulder_height if fresh else min(rep.ext_low, f.shoulder_height)
-        still = t_s if fresh else s.still_since_s
-        s = evolve(s, still_since_s=still, rep=evolve(rep, ext_low=low))
-        if t_s - still < p.arm_s:
-            return s
-        if hip < p.stand_deg:
-            return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack())
-        # The set starts at depth: its first lockout counts. Seen from the front
-        # or at an angle, the calibration has not yet seen this person stand, so
-        # depth read through it may fall short; the shoulders' rise to the top
-        # then stands in for it (depth_rise_frac).
-        deep = s.rep.peak_hip >= p.depth_deg
-        if deep or (s.rep.peak_hip >= p.start_deg and window_view(s.perception.view) != "side"):
-            up = hip <= s.rep.peak_hip - p.turn_deg
-            return evolve(s, phase=Phase.ASCENDING if up else Phase.BOTTOM, rep=evolve(
-                s.rep, low_hip=hip, depth_s=s.rep.began_s,
-                held_s=t_s - s.rep.began_s if up else 0.0,
-                depth_by_rise=not deep))
-        return s
-    if phase == Phase.STANDING:
-        if hip > p.start_deg:
-            # The rep began when the person last stood.
-            body = s.perception.body
-            rep = RepTrack(start_s=s.last_stand_s, view=window_view(s.perception.view),
-                           peak_hip=hip, bottom_s=t_s, frames=1, score_sum=frame_score,
-                           began_s=s.last_stand_s, torso_ref=body.cal.lengths()[0], top=body.top)
-            return evolve(s, phase=Phase.DESCENDING, rep=_track_rep(s, rep, f, hip, p))
-        return evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s
-    rep = s.rep
-    if phase in ACTIVE and t_s - rep.began_s > p.rep_timeout_s:
+        return evolve(s, phase=Phase.SEATED, rep=RepTrack(), still_since_s=None), \
+            (*events, {"type": "seated", "t_s": t_s})
+    if phase in ACTIVE and t_s - s.rep.began_s > p.rep_timeout_s:
         # Held too long to be one rep (a two-minute hold, a setup that never
         # pulls): a partial, and counting re-arms as for someone just arrived.
-        return evolve(_partial(s, events), still_since_s=None)
-    if phase == Phase.LOCKOUT:
-        if hip > p.start_deg:  # straight into the next rep
-            s = _finish(s, t_s, p, events)
-            return _advance(s, f, hip, t_s, frame_score, p, events)
-        held = t_s - rep.lockout_s
-        # The top is judged over lockout_hold_s whatever the wait: a longer
-        # wait for a first lockout only asks whether the person stays.
-        rep = evolve(rep, ext_top=max(rep.ext_top, f.shoulder_height))
-        if not rep.top_judged:
-            if hip < rep.top_hip:
-                rep = evolve(rep, top_hip=hip, top_s=t_s)
-            sign = facing_sign(s.perception.body.facing)
-            if sign is not None and f.sag_ok:
-                rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
-            rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
-        s = evolve(s, rep=rep, last_stand_s=t_s)
-        # A first lockout of a set that started at depth, or one after a long
-        # bottom (a weight set down), is watched longer: walking off is no rep.
-        watch = rep.start_s is None or rep.held_s >= p.long_bottom_s
-        hold = p.first_hold_s if watch else p.lockout_hold_s
-        return _finish(s, t_s, p, events) if held >= hold else s
-    rep = _track_rep(s, evolve(rep, score_sum=rep.score_sum + frame_score,
-                               frames=rep.frames + 1), f, hip, p)
-    if phase in (Phase.DESCENDING, Phase.BOTTOM):
-        if hip >= rep.peak_hip:
-            rep = evolve(rep, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
-                         peak_knee=s.perception.knee_deg, bottom_s=t_s)
-        if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
-            rep = evolve(rep, depth_s=t_s)
-        reached = rep.peak_hip >= p.depth_deg or rep.depth_by_rise
-        if hip < p.stand_deg and not reached:  # back up without a bottom worth the name
-            return _partial(evolve(s, rep=rep), events, back_to=Phase.STANDING)
-        if not (reached and hip < rep.peak_hip - p.turn_deg):
-            return evolve(s, rep=rep, phase=Phase.BOTTOM if reached else phase)
-        # On the way up; a frame that is already at the top is judged as one.
-        rep = evolve(rep, low_hip=hip, held_s=t_s - rep.depth_s)
-        if hip >= p.stand_deg:
-            return evolve(s, phase=Phase.ASCENDING, rep=rep)
-        s = evolve(s, phase=Phase.ASCENDING)
-    # ascending
+        s, more = _partial(s)
+        return evolve(s, still_since_s=None), events + more
+    s, more = PHASES[phase](s, sight, t_s, p)
+    return s, events + more
+
+
+def _idle(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Events]:
+    """A set idle for set_idle_s since its last rep ends (not while a rep is under way)."""
+    phase, set_reps = s.phase, s.sets.set_reps
+    if set_reps and phase not in ACTIVE and phase != Phase.LOCKOUT and \
+            t_s - set_reps[-1]["end_s"] > p.set_idle_s:
+        sets, events = end_set(s.sets, "idle", p)
+        return evolve(s, sets=sets), events
+    return s, ()
+
+
+def _seated(s: CoachState, sight: Sight, t_s: float,
+            p: CoachParams) -> tuple[CoachState, Events]:
+    if sight.hip < p.stand_deg:  # stood up from the seat
+        return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack()), ()
+    return s, ()
+
+
+def _ready(s: CoachState, sight: Sight, t_s: float,
+           p: CoachParams) -> tuple[CoachState, Events]:
+    """Counting arms once the person has stood still, upright or at depth, for arm_s."""
+    f, hip = sight.f, sight.hip
+    # While getting still, remember the deepest point and the lowest the
+    # shoulders came: a set that starts at depth may already be on its way
+    # up when counting is armed.
+    fresh = s.still_since_s is None
+    rep = s.rep
+    if fresh or hip >= rep.peak_hip:
+        rep = RepTrack(start_s=None, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
+                       peak_knee=s.perception.knee_deg, bottom_s=t_s,
+                       began_s=t_s if fresh else rep.began_s, ext_low=rep.ext_low,
+                       torso_ref=s.perception.body.cal.lengths()[0] if fresh
+                       else rep.torso_ref)
+    low = f.shoulder_height if fresh else min(rep.ext_low, f.shoulder_height)
+    still = t_s if fresh else s.still_since_s
+    s = evolve(s, still_since_s=still, rep=evolve(rep, ext_low=low))
+    if t_s - still < p.arm_s:
+        return s, ()
+    if hip < p.stand_deg:
+        return evolve(s, phase=Phase.STANDING, last_stand_s=t_s, rep=RepTrack()), ()
+    # The set starts at depth: its first lockout counts. Seen from the front
+    # or at an angle, the calibration has not yet seen this person stand, so
+    # depth read through it may fall short; the shoulders' rise to the top
+    # then stands in for it (depth_rise_frac).
+    deep = s.rep.peak_hip >= p.depth_deg
+    if deep or (s.rep.peak_hip >= p.start_deg and window_view(s.perception.view) != "side"):
+        up = hip <= s.rep.peak_hip - p.turn_deg
+        return evolve(s, phase=Phase.ASCENDING if up else Phase.BOTTOM, rep=evolve(
+            s.rep, low_hip=hip, depth_s=s.rep.began_s,
+            held_s=t_s - s.rep.began_s if up else 0.0,
+            depth_by_rise=not deep)), ()
+    return s, ()
+
+
+def _standing(s: CoachState, sight: Sight, t_s: float,
+              p: CoachParams) -> tuple[CoachState, Events]:
+    hip = sight.hip
+    if hip > p.start_deg:
+        # The rep began when the person last stood.
+        body = s.perception.body
+        rep = RepTrack(start_s=s.last_stand_s, view=window_view(s.perception.view),
+                       peak_hip=hip, bottom_s=t_s, frames=1, score_sum=sight.score,
+                       began_s=s.last_stand_s, torso_ref=body.cal.lengths()[0], top=body.top)
+        return evolve(s, phase=Phase.DESCENDING, rep=_track_rep(s, rep, sight.f, hip, p)), ()
+    return (evolve(s, last_stand_s=t_s) if hip < p.stand_deg else s), ()
+
+
+def _descending(s: CoachState, sight: Sight, t_s: float,
+                p: CoachParams) -> tuple[CoachState, Events]:
+    """Descending and at the bottom: the deepest point, depth reached, the way up."""
+    hip = sight.hip
+    rep = _tracked(s, sight, p)
+    if hip >= rep.peak_hip:
+        rep = evolve(rep, peak_hip=hip, peak_hinge=s.perception.hinge_deg,
+                     peak_knee=s.perception.knee_deg, bottom_s=t_s)
+    if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
+        rep = evolve(rep, depth_s=t_s)
+    reached = rep.peak_hip >= p.depth_deg or rep.depth_by_rise
+    if hip < p.stand_deg and not reached:  # back up without a bottom worth the name
+        return _partial(evolve(s, rep=rep), back_to=Phase.STANDING)
+    if not (reached and hip < rep.peak_hip - p.turn_deg):
+        return evolve(s, rep=rep, phase=Phase.BOTTOM if reached else s.phase), ()
+    # On the way up; a frame that is already at the top is judged as one.
+    rep = evolve(rep, low_hip=hip, held_s=t_s - rep.depth_s)
+    if hip >= p.stand_deg:
+        return evolve(s, phase=Phase.ASCENDING, rep=rep), ()
+    return _rise(evolve(s, phase=Phase.ASCENDING), rep, sight, t_s, p)
+
+
+def _ascending(s: CoachState, sight: Sight, t_s: float,
+               p: CoachParams) -> tuple[CoachState, Events]:
+    return _rise(s, _tracked(s, sight, p), sight, t_s, p)
+
+
+def _tracked(s: CoachState, sight: Sight, p: CoachParams) -> RepTrack:
+    """The rep in progress with this frame in it (its score, its fault measures)."""
+    rep = s.rep
+    return _track_rep(s, evolve(rep, score_sum=rep.score_sum + sight.score,
+                                frames=rep.frames + 1), sight.f, sight.hip, p)
+
+
+def _rise(s: CoachState, rep: RepTrack, sight: Sight, t_s: float,
+          p: CoachParams) -> tuple[CoachState, Events]:
+    """On the way up (`rep`: with this frame in it): the lockout, a bounce, or a partial."""
+    f, hip = sight.f, sight.hip
     rep = evolve(rep, low_hip=min(rep.low_hip, hip))
     rise = p.depth_rise_frac if rep.depth_by_rise else p.rise_frac
     if hip < p.stand_deg and f.shoulder_height >= (1.0 + rise) * rep.ext_low:
@@ -382,20 +407,61 @@ def _advance(s: CoachState, f: Features, hip: float, t_s: float, frame_score: fl
         sign = facing_sign(s.perception.body.facing)
         return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
             rep, lockout_s=t_s, top_s=t_s, top_hip=hip, ext_top=f.shoulder_height,
-            top_lean=trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf))
+            top_lean=trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf)), ()
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
-            s = _partial(evolve(s, rep=rep), events, back_to=Phase.DESCENDING)
+            s, events = _partial(evolve(s, rep=rep), back_to=Phase.DESCENDING)
             return evolve(s, rep=RepTrack(start_s=t_s, view=window_view(s.perception.view),
-                                          peak_hip=hip,
-                                          bottom_s=t_s, began_s=t_s,
-                                          torso_ref=rep.torso_ref, top=rep.top))
-        return evolve(s, phase=Phase.BOTTOM, rep=rep)  # a bounce at the bottom: the same rep
-    return evolve(s, rep=rep)
+                                          peak_hip=hip, bottom_s=t_s, began_s=t_s,
+                                          torso_ref=rep.torso_ref, top=rep.top)), events
+        return evolve(s, phase=Phase.BOTTOM, rep=rep), ()  # a bounce at the bottom: the same rep
+    return evolve(s, rep=rep), ()
 
 
-def interrupt(s: CoachState, events: list[Event], p: CoachParams, walked_off: bool) -> CoachState:
+def _lockout(s: CoachState, sight: Sight, t_s: float,
+             p: CoachParams) -> tuple[CoachState, Events]:
+    """The top, watched for lockout_hold_s (first_hold_s after a start at depth or a
+    long bottom) before the rep counts."""
+    f, hip = sight.f, sight.hip
+    if hip > p.start_deg:  # straight into the next rep
+        s, events = _finish(s, t_s, p)
+        s, more = _advance(s, sight, t_s, p)
+        return s, events + more
+    rep = s.rep
+    held = t_s - rep.lockout_s
+    # The top is judged over lockout_hold_s whatever the wait: a longer
+    # wait for a first lockout only asks whether the person stays.
+    rep = evolve(rep, ext_top=max(rep.ext_top, f.shoulder_height))
+    if not rep.top_judged:
+        if hip < rep.top_hip:
+            rep = evolve(rep, top_hip=hip, top_s=t_s)
+        sign = facing_sign(s.perception.body.facing)
+        if sign is not None and f.sag_ok:
+            rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
+        rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
+    s = evolve(s, rep=rep, last_stand_s=t_s)
+    # A first lockout of a set that started at depth, or one after a long
+    # bottom (a weight set down), is watched longer: walking off is no rep.
+    watch = rep.start_s is None or rep.held_s >= p.long_bottom_s
+    hold = p.first_hold_s if watch else p.lockout_hold_s
+    return _finish(s, t_s, p) if held >= hold else (s, ())
+
+
+Handler = Callable[[CoachState, Sight, float, CoachParams], tuple[CoachState, Events]]
+# Each phase's rule for one frame (Phase.ABSENT has none: `decide` makes it READY).
+PHASES: dict[Phase, Handler] = {
+    Phase.READY: _ready,
+    Phase.STANDING: _standing,
+    Phase.DESCENDING: _descending,
+    Phase.BOTTOM: _descending,
+    Phase.ASCENDING: _ascending,
+    Phase.LOCKOUT: _lockout,
+    Phase.SEATED: _seated,
+}
+
+
+def interrupt(s: CoachState, p: CoachParams, walked_off: bool) -> tuple[CoachState, Events]:
     """Counting stops: drop an unfinished rep, and decide a rep still at its lockout.
 
     walked_off: the person walked away or vanished before the lockout was
@@ -404,35 +470,35 @@ def interrupt(s: CoachState, events: list[Event], p: CoachParams, walked_off: bo
     counts.
     """
     if s.phase == Phase.LOCKOUT:
-        if walked_off:
-            return _partial(s, events)
-        return _finish(s, s.t_s, p, events)
+        return _partial(s) if walked_off else _finish(s, s.t_s, p)
     if s.phase in ACTIVE:
-        return _partial(s, events)
-    return s
+        return _partial(s)
+    return s, ()
 
 
-def _unseen(state: CoachState, t_s: float, params: CoachParams, events: list[Event]) -> CoachState:
+def _unseen(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Events]:
     """Nobody measurable on this frame (even with bridged keypoints). A rep in
     progress survives bridge_s more of this, about a second of gap in all;
     after that nobody can say what happened in it, so it is a partial (the
     person is still there). After absent_s the person has left."""
-    last_seen_s = state.perception.last_seen_s
-    if state.phase in ACTIVE and t_s - last_seen_s > params.bridge_s:
-        state = evolve(_partial(state, events), still_since_s=None)
-    if state.phase == Phase.ABSENT or t_s - last_seen_s < params.absent_s:
-        return state
-    state = interrupt(state, events, params, walked_off=True)
-    return evolve(state, sets=end_set(state.sets, events, "left", params),
-                  perception=left(state.perception, t_s), phase=Phase.ABSENT, still_since_s=None)
+    events: Events = ()
+    last_seen_s = s.perception.last_seen_s
+    if s.phase in ACTIVE and t_s - last_seen_s > p.bridge_s:
+        s, events = _partial(s)
+        s = evolve(s, still_since_s=None)
+    if s.phase == Phase.ABSENT or t_s - last_seen_s < p.absent_s:
+        return s, events
+    s, ended = interrupt(s, p, walked_off=True)
+    sets, closed = end_set(s.sets, "left", p)
+    return evolve(s, sets=sets, perception=left(s.perception, t_s), phase=Phase.ABSENT,
+                  still_since_s=None), events + ended + closed
 
 
-def _partial(s: CoachState, events: list[Event], back_to: Phase = Phase.READY) -> CoachState:
+def _partial(s: CoachState, back_to: Phase = Phase.READY) -> tuple[CoachState, Events]:
     """A hinge that never reached depth, or never locked out: reported, not counted."""
-    events.append({"type": "partial", "peak_hip_deg": round(s.rep.peak_hip, 1),
-                   "t_s": s.t_s})
     return evolve(s, phase=back_to, partial_count=s.partial_count + 1, rep=RepTrack(),
-                  last_stand_s=s.t_s)
+                  last_stand_s=s.t_s), \
+        ({"type": "partial", "peak_hip_deg": round(s.rep.peak_hip, 1), "t_s": s.t_s},)
 
 
 def _set_down(s: CoachState, p: CoachParams) -> bool:
@@ -458,7 +524,7 @@ def _front_heels(rep: RepTrack, s: CoachState) -> RepTrack:
                   heel_seen=True)
 
 
-def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> CoachState:
+def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Events]:
     """The end of the lockout window: judge the rep and count it."""
     rep = s.rep
     end_s = rep.top_s
@@ -466,9 +532,9 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
     duration = end_s - (rep.start_s if rep.start_s is not None else rep.bottom_s)
     if duration < (p.min_rep_s if rep.start_s is not None else p.min_rep_s / 2) or (
             rep.start_s is not None and rep.bottom_s - rep.start_s < p.min_down_s):
-        return _partial(s, events, back_to=Phase.STANDING)
+        return _partial(s, back_to=Phase.STANDING)
     if _set_down(s, p):
-        return _partial(s, events, back_to=Phase.STANDING)  # the weight set down
+        return _partial(s, back_to=Phase.STANDING)  # the weight set down
     body, seen_from = s.perception.body, s.perception.view
     ref = body.ref
     view = rep.view if rep.view != "unknown" else window_view(seen_from)
@@ -511,6 +577,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams, events: list[Event]) -> C
         "hips_to": None if not math.isfinite(rep.shift) or rep.shift == 0
         else "left" if rep.shift > 0 else "right",
     }
-    s = evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s)
-    return evolve(s, sets=add_rep(s.sets, summary, t_s, p, events,
-                                  judged=[f for f in FAULTS if f not in unjudged]))
+    sets, events = add_rep(s.sets, summary, t_s, p,
+                           judged=[f for f in FAULTS if f not in unjudged])
+    return evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s,
+                  sets=sets), events

@@ -12,7 +12,7 @@ import numpy as np
 
 from device.core.person import Reference
 from device.core.skeleton import FAULTS
-from device.core.state import CoachParams, Event, evolve
+from device.core.state import CoachParams, Events, evolve
 
 # Praise says only what was judged: each claim of the sentence needs its check.
 # "praise": hips back, long spine, tall finish (the spine judged, from the side);
@@ -51,7 +51,7 @@ def praise_for(judged) -> str | None:
 
 
 def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
-             events: list[Event], judged) -> SetsState:
+             judged) -> tuple[SetsState, Events]:
     """One cue at a time, most important fault first, no repeats within
     cue_repeat_s; praise for a clean rep says only what was judged (`judged`)."""
     if found:
@@ -61,30 +61,31 @@ def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
     else:
         cue_id = praise_for(judged)
         if cue_id is None:
-            return s
+            return s, ()
     if cue_id == s.cue_id and t_s - s.cue_s < p.cue_repeat_s:
-        return s
-    events.append({"type": "cue", "id": cue_id, "t_s": t_s})
-    return evolve(s, cue_id=cue_id, cue_s=t_s)
+        return s, ()
+    return evolve(s, cue_id=cue_id, cue_s=t_s), ({"type": "cue", "id": cue_id, "t_s": t_s},)
 
 
-def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams, events: list[Event],
-            judged) -> SetsState:
+def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams,
+            judged) -> tuple[SetsState, Events]:
     """A counted rep (`summary`: the rep event's figures) joins its set, starting the
     session and the set if need be; then its cue, and the set ends at its target."""
+    started: Events = ()
     if not s.session_active:  # a first rep before the standing calibration
-        s = start_session(s, t_s, events)
+        s, started = start_session(s, t_s)
     if not s.set_reps:
-        s = start_set(s, summary["start_s"] if summary["start_s"] is not None
-                      else summary["bottom_s"], events, p)
-    events.append({"type": "rep", **summary})
+        s, more = start_set(s, summary["start_s"] if summary["start_s"] is not None
+                            else summary["bottom_s"], p)
+        started += more
     found = summary["faults"]
     s = evolve(s, set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
                last_rep=summary, last_fault=found[0] if found else None)
-    s = give_cue(s, found, t_s, p, events, judged)
+    s, cue = give_cue(s, found, t_s, p, judged)
+    ended: Events = ()
     if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
-        s = end_set(s, events, "target", p)  # the set is done: rest until the next one
-    return s
+        s, ended = end_set(s, "target", p)  # the set is done: rest until the next one
+    return s, (*started, {"type": "rep", **summary}, *cue, *ended)
 
 
 def set_summary(index: int, reps: tuple) -> dict:
@@ -111,58 +112,58 @@ def extra_set(s: SetsState, p: CoachParams) -> bool:
     return bool(p.set_target_sets) and len(s.session_sets) >= p.set_target_sets
 
 
-def start_set(s: SetsState, t_s: float, events: list[Event], p: CoachParams) -> SetsState:
+def start_set(s: SetsState, t_s: float, p: CoachParams) -> tuple[SetsState, Events]:
     """The first rep of a set is being counted (`t_s`: when it began)."""
     index = s.set_index + 1
-    events.append({"type": "set_started", "set": index, "session": s.session_index,
-                   "number": len(s.session_sets) + 1, "extra": extra_set(s, p), "t_s": t_s})
-    return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None)
+    started = {"type": "set_started", "set": index, "session": s.session_index,
+               "number": len(s.session_sets) + 1, "extra": extra_set(s, p), "t_s": t_s}
+    return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None), (started,)
 
 
-def end_set(s: SetsState, events: list[Event], reason: str, p: CoachParams) -> SetsState:
+def end_set(s: SetsState, reason: str, p: CoachParams) -> tuple[SetsState, Events]:
     """Close the set under way, if any. Its fault and cue go with it: the
     next set starts clean; the summary stays for the page until then."""
     if not s.set_reps:
-        return s
+        return s, ()
     summary = set_summary(s.set_index, s.set_reps)
     summary["extra"] = extra_set(s, p)
-    events.append({"type": "set_ended", "reason": reason, **summary})
     return evolve(s, set_reps=(), last_set=summary, set_started_s=None,
                   session_sets=(*s.session_sets, len(s.set_reps)),
-                  resting_since_s=summary["end_s"], last_fault=None, cue_id=None)
+                  resting_since_s=summary["end_s"], last_fault=None, cue_id=None), \
+        ({"type": "set_ended", "reason": reason, **summary},)
 
 
-def start_session(s: SetsState, t_s: float, events: list[Event]) -> SetsState:
+def start_session(s: SetsState, t_s: float) -> tuple[SetsState, Events]:
     index = s.session_index + 1
-    events.append({"type": "session_started", "session": index, "t_s": t_s})
     return evolve(s, session_index=index, session_active=True, session_sets=(),
-                  session_reps=0, resting_since_s=None)
+                  session_reps=0, resting_since_s=None), \
+        ({"type": "session_started", "session": index, "t_s": t_s},)
 
 
-def end_session(s: SetsState, events: list[Event], reason: str, t_s: float,
-                p: CoachParams) -> SetsState:
+def end_session(s: SetsState, reason: str, t_s: float,
+                p: CoachParams) -> tuple[SetsState, Events]:
     """Close the session (and its set): nothing of this person stays on the glass."""
     if not s.session_active:
-        return s
-    s = end_set(s, events, reason, p)
-    events.append({"type": "session_ended", "session": s.session_index, "reason": reason,
-                   "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s})
+        return s, ()
+    s, events = end_set(s, reason, p)
+    ended = {"type": "session_ended", "session": s.session_index, "reason": reason,
+             "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s}
     return evolve(s, session_active=False, session_sets=(), session_reps=0,
                   resting_since_s=None, last_rep=None, last_set=None, last_fault=None,
-                  cue_id=None)
+                  cue_id=None), (*events, ended)
 
 
-def follow_session(s: SetsState, events: list[Event], t_s: float, p: CoachParams, *,
-                   present: bool, last_seen_s: float, standing_s: float) -> SetsState:
+def follow_session(s: SetsState, t_s: float, p: CoachParams, *, present: bool,
+                   last_seen_s: float, standing_s: float) -> tuple[SetsState, Events]:
     """After each frame: someone in view and calibrated starts a session;
     nobody in view for session_idle_s ends it. present: someone is in view;
     last_seen_s: when they last were; standing_s: how long they have stood
     still (person.Reference)."""
     if s.session_active and not present and t_s - last_seen_s >= p.session_idle_s:
-        return end_session(s, events, "left", t_s, p)
+        return end_session(s, "left", t_s, p)
     if not s.session_active and present and standing_s >= p.calib_s:
-        return start_session(s, t_s, events)
-    return s
+        return start_session(s, t_s)
+    return s, ()
 
 
 # Stance: ankle joint centres about hip to shoulder width apart. With the feet

@@ -133,6 +133,9 @@ class RejectedEvent(TypedDict):
 Event = (RepEvent | PartialEvent | CueEvent | SetStartedEvent | SetEndedEvent
          | SessionStartedEvent | SessionEndedEvent | SeatedEvent | PersonChangedEvent
          | RejectedEvent)
+# What a step of the rules returns beside the new state: its events in order,
+# immutable, so the caller concatenates them (the rules thread no shared list).
+Events = tuple[Event, ...]
 
 
 def evolve(obj, **changes):
