@@ -116,11 +116,11 @@ def perceive(per: Perception, raw: Raw, t_s: float, last_t_s: float | None, *,
     dt_s = t_s - last_t_s if last_t_s is not None else 0.0
     keypoints, pts, usable = filter_frame(per.keypoints, raw.rows, raw.xy, raw.valid, t_s,
                                           p.bridge_s, p.filter)
-    per = evolve(per, keypoints=keypoints)
     f = measure(pts, usable)
     score = sum(usable[L_SHOULDER:]) / (len(usable) - L_SHOULDER)  # the body, not the face
     if f is None or not on_feet(f, per.body.cal, p):
-        return Sight(evolve(per, framing=framing(raw.keypoints)), None, math.nan, score, False)
+        return Sight(evolve(per, keypoints=keypoints, framing=framing(raw.keypoints)), None,
+                     math.nan, score, False)
     if arriving:
         per = arrived(per, t_s)
     body = per.body
@@ -154,8 +154,9 @@ def perceive(per: Perception, raw: Raw, t_s: float, last_t_s: float | None, *,
     walking = travel > p.still_torso_per_s
     if not walking and hip < p.stand_deg:
         view, body = observe_standing(view, body, f, t_s, p, hold_ref)
-    per = evolve(per, body=body, view=view, seat=seat, last_seen_s=t_s, hinge_deg=hinge,
-                 hip_deg=hip, knee_deg=knee, lean_deg=lean, hip_drop=hip_drop, framing=None)
+    per = evolve(per, keypoints=keypoints, body=body, view=view, seat=seat, last_seen_s=t_s,
+                 hinge_deg=hinge, hip_deg=hip, knee_deg=knee, lean_deg=lean, hip_drop=hip_drop,
+                 framing=None)
     return Sight(per, f, hip, score, walking)
 
 

@@ -128,6 +128,9 @@ class Seat:
     rose: bool = False  # got up off a seat: the trunk leant forward from it
 
 
+NO_SEAT = Seat()  # not at depth
+
+
 # Shoulder width over trunk length facing the camera. From body-segment
 # proportions: the trunk (hip joint to shoulder joint) is 0.288 of body height
 # (Winter, Biomechanics and Motor Control of Human Movement, figure 4.1: 0.818 -
@@ -311,7 +314,7 @@ def identity(s: Identity, cal: Calibration, xy: list, valid: list, t_s: float,
     sx = (xy[L_SHOULDER][0] + xy[R_SHOULDER][0]) / 2 - pts[0][0]
     sy = (xy[L_SHOULDER][1] + xy[R_SHOULDER][1]) / 2 - pts[0][1]
     torso = max(cal.lengths()[0], math.hypot(sx, sy), 1e-6)
-    here = Identity(anchor_pts=pts, anchor_t_s=t_s)
+    here = evolve(s, anchor_pts=pts, anchor_t_s=t_s, other_pts=None, other_since_s=None)
     if s.anchor_pts is None or s.anchor_t_s is None:
         return "same", here
     # While someone else is seen, the followed person is judged as of the first
@@ -397,7 +400,7 @@ def seat_times(s: Seat, v: View, torso_ref: float, f: Features, hip: float, trun
     torso_ref: the trunk's length when the rep began (0: not known).
     """
     if hip < p.depth_deg:
-        return Seat()
+        return NO_SEAT
     dt = max(dt_s, 0.0)
     sign = facing_sign(facing)
     torso, _, shin = cal.lengths()
@@ -416,7 +419,7 @@ def seat_times(s: Seat, v: View, torso_ref: float, f: Features, hip: float, trun
             lean = trunk if math.isnan(lean) else min(lean, trunk)
     rest = s.rest_s + dt if posture and travel < p.still_torso_per_s else 0.0
     rose = not math.isnan(lean) and trunk >= lean + SEAT_RISE_LEAN_DEG
-    return Seat(behind, rest, lean, rose)
+    return evolve(s, behind_s=behind, rest_s=rest, lean=lean, rose=rose)
 
 
 def framing(keypoints: np.ndarray) -> str | None:

@@ -155,7 +155,9 @@ def step(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
     per = state.perception
     sets, more = follow_session(state.sets, t_s, params, present=state.phase != Phase.ABSENT,
                                 last_seen_s=per.last_seen_s, standing_s=per.body.ref.standing_s)
-    return evolve(state, sets=sets), [*events, *more]
+    if sets is not state.sets:
+        state = evolve(state, sets=sets)
+    return state, [*events, *more]
 
 
 def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
@@ -181,17 +183,16 @@ def _frame(state: CoachState, keypoints: np.ndarray, t_s: float, aspect: float,
         return state, ({"type": "rejected", "reason": rejected,
                         "t_s": t_s if math.isfinite(t_s) else None},)
     who, per, raw = identify(state.perception, keypoints, rows, aspect, t_s, params)
-    state = evolve(state, perception=per)
     if who == "other":  # someone else for a moment (flicker): this frame is not theirs
-        return state, ()
+        return evolve(state, perception=per), ()
     events: Events = ()
     if who == "switched":  # someone else for good: what was under way ends, all starts over
         state, ended = interrupt(state, params, walked_off=False)
         sets, left = end_session(state.sets, "someone_else", t_s, params)
-        state = evolve(state, sets=sets, perception=switched(state.perception, t_s),
-                       phase=Phase.READY, still_since_s=None, t_s=None)
+        state = evolve(state, sets=sets, phase=Phase.READY, still_since_s=None, t_s=None)
+        per = switched(per, t_s)
         events = ({"type": "person_changed", "t_s": t_s}, *ended, *left)
-    sight = perceive(state.perception, raw, t_s, state.t_s,
+    sight = perceive(per, raw, t_s, state.t_s,
                      arriving=state.phase == Phase.ABSENT, torso_ref=state.rep.torso_ref,
                      hold_ref=bool(state.sets.set_reps) or state.phase == Phase.LOCKOUT, p=params)
     state, more = decide(evolve(state, perception=sight.perception, t_s=t_s), sight, t_s, params)
