@@ -140,8 +140,9 @@ Events = tuple[Event, ...]
 
 def evolve(obj, **changes):
     """`dataclasses.replace` for the coach's own state types, without re-running
-    ``__init__``: the step function makes several per frame, and replace's
-    generic path was over half of the core's cost."""
+    ``__init__``: the step makes several copies a frame, and a frozen type's
+    ``__init__`` sets every field one by one (docs/decisions/0010-evolve.md).
+    It skips ``__post_init__`` too, so it is not for `CoachParams`."""
     new = object.__new__(type(obj))
     d = new.__dict__
     d.update(obj.__dict__)
