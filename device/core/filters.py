@@ -93,9 +93,9 @@ def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
     ValueError when time does not increase: the caller decides what that means.
 
     Plain Python floats, not numpy: on 34 values each numpy call costs more
-    than its arithmetic, and at the device's pace, with other work between
-    frames leaving the interpreter cold, several times more (CHANGELOG.md, "Why the
-    core costs three to five times its hot loop"). The arithmetic is float64
+    than its arithmetic, the more so at the device's pace, with other work
+    between frames leaving the interpreter cold (measured in CHANGELOG.md, "Why
+    the core costs three to five times its hot loop"). The arithmetic is float64
     either way, in the same order, so the result is the same.
     """
     if isinstance(x, np.ndarray):
