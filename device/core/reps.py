@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.core import faults as faults_mod
+from device.core.faults import Measures
 from device.core.features import FOOT_PER_SHIN, Features, reportable
 from device.core.filters import OneEuroState
 from device.core.perception import (
@@ -78,27 +79,10 @@ class RepTrack:
     low_hip: float = 180.0  # lowest hip flexion since the bottom
     score_sum: float = 0.0
     frames: int = 0
-    neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
-    knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
-    # The body over the feet in the deep part of the rep: the sum of
-    # person.body_over_feet and its frames; `top` is the Upright the rep began
-    # from (None: not yet known).
-    shift_sum: float = 0.0
-    shift_n: int = 0
-    top: Upright | None = None
-    # The result at the finish: the mean deep-part shift from the top, in the top's
-    # hip widths, + toward the person's left (nan where it could not be measured).
-    shift: float = math.nan
-    com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
-    com_min: float = math.inf
-    heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
-    heel_seen: bool = False  # heel_rise_max was measured on some frame
-    ankle_high: float = math.inf  # from the front: the ankles' highest (least y) this rep
-    drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
+    top: Upright | None = None  # the Upright the rep began from (None: not yet known)
+    measures: Measures = Measures()  # what the fault checks read (faults.judge)
     lockout_s: float = 0.0  # when standing was reached
     top_s: float = 0.0  # the straightest moment of the top
-    top_hip: float = 180.0
-    top_lean: float = math.inf  # most backward signed lean at the top
     top_judged: bool = False  # the top has been watched for lockout_hold_s
     ext_low: float = math.inf  # lowest shoulder height above the ankles before the top
     ext_top: float = 0.0  # highest at the top
@@ -246,10 +230,10 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
                p: CoachParams) -> RepTrack:
     """Fold this frame's fault measures into the rep (deep part of the rep only)."""
     changes = {}
+    m = rep.measures
     per, body = s.perception, s.perception.body
     if f.legs:
-        changes["ext_low"] = min(rep.ext_low, f.shoulder_height)
-        changes["drop_max"] = max(rep.drop_max, per.hip_drop)
+        changes["drop_max"] = max(m.drop_max, per.hip_drop)
     shin = body.cal.lengths()[2]
     # Forward and back need to know which way the person faces (seen upright).
     sign = facing_sign(body.facing)
@@ -258,24 +242,27 @@ def _track_rep(s: CoachState, rep: RepTrack, f: Features, hip: float,
     if shin > 0 and body.ref.standing_s > 0 and sign is not None and f.sag_ok:
         foot = FOOT_PER_SHIN * shin
         com = sign * ahead / foot
-        changes["com_max"] = max(rep.com_max, com)
-        changes["com_min"] = min(rep.com_min, com)
+        changes["com_max"] = max(m.com_max, com)
+        changes["com_min"] = min(m.com_min, com)
         if not front:
-            changes["heel_rise_max"] = max(rep.heel_rise_max, (body.ref.ankle_y - f.ankle_y) / shin)
+            changes["heel_rise_max"] = max(m.heel_rise_max, (body.ref.ankle_y - f.ankle_y) / shin)
     if front and f.legs:
         # From the front, where the fore-aft centre of mass is not seen, the
         # ankles rising (the heels leaving the floor) are; judged at the finish
         # against the top (`_front_heels`), so no still standing is needed.
-        changes["ankle_high"] = min(rep.ankle_high, f.ankle_y)
+        changes["ankle_high"] = min(m.ankle_high, f.ankle_y)
     if hip >= max(p.depth_deg, rep.peak_hip - p.turn_deg):
         if not math.isnan(neck) and sign is not None and f.sag_ok:
-            changes["neck_max"] = max(rep.neck_max, sign * neck)
+            changes["neck_max"] = max(m.neck_max, sign * neck)
         if f.ankle_w > 0:
-            changes["knee_ratio_min"] = min(rep.knee_ratio_min, f.knee_w / f.ankle_w)
+            changes["knee_ratio_min"] = min(m.knee_ratio_min, f.knee_w / f.ankle_w)
         if f.legs:  # judged against the rep's top at its finish (person.hip_shift)
-            changes["shift_sum"] = rep.shift_sum + body_over_feet(f)
-            changes["shift_n"] = rep.shift_n + 1
-    return evolve(rep, **changes) if changes else rep
+            changes["shift_sum"] = m.shift_sum + body_over_feet(f)
+            changes["shift_n"] = m.shift_n + 1
+    if f.legs:
+        return evolve(rep, ext_low=min(rep.ext_low, f.shoulder_height),
+                      measures=evolve(m, **changes))
+    return evolve(rep, measures=evolve(m, **changes)) if changes else rep
 
 
 def _advance(s: CoachState, sight: Sight, t_s: float,
@@ -406,9 +393,10 @@ def _rise(s: CoachState, rep: RepTrack, sight: Sight, t_s: float,
     if hip < p.stand_deg and f.shoulder_height >= (1.0 + rise) * rep.ext_low:
         # Standing, by the hips' angle and by the shoulders having risen.
         sign = facing_sign(s.perception.body.facing)
+        lean = trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf
         return evolve(s, phase=Phase.LOCKOUT, rep=evolve(
-            rep, lockout_s=t_s, top_s=t_s, top_hip=hip, ext_top=f.shoulder_height,
-            top_lean=trunk_lean(f, sign) if sign is not None and f.sag_ok else math.inf)), ()
+            rep, lockout_s=t_s, top_s=t_s, ext_top=f.shoulder_height,
+            measures=evolve(rep.measures, top_hip=hip, top_lean=lean))), ()
     if hip > rep.low_hip + p.turn_deg:
         if rep.low_hip < p.start_deg + p.turn_deg:
             # Came most of the way up, then went down again: no lockout, a partial.
@@ -435,11 +423,12 @@ def _lockout(s: CoachState, sight: Sight, t_s: float,
     # wait for a first lockout only asks whether the person stays.
     rep = evolve(rep, ext_top=max(rep.ext_top, f.shoulder_height))
     if not rep.top_judged:
-        if hip < rep.top_hip:
-            rep = evolve(rep, top_hip=hip, top_s=t_s)
+        if hip < rep.measures.top_hip:
+            rep = evolve(rep, top_s=t_s, measures=evolve(rep.measures, top_hip=hip))
         sign = facing_sign(s.perception.body.facing)
         if sign is not None and f.sag_ok:
-            rep = evolve(rep, top_lean=min(rep.top_lean, trunk_lean(f, sign)))
+            rep = evolve(rep, measures=evolve(
+                rep.measures, top_lean=min(rep.measures.top_lean, trunk_lean(f, sign))))
         rep = evolve(rep, top_judged=held >= p.lockout_hold_s)
     s = evolve(s, rep=rep, last_stand_s=t_s)
     # A first lockout of a set that started at depth, or one after a long
@@ -519,10 +508,11 @@ def _front_heels(rep: RepTrack, s: CoachState) -> RepTrack:
     body = s.perception.body
     top = rep.top if rep.top is not None and not math.isnan(rep.top.ankle_y) else body.top
     shin = body.cal.lengths()[2]
-    if math.isnan(top.ankle_y) or not math.isfinite(rep.ankle_high) or shin <= 0:
+    m = rep.measures
+    if math.isnan(top.ankle_y) or not math.isfinite(m.ankle_high) or shin <= 0:
         return rep
-    return evolve(rep, heel_rise_max=max(0.0, (top.ankle_y - rep.ankle_high) / shin),
-                  heel_seen=True)
+    return evolve(rep, measures=evolve(
+        m, heel_rise_max=max(0.0, (top.ankle_y - m.ankle_high) / shin), heel_seen=True))
 
 
 def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Events]:
@@ -539,11 +529,13 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
     body, seen_from = s.perception.body, s.perception.view
     ref = body.ref
     view = rep.view if rep.view != "unknown" else window_view(seen_from)
-    rep = evolve(rep, shift=hip_shift(rep.top, body.top, rep.shift_sum, rep.shift_n))
+    rep = evolve(rep, measures=evolve(rep.measures, shift=hip_shift(
+        rep.top, body.top, rep.measures.shift_sum, rep.measures.shift_n)))
     if view == "front":
         rep = _front_heels(rep, s)
     found, unjudged = faults_mod.judge(rep, ref, view, calibrated=ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance)
+    m = rep.measures
     count = s.rep_count + 1
     summary = {
         "index": count,
@@ -559,24 +551,24 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
         "checked": len(FAULTS) - len(unjudged), "checks": len(FAULTS),
         # The camera's angle to the person, degrees (0 front, 90 side), or None.
         "camera_deg": None if (deg := camera_deg(seen_from)) is None else round(deg, 1),
-        "top_hip_deg": round(rep.top_hip, 1),
-        "top_lean_deg": round(rep.top_lean, 1) if math.isfinite(rep.top_lean) else None,
+        "top_hip_deg": round(m.top_hip, 1),
+        "top_lean_deg": round(m.top_lean, 1) if math.isfinite(m.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
         "depth_by": "rise" if rep.depth_by_rise else "angle",
-        "heel_rise": round(rep.heel_rise_max, 3),
+        "heel_rise": round(m.heel_rise_max, 3),
         # back_rounding's and the weight faults' measures (None: not measured).
-        "neck_max_deg": round(rep.neck_max, 1) if math.isfinite(rep.neck_max) else None,
-        "com_foot_max": round(rep.com_max, 3) if math.isfinite(rep.com_max) else None,
-        "com_foot_min": round(rep.com_min, 3) if math.isfinite(rep.com_min) else None,
-        "hip_drop": round(rep.drop_max, 3),
-        "knee_ratio": round(rep.knee_ratio_min, 3) if math.isfinite(rep.knee_ratio_min)
+        "neck_max_deg": round(m.neck_max, 1) if math.isfinite(m.neck_max) else None,
+        "com_foot_max": round(m.com_max, 3) if math.isfinite(m.com_max) else None,
+        "com_foot_min": round(m.com_min, 3) if math.isfinite(m.com_min) else None,
+        "hip_drop": round(m.drop_max, 3),
+        "knee_ratio": round(m.knee_ratio_min, 3) if math.isfinite(m.knee_ratio_min)
         else None,
         "knee_ratio_standing": round(ref.knee_w / ref.ankle_w, 3) if ref.ankle_w > 0
         else None,
         # Signed, + toward the person's left, in hip widths; hips_to names the side.
-        "hip_shift": round(rep.shift, 3) if math.isfinite(rep.shift) else None,
-        "hips_to": None if not math.isfinite(rep.shift) or rep.shift == 0
-        else "left" if rep.shift > 0 else "right",
+        "hip_shift": round(m.shift, 3) if math.isfinite(m.shift) else None,
+        "hips_to": None if not math.isfinite(m.shift) or m.shift == 0
+        else "left" if m.shift > 0 else "right",
     }
     sets, events = add_rep(s.sets, summary, t_s, p,
                            judged=[f for f in FAULTS if f not in unjudged])
