@@ -45,6 +45,7 @@ from device.core.perception import (
     switched,
 )
 from device.core.person import (
+    Reference,
     Upright,
     body_over_feet,
     camera_deg,
@@ -535,10 +536,22 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
         rep = _front_heels(rep, s)
     found, unjudged = faults_mod.judge(rep, ref, view, calibrated=ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance)
-    m = rep.measures
     count = s.rep_count + 1
-    summary = {
-        "index": count,
+    summary = _summary(rep, count, view, found, unjudged, ref, camera_deg(seen_from))
+    sets, events = add_rep(s.sets, summary, t_s, p,
+                           judged=[f for f in FAULTS if f not in unjudged])
+    return evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s,
+                  sets=sets), events
+
+
+def _summary(rep: RepTrack, index: int, view: str, found: list[str], unjudged: list[str],
+             ref: Reference, deg: float | None) -> dict:
+    """A counted rep's figures: the rep event (`state.RepEvent`) without its type.
+    deg: the camera's angle to the person (person.camera_deg)."""
+    m = rep.measures
+    end_s = rep.top_s
+    return {
+        "index": index,
         "start_s": None if rep.start_s is None else round(rep.start_s, 3),
         "bottom_s": round(rep.bottom_s, 3), "end_s": round(end_s, 3),
         **_angles(rep, view),
@@ -550,7 +563,7 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
         # What the score covers: the checks this rep's view could make, of all.
         "checked": len(FAULTS) - len(unjudged), "checks": len(FAULTS),
         # The camera's angle to the person, degrees (0 front, 90 side), or None.
-        "camera_deg": None if (deg := camera_deg(seen_from)) is None else round(deg, 1),
+        "camera_deg": None if deg is None else round(deg, 1),
         "top_hip_deg": round(m.top_hip, 1),
         "top_lean_deg": round(m.top_lean, 1) if math.isfinite(m.top_lean) else None,
         "rise": round(rep.ext_top / rep.ext_low, 3),
@@ -570,7 +583,3 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
         "hips_to": None if not math.isfinite(m.shift) or m.shift == 0
         else "left" if m.shift > 0 else "right",
     }
-    sets, events = add_rep(s.sets, summary, t_s, p,
-                           judged=[f for f in FAULTS if f not in unjudged])
-    return evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s,
-                  sets=sets), events
