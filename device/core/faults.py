@@ -14,6 +14,7 @@ from a centre-of-mass proxy over the ankle and from the ankle rising.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from device.core.skeleton import FAULTS
 
@@ -150,11 +151,36 @@ HEEL_RISE_SHIN = 0.25
 MIN_DOWN_S = 0.4
 
 
+@dataclass(frozen=True)
+class Measures:
+    """What the checks read of a rep, folded in frame by frame while it is under
+    way (reps._track_rep) and finished at its end. Angles in degrees."""
+
+    neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
+    knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
+    # The body over the feet in the deep part of the rep: the sum of
+    # person.body_over_feet and its frames.
+    shift_sum: float = 0.0
+    shift_n: int = 0
+    # The result at the finish: the mean deep-part shift from the rep's top, in the
+    # top's hip widths, + toward the person's left (nan where it could not be measured).
+    shift: float = math.nan
+    com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
+    com_min: float = math.inf
+    heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
+    heel_seen: bool = False  # heel_rise_max was measured on some frame
+    ankle_high: float = math.inf  # from the front: the ankles' highest (least y) this rep
+    drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
+    top_hip: float = 180.0  # the straightest hip flexion of the top
+    top_lean: float = math.inf  # most backward signed lean at the top
+
+
 def judge(rep, ref, view: str, *, calibrated: bool,
           tolerance: float = 1.0) -> tuple[list[str], list[str]]:
     """Faults found on a rep and faults that could not be judged, both in priority order.
 
-    `rep` is the coach's RepTrack, `ref` its standing Reference; `calibrated`
+    `rep` is the coach's RepTrack (its peak angles, its times and its
+    `Measures`), `ref` its standing Reference; `calibrated`
     says whether the reference is from at least a second of still standing.
     `tolerance` is the staff's sensitivity setting: every threshold above is
     widened by this factor (above 1: fewer faults called) or narrowed (below 1).
@@ -162,6 +188,7 @@ def judge(rep, ref, view: str, *, calibrated: bool,
     choice, not a measured cut-off.
     """
     k = tolerance
+    m = rep.measures
     judged = set(judged_from(view, calibrated=calibrated))
     found: set[str] = set()
     measured: set[str] = set()
@@ -175,23 +202,23 @@ def judge(rep, ref, view: str, *, calibrated: bool,
     check("knees_bent_too_much", rep.peak_knee > 0,
           lambda: rep.peak_knee >= KNEE_MIN_DEG
           and (rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG * k
-               or (view != "side" and rep.drop_max >= HIP_DROP_SQUAT * k)))
-    check("knees_caving", math.isfinite(rep.knee_ratio_min) and ref.ankle_w > 0,
-          lambda: rep.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
-          and rep.knee_ratio_min < KNEE_RATIO_DROP / k * ref.knee_w / ref.ankle_w)
-    check("hips_shifting", math.isfinite(rep.shift), lambda: abs(rep.shift) > HIP_SHIFT_FRAC * k)
-    check("back_rounding", math.isfinite(rep.neck_max),
-          lambda: rep.neck_max > NECK_FLEX_DEG * k)
-    check("back_overarching", math.isfinite(rep.top_lean),
-          lambda: rep.top_lean < -LEAN_BACK_DEG * k)
-    check("incomplete_lockout", True, lambda: rep.top_hip > LOCKOUT_MAX_DEG * k)
-    com_seen = math.isfinite(rep.com_max)
-    heels_up = rep.heel_rise_max > HEEL_RISE_SHIN * k
+               or (view != "side" and m.drop_max >= HIP_DROP_SQUAT * k)))
+    check("knees_caving", math.isfinite(m.knee_ratio_min) and ref.ankle_w > 0,
+          lambda: m.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
+          and m.knee_ratio_min < KNEE_RATIO_DROP / k * ref.knee_w / ref.ankle_w)
+    check("hips_shifting", math.isfinite(m.shift), lambda: abs(m.shift) > HIP_SHIFT_FRAC * k)
+    check("back_rounding", math.isfinite(m.neck_max),
+          lambda: m.neck_max > NECK_FLEX_DEG * k)
+    check("back_overarching", math.isfinite(m.top_lean),
+          lambda: m.top_lean < -LEAN_BACK_DEG * k)
+    check("incomplete_lockout", True, lambda: m.top_hip > LOCKOUT_MAX_DEG * k)
+    com_seen = math.isfinite(m.com_max)
+    heels_up = m.heel_rise_max > HEEL_RISE_SHIN * k
     # From the front only the heels rising show the weight going onto the toes:
     # the centre of mass moves toward the camera, along the line of sight.
-    check("weight_on_toes", rep.heel_seen if view == "front" else com_seen,
-          lambda: heels_up or (view != "front" and rep.com_max > COM_TOES_FOOT * k))
-    check("weight_on_heels", com_seen, lambda: rep.com_min < COM_HEELS_FOOT * k)
+    check("weight_on_toes", m.heel_seen if view == "front" else com_seen,
+          lambda: heels_up or (view != "front" and m.com_max > COM_TOES_FOOT * k))
+    check("weight_on_heels", com_seen, lambda: m.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
           lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k)
     return [x for x in FAULTS if x in found], [x for x in FAULTS if x not in measured]

@@ -93,9 +93,9 @@ def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
     ValueError when time does not increase: the caller decides what that means.
 
     Plain Python floats, not numpy: on 34 values each numpy call costs more
-    than its arithmetic, and at the device's pace, with other work between
-    frames leaving the interpreter cold, several times more (CHANGELOG.md, "Why the
-    core costs three to five times its hot loop"). The arithmetic is float64
+    than its arithmetic, the more so at the device's pace, with other work
+    between frames leaving the interpreter cold (measured in CHANGELOG.md, "Why
+    the core costs three to five times its hot loop"). The arithmetic is float64
     either way, in the same order, so the result is the same.
     """
     if isinstance(x, np.ndarray):
@@ -131,3 +131,37 @@ def one_euro_step(state: OneEuroState | None, x, valid, t_s: float,
             new_dx.append(dx)
     return OneEuroState(tuple(new_x), tuple(new_dx), t_s,
                         tuple(s or ok for s, ok in zip(state.started, valid, strict=True)))
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """The keypoints through the filter: the One Euro state of their 34
+    coordinates, when each of the 17 was last seen, and how many the last frame
+    bridged over a dropout."""
+
+    filt: OneEuroState | None = None
+    seen_s: tuple[float, ...] | None = None
+    bridged: int = 0
+
+
+def filter_frame(state: Filtered, rows: list, xy: list, valid: list, t_s: float,
+                 bridge_s: float, params: OneEuroParams) -> tuple[Filtered, list, list]:
+    """One frame through the filter: (the new state, the 17 filtered (x, y), their 17
+    usable scores).
+
+    rows: the 17 (y, x, score) as given; xy: the 17 (x, y) in frame heights;
+    valid: which were seen (`seen`, `off_the_knee`). A keypoint unseen for at
+    most `bridge_s` seconds keeps its filtered position at the lowest usable
+    score (MIN_SCORE), and is counted as bridged; longer, its score is 0.
+    """
+    # The 34 coordinates filtered as one vector, x then y of each keypoint.
+    filt = one_euro_step(state.filt, [v for point in xy for v in point],
+                         [ok for ok in valid for _ in (0, 1)], t_s, params)
+    last = state.seen_s if state.seen_s is not None else (-math.inf,) * len(valid)
+    seen_s = tuple(t_s if ok else was for ok, was in zip(valid, last, strict=True))
+    bridged = [not ok and t_s - was <= bridge_s for ok, was in zip(valid, seen_s, strict=True)]
+    usable = [row[2] if ok else (MIN_SCORE if gap else 0.0)
+              for row, ok, gap in zip(rows, valid, bridged, strict=True)]
+    fx = filt.x
+    pts = list(zip(fx[0::2], fx[1::2], strict=True))
+    return Filtered(filt, seen_s, sum(bridged)), pts, usable

@@ -1,14 +1,17 @@
 """The person in view: which way they face, the camera's view of them, whether
 they are on their feet, walking, the same person as before, or seated.
 
-Each function reads one frame's `Features` (or raw keypoints, for identity)
-against the coach's state and returns values or a new state.
+The state of each is a frozen type of its own here (`Body`, `View`,
+`Identity`, `Seat`; `perception.Perception` holds them). Each function reads
+one frame's `Features` (or raw keypoints, for identity) against the part it
+needs and returns values or a new part.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +27,7 @@ from device.core.skeleton import (
     R_KNEE,
     R_SHOULDER,
 )
-from device.core.state import CoachParams, CoachState, Phase, Reference, Upright, evolve
+from device.core.state import CoachParams, evolve
 
 VIEWS = ("front", "oblique", "side")
 # The heel lies about a quarter of the foot's length behind the ankle joint
@@ -45,6 +48,87 @@ SEATED_THIGH_DEG = 60.0
 # sit-to-stand leans 39 deg (10 to 49), a wall squat's back stays on the wall.
 SEAT_RISE_LEAN_DEG = 20.0
 FACING_KNOWN = 0.5  # |averaged facing| from which the direction is trusted
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The person's own standing posture, averaged over still standing frames."""
+
+    standing_s: float = 0.0  # how long they have stood still so far
+    shoulder_w: float = 0.0
+    hip_w: float = 0.0
+    knee_w: float = 0.0
+    ankle_w: float = 0.0
+    ankle_y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Upright:
+    """Where the hips stand over the feet, and the ankles' height, while the
+    person is upright: the top of every rep, averaged (ref_tau_s). Each rep is
+    judged against the top it began from (or, for a set that starts at depth,
+    the top it reached), so no still standing calibration is needed. Frame
+    heights; nan before the first."""
+
+    shift: float = math.nan  # body_over_feet
+    lr: float = 0.0  # left hip x - right hip x: the sign says where the person's left is
+    hip_w: float = 0.0  # the hips' width as this view shows it
+    ankle_y: float = math.nan  # the ankles' height on the image (the heels down)
+
+
+@dataclass(frozen=True)
+class Body:
+    """What is learnt of the followed person's body (`forget` drops it): segment
+    lengths, the standing reference, the top of the reps, which way they face and
+    how fast their feet travel."""
+
+    cal: Calibration = Calibration()
+    ref: Reference = Reference()
+    ref_t_s: float | None = None  # last frame the standing reference was updated
+    top: Upright = Upright()  # the hips over the feet at the top of the reps
+    facing: float = 0.0  # + facing +x, - facing -x (side view), averaged
+    feet_avg: tuple[float, float] = (0.0, 0.0)
+    feet_t_s: float | None = None  # last frame the feet were seen
+    travel: float = 0.0  # smoothed speed of the feet, torso lengths per second
+
+
+@dataclass(frozen=True)
+class View:
+    """The camera's view of the person: shoulder width over torso length and the
+    left/right score asymmetry, averaged while upright, and the frames that voted
+    front, oblique or side."""
+
+    ratio: float = 0.0
+    asym: float = 0.0
+    votes: tuple[int, int, int] = (0, 0, 0)  # front, oblique, side frames
+    # Before any vote, ratio and asym average every frame on the feet
+    # (early_view) over this much time; None before the first such frame.
+    early_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is followed, judged on raw keypoints (`identity`): the raw midpoints
+    of the hips, knees and ankles of the last frame of this person (None where
+    unseen), and of someone else seen instead, since when."""
+
+    anchor_pts: tuple | None = None
+    anchor_t_s: float | None = None
+    other_pts: tuple | None = None
+    other_since_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Seat:
+    """What a seat does to a person at depth (`seat_times`)."""
+
+    behind_s: float = 0.0  # how long the centre of mass has stayed behind the heels at depth
+    rest_s: float = 0.0  # how long a seated posture has been held still
+    lean: float = math.nan  # the most upright trunk of the seated posture at this depth
+    rose: bool = False  # got up off a seat: the trunk leant forward from it
+
+
+NO_SEAT = Seat()  # not at depth
 
 
 # Shoulder width over trunk length facing the camera. From body-segment
@@ -85,22 +169,22 @@ def view_deg(view: str) -> tuple[float, float]:
     return {"front": (0.0, front), "oblique": (front, side), "side": (side, 90.0)}[view]
 
 
-def window_view(s: CoachState) -> str:
-    return classify_view(s.view_ratio, s.view_asym) if sum(s.view_votes) else "unknown"
+def window_view(v: View) -> str:
+    return classify_view(v.ratio, v.asym) if sum(v.votes) else "unknown"
 
 
-def angle_view(s: CoachState) -> str:
+def angle_view(v: View) -> str:
     """The view the angles are read for: the view once the person has been seen
     standing (`window_view`); before that, "side" where the early estimate
     (`early_view`) says so, else "unknown" (angles through the calibration)."""
-    if sum(s.view_votes):
-        return window_view(s)
-    if s.early_view_s is not None and classify_view(s.view_ratio, 0.0) == "side":
+    if sum(v.votes):
+        return window_view(v)
+    if v.early_s is not None and classify_view(v.ratio, 0.0) == "side":
         return "side"
     return "unknown"
 
 
-def early_view(s: CoachState, f: Features, cal: Calibration, dt_s: float) -> CoachState:
+def early_view(v: View, f: Features, cal: Calibration, dt_s: float) -> View:
     """Before the person is first seen standing (a set that starts at depth), the
     view's shoulder width over trunk length, a time-weighted mean of every frame
     on the feet so far (no decay: a first frame does not outweigh the rest); the
@@ -111,16 +195,15 @@ def early_view(s: CoachState, f: Features, cal: Calibration, dt_s: float) -> Coa
     and can only shorten the trunk on the image, so bent over the ratio can only
     be larger than it is standing. A side reading while bent is a side view.
     """
-    if sum(s.view_votes):
-        return s
+    if sum(v.votes):
+        return v
     ratio = f.shoulder_w / max(cal.lengths()[0], 1e-6)
-    if s.early_view_s is None:
-        return evolve(s, view_ratio=ratio, view_asym=f.asym, early_view_s=0.0)
+    if v.early_s is None:
+        return evolve(v, ratio=ratio, asym=f.asym, early_s=0.0)
     dt = min(max(dt_s, 0.0), 0.1)  # a gap weighs no more than a few frames
-    k = dt / (s.early_view_s + dt) if s.early_view_s + dt > 0 else 1.0
-    return evolve(s, view_ratio=s.view_ratio + k * (ratio - s.view_ratio),
-                  view_asym=s.view_asym + k * (f.asym - s.view_asym),
-                  early_view_s=s.early_view_s + dt)
+    k = dt / (v.early_s + dt) if v.early_s + dt > 0 else 1.0
+    return evolve(v, ratio=v.ratio + k * (ratio - v.ratio), asym=v.asym + k * (f.asym - v.asym),
+                  early_s=v.early_s + dt)
 
 
 def dominant_view(votes: tuple[int, int, int]) -> str:
@@ -143,12 +226,12 @@ def to_xy(rows: list, aspect: float, single: bool) -> list[tuple[float, float]]:
     return [(row[1] * aspect, row[0]) for row in rows]
 
 
-def forget_person(s: CoachState, t_s: float) -> CoachState:
+def forget(b: Body, t_s: float) -> Body:
     """Someone new (or nobody): drop what was learnt about the last person's body.
 
     The view votes stay until someone new appears, so a report still names the
     view of the person who just left."""
-    return evolve(s, cal=Calibration(t_s=t_s), ref=Reference(), top=Upright(), facing=0.0,
+    return evolve(b, cal=Calibration(t_s=t_s), ref=Reference(), top=Upright(), facing=0.0,
                   travel=0.0, feet_t_s=None)
 
 
@@ -209,8 +292,8 @@ def on_feet(f: Features, cal: Calibration, params: CoachParams) -> bool:
     return (f.ankle_y - f.hip_y) > params.upright_leg_frac * leg
 
 
-def identity(s: CoachState, xy: list, valid: list, t_s: float,
-             p: CoachParams) -> tuple[str, CoachState]:
+def identity(s: Identity, cal: Calibration, xy: list, valid: list, t_s: float,
+             p: CoachParams) -> tuple[str, Identity]:
     """Whether this frame shows the person followed: "same", "other" (skip the
     frame) or "switched" (someone else, seen for ``switch_s``).
 
@@ -230,10 +313,10 @@ def identity(s: CoachState, xy: list, valid: list, t_s: float,
     pts = _parts(xy, valid)
     sx = (xy[L_SHOULDER][0] + xy[R_SHOULDER][0]) / 2 - pts[0][0]
     sy = (xy[L_SHOULDER][1] + xy[R_SHOULDER][1]) / 2 - pts[0][1]
-    torso = max(s.cal.lengths()[0], math.hypot(sx, sy), 1e-6)
-    here = {"anchor_pts": pts, "anchor_t_s": t_s, "other_pts": None, "other_since_s": None}
+    torso = max(cal.lengths()[0], math.hypot(sx, sy), 1e-6)
+    here = evolve(s, anchor_pts=pts, anchor_t_s=t_s, other_pts=None, other_since_s=None)
     if s.anchor_pts is None or s.anchor_t_s is None:
-        return "same", evolve(s, **here)
+        return "same", here
     # While someone else is seen, the followed person is judged as of the first
     # such frame: their reach must not grow with the frames skipped since.
     since = s.other_since_s if s.other_since_s is not None else t_s
@@ -244,9 +327,9 @@ def identity(s: CoachState, xy: list, valid: list, t_s: float,
             # Still the one seen instead: a switch once they have stayed for switch_s.
             if t_s - s.other_since_s < p.switch_s:
                 return "other", evolve(s, other_pts=pts)
-            return "switched", evolve(s, **here)
+            return "switched", here
         return "other", evolve(s, other_pts=pts, other_since_s=t_s)
-    return "same", evolve(s, **here)
+    return "same", here
 
 
 Parts = tuple[tuple[float, float] | None, ...]  # midpoints of hips, knees, feet
@@ -273,8 +356,8 @@ def _moved(a: Parts, b: Parts, reach: float) -> bool:
     return True
 
 
-def feet_travel(state: CoachState, f: Features, t_s: float,
-            params: CoachParams) -> tuple[tuple[float, float], float]:
+def feet_travel(body: Body, f: Features, t_s: float,
+                params: CoachParams) -> tuple[tuple[float, float], float]:
     """Where the feet have been lately and how fast they travel.
 
     Speed is the lag between the ankles and an exponential average of their
@@ -284,20 +367,20 @@ def feet_travel(state: CoachState, f: Features, t_s: float,
     ankles, not the hips: they stay planted in a hinge and move in a walk.
     Units: torso lengths per second.
     """
-    torso = max(state.cal.lengths()[0], f.torso_len, 1e-6)
+    torso = max(body.cal.lengths()[0], f.torso_len, 1e-6)
     x, y = f.ankle_x, f.ankle_y
-    if state.feet_t_s is None:
+    if body.feet_t_s is None:
         return (x, y), 0.0
-    k = (t_s - state.feet_t_s) / (params.travel_tau_s + t_s - state.feet_t_s)
-    avg = (state.feet_avg[0] + k * (x - state.feet_avg[0]),
-           state.feet_avg[1] + k * (y - state.feet_avg[1]))
+    k = (t_s - body.feet_t_s) / (params.travel_tau_s + t_s - body.feet_t_s)
+    avg = (body.feet_avg[0] + k * (x - body.feet_avg[0]),
+           body.feet_avg[1] + k * (y - body.feet_avg[1]))
     return avg, math.hypot(x - avg[0], y - avg[1]) / torso / params.travel_tau_s
 
 
-def seat_times(s: CoachState, f: Features, hip: float, trunk: float, thigh: float,
-               travel: float, cal: Calibration, facing: float, dt_s: float,
-               p: CoachParams) -> tuple[float, float, float, bool]:
-    """(behind_s, rest_s, seat_lean, rose): what a seat does to a person at depth.
+def seat_times(s: Seat, v: View, torso_ref: float, f: Features, hip: float, trunk: float,
+               thigh: float, travel: float, cal: Calibration, facing: float, dt_s: float,
+               p: CoachParams) -> Seat:
+    """What a seat does to a person at depth (behind_s, rest_s, lean, rose).
 
     A seat is a body at rest on something, judged by what the body does. The
     seated posture (the trunk within SEATED_TRUNK_DEG of vertical, the thighs at
@@ -314,19 +397,20 @@ def seat_times(s: CoachState, f: Features, hip: float, trunk: float, thigh: floa
     centre of mass, the posture counts only with it behind the heels for
     `supported_s` (behind_s, the support). From the front the centre of mass is
     unseen: only resting is watched, since a squat's rise leans forward too.
+    torso_ref: the trunk's length when the rep began (0: not known).
     """
     if hip < p.depth_deg:
-        return 0.0, 0.0, math.nan, False
+        return NO_SEAT
     dt = max(dt_s, 0.0)
     sign = facing_sign(facing)
     torso, _, shin = cal.lengths()
-    view = window_view(s) if sum(s.view_votes) else classify_view(
+    view = window_view(v) if sum(v.votes) else classify_view(
         f.shoulder_w / max(torso, 1e-6), f.asym)
-    torso_ref = s.rep.torso_ref if s.rep.torso_ref > 0 else torso
+    torso_ref = torso_ref if torso_ref > 0 else torso
     upright = f.torso_dy >= math.cos(math.radians(SEATED_TRUNK_DEG)) * torso_ref
     posture = upright and thigh > SEATED_THIGH_DEG
     behind = 0.0
-    lean = s.seat_lean
+    lean = s.lean
     if sign is not None and shin > 0 and view != "front":
         com = sign * (f.com_x - f.ankle_x) / (FOOT_PER_SHIN * shin)
         behind = s.behind_s + dt if com < COM_SEAT_FOOT else 0.0
@@ -335,7 +419,7 @@ def seat_times(s: CoachState, f: Features, hip: float, trunk: float, thigh: floa
             lean = trunk if math.isnan(lean) else min(lean, trunk)
     rest = s.rest_s + dt if posture and travel < p.still_torso_per_s else 0.0
     rose = not math.isnan(lean) and trunk >= lean + SEAT_RISE_LEAN_DEG
-    return behind, rest, lean, rose
+    return evolve(s, behind_s=behind, rest_s=rest, lean=lean, rose=rose)
 
 
 def framing(keypoints: np.ndarray) -> str | None:
@@ -359,9 +443,9 @@ def framing(keypoints: np.ndarray) -> str | None:
     return None
 
 
-def is_seated(s: CoachState, p: CoachParams) -> bool:
+def is_seated(s: Seat, p: CoachParams) -> bool:
     """On a seat (`seat_times`): rested on it, or got up off it."""
-    return s.rest_s >= p.seated_rest_s or s.seat_rose
+    return s.rest_s >= p.seated_rest_s or s.rose
 
 
 def trunk_lean(f: Features, sign: float) -> float:
@@ -371,23 +455,23 @@ def trunk_lean(f: Features, sign: float) -> float:
     return math.degrees(math.atan2(sign * dx, dy))
 
 
-def camera_deg(s: CoachState) -> float | None:
+def camera_deg(v: View) -> float | None:
     """The camera's angle to the person, degrees (0 facing it, 90 from the side),
     from the shoulders' width over the trunk's length while standing: the width
     shrinks with the cosine of the turn. Facing the camera the ratio is
     FRONT_RATIO. None before the person has been seen standing."""
-    if not sum(s.view_votes):
+    if not sum(v.votes):
         return None
-    return math.degrees(math.acos(max(0.0, min(1.0, s.view_ratio / FRONT_RATIO))))
+    return math.degrees(math.acos(max(0.0, min(1.0, v.ratio / FRONT_RATIO))))
 
 
 def angle_corrected(deg: float | None, p: CoachParams) -> bool:
     """Whether the side-view measures are put back to their sagittal size at
-    this camera angle (CoachParams.sagittal_deg; reps._at_an_angle)."""
+    this camera angle (CoachParams.sagittal_deg; perception.at_an_angle)."""
     return deg is not None and p.sagittal_deg[0] <= deg <= p.sagittal_deg[1]
 
 
-def signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> float:
+def signed_lean(v: View, ref: Reference, f: Features, hinge: float, facing: float) -> float:
     """Trunk lean, degrees, + forward and - backward, where the view can tell.
 
     From the side, the trunk's direction against the way the person faces.
@@ -395,31 +479,33 @@ def signed_lean(s: CoachState, f: Features, hinge: float, facing: float) -> floa
     sign comes from the shoulders' width: leaning toward the camera brings
     them closer (wider on the image), leaning back takes them away.
     """
-    view = window_view(s)
+    view = window_view(v)
     sign = facing_sign(facing)
     if view != "front" and sign is not None:
         return trunk_lean(f, sign)
-    if view == "front" and s.ref.shoulder_w > 0:
-        return hinge if f.shoulder_w >= s.ref.shoulder_w else -hinge
+    if view == "front" and ref.shoulder_w > 0:
+        return hinge if f.shoulder_w >= ref.shoulder_w else -hinge
     return hinge
 
 
-def observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> CoachState:
+def observe_standing(v: View, b: Body, f: Features, t_s: float, p: CoachParams,
+                     hold_ref: bool) -> tuple[View, Body]:
     """Upright and still: update the view estimate, and the standing reference
-    while no set is under way (so a short lockout never becomes the reference)."""
+    unless `hold_ref` (a set under way or a lockout watched: a short lockout
+    never becomes the reference)."""
     # Time standing since the last such frame, capped so a gap does not count as standing.
-    dt = min(max(t_s - s.ref_t_s, 0.0), 0.1) if s.ref_t_s is not None else 0.0
-    torso = max(s.cal.lengths()[0], 1e-6)
+    dt = min(max(t_s - b.ref_t_s, 0.0), 0.1) if b.ref_t_s is not None else 0.0
+    torso = max(b.cal.lengths()[0], 1e-6)
     kv = dt / (p.view_tau_s + dt)
-    ratio = s.view_ratio + kv * (f.shoulder_w / torso - s.view_ratio) if sum(s.view_votes) \
+    ratio = v.ratio + kv * (f.shoulder_w / torso - v.ratio) if sum(v.votes) \
         else f.shoulder_w / torso
-    asym = s.view_asym + kv * (f.asym - s.view_asym) if sum(s.view_votes) else f.asym
-    v = list(s.view_votes)
-    v[VIEWS.index(classify_view(ratio, asym))] += 1
-    if s.set_reps or s.phase == Phase.LOCKOUT:
-        return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
-                      ref_t_s=t_s)
-    r = s.ref
+    asym = v.asym + kv * (f.asym - v.asym) if sum(v.votes) else f.asym
+    votes = list(v.votes)
+    votes[VIEWS.index(classify_view(ratio, asym))] += 1
+    view = evolve(v, ratio=ratio, asym=asym, votes=(votes[0], votes[1], votes[2]))
+    if hold_ref:
+        return view, evolve(b, ref_t_s=t_s)
+    r = b.ref
     k = dt / (p.ref_tau_s + dt) if r.standing_s > 0 else 1.0
     ref = Reference(
         standing_s=r.standing_s + dt,
@@ -429,5 +515,4 @@ def observe_standing(s: CoachState, f: Features, t_s: float, p: CoachParams) -> 
         ankle_w=r.ankle_w + k * (f.ankle_w - r.ankle_w),
         ankle_y=r.ankle_y + k * (f.ankle_y - r.ankle_y),
     )
-    return evolve(s, view_ratio=ratio, view_asym=asym, view_votes=(v[0], v[1], v[2]),
-                  ref=ref, ref_t_s=t_s)
+    return view, evolve(b, ref=ref, ref_t_s=t_s)

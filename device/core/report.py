@@ -10,20 +10,21 @@ import numpy as np
 from device.core.faults import judged_from
 from device.core.features import reportable
 from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
-from device.core.reps import interrupt, step
-from device.core.sets import end_session, end_set, extra_set, guide, set_state
-from device.core.state import CoachParams, CoachState, Phase
+from device.core.reps import CoachState, interrupt, step
+from device.core.sets import SetsState, end_session, end_set, extra_set, guide, set_state
+from device.core.state import CoachParams, Phase
 
 
 def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
     """What the mirror shows: JSON-ready, no history, nothing personal."""
     p = params or CoachParams()
     calib_s = p.calib_s
+    per, sets = s.perception, s.sets
     present = s.phase != Phase.ABSENT
     now = s.t_s if s.t_s is not None else 0.0
-    view = window_view(s)
-    deg = camera_deg(s)
-    calibrated = present and s.ref.standing_s >= calib_s
+    view = window_view(per.view)
+    deg = camera_deg(per.view)
+    calibrated = present and per.body.ref.standing_s >= calib_s
 
     def num(x: float) -> float | None:  # never NaN or infinity: strict JSON readers
         return round(x, 3) if present and math.isfinite(x) else None
@@ -33,22 +34,23 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "phase": s.phase,
         "rep_count": s.rep_count,  # every rep since the device started
         # The session and its sets: the big number is set_reps, this set's count.
-        "set_reps": len(s.set_reps),
-        "session": s.session_index if s.session_active else None,
-        "session_reps": s.session_reps,
-        "sets_done": list(s.session_sets),  # reps of each set this session has ended
-        "set_number": len(s.session_sets) + (1 if s.set_reps else 0),
-        "set_state": set_state(s, p),
+        "set_reps": len(sets.set_reps),
+        "session": sets.session_index if sets.session_active else None,
+        "session_reps": sets.session_reps,
+        "sets_done": list(sets.session_sets),  # reps of each set this session has ended
+        "set_number": len(sets.session_sets) + (1 if sets.set_reps else 0),
+        "set_state": set_state(sets, p),
         # A set past the target of sets: counted and kept, and said to be extra.
-        "set_extra": bool(s.set_reps) and extra_set(s, p),
+        "set_extra": bool(sets.set_reps) and extra_set(sets, p),
         "set_target_reps": p.set_target_reps or None,
         "set_target_sets": p.set_target_sets or None,
-        "set_elapsed_s": None if s.set_started_s is None else round(now - s.set_started_s, 1),
-        "rest_s": None if s.resting_since_s is None or s.set_reps
-        else round(now - s.resting_since_s, 1),
+        "set_elapsed_s": None if sets.set_started_s is None
+        else round(now - sets.set_started_s, 1),
+        "rest_s": None if sets.resting_since_s is None or sets.set_reps
+        else round(now - sets.resting_since_s, 1),
         "rest_target_s": p.rest_s,
-        "set_faults": [r["faults"] for r in s.set_reps],  # this set's strip, rep by rep
-        "guide": guide(s, p, view),
+        "set_faults": [r["faults"] for r in sets.set_reps],  # this set's strip, rep by rep
+        "guide": guide(sets, per.body.ref, present, p, view),
         "partial_reps": s.partial_count,
         "view": view if present else "unknown",
         "calibrated": calibrated,
@@ -57,24 +59,25 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         "camera_deg": None if not present or deg is None else round(deg, 1),
         "judged": judged_from(view if present else "unknown", calibrated=calibrated,
                               angle_ok=angle_corrected(deg, p)),
-        "bridged_keypoints": s.bridged,
+        "bridged_keypoints": per.keypoints.bridged,
         # What the page asks of the person: to come into frame, or that it cannot
         # see them clearly (many keypoints bridged over dropouts).
-        "framing": s.framing,
-        "clear": not present or s.bridged < 4,
+        "framing": per.framing,
+        "clear": not present or per.keypoints.bridged < 4,
         # The depth gauge: where this hinge is between standing and depth.
         "stand_deg": p.stand_deg, "depth_deg": p.depth_deg,
         # Each angle in its physiological range or None (features.reportable).
         **{name: reportable(name, value, view)[0] if present else None
-           for name, value in (("hinge_deg", s.hinge_deg), ("hip_deg", s.hip_deg),
-                               ("knee_deg", s.knee_deg))},
-        "lean_deg": num(round(s.lean_deg, 1)),
-        "hip_drop": num(s.hip_drop),
-        "last_fault": s.last_fault,
-        "cue_id": s.cue_id,
-        "cue_s": None if s.cue_id is None or not math.isfinite(s.cue_s) else round(s.cue_s, 3),
-        "last_rep": s.last_rep,
-        "last_set": s.last_set,
+           for name, value in (("hinge_deg", per.hinge_deg), ("hip_deg", per.hip_deg),
+                               ("knee_deg", per.knee_deg))},
+        "lean_deg": num(round(per.lean_deg, 1)),
+        "hip_drop": num(per.hip_drop),
+        "last_fault": sets.last_fault,
+        "cue_id": sets.cue_id,
+        "cue_s": None if sets.cue_id is None or not math.isfinite(sets.cue_s)
+        else round(sets.cue_s, 3),
+        "last_rep": sets.last_rep,
+        "last_set": sets.last_set,
         "t_s": None if s.t_s is None else round(s.t_s, 3),
     }
 
@@ -103,12 +106,13 @@ class Coach:
 def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[dict]]:
     """The pure half of `Coach.lose_sight`: no frame tells the time, so the
     last frame's is used."""
-    events: list[dict] = []
     t_s = s.t_s if s.t_s is not None else 0.0
-    s = end_session(end_set(interrupt(s, events, p, walked_off=True), events, reason, p),
-                    events, reason, t_s, p)
+    s, ended = interrupt(s, p, walked_off=True)
+    sets, closed = end_set(s.sets, reason, p)
+    sets, left = end_session(sets, reason, t_s, p)
     return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
-                      set_index=s.set_index, session_index=s.session_index, t_s=s.t_s), events
+                      sets=SetsState(set_index=sets.set_index, session_index=sets.session_index),
+                      t_s=s.t_s), [*ended, *closed, *left]
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
@@ -127,25 +131,27 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     changes = 0
     hip_series: list[float | None] = []
     for kp, t_s in zip(keypoints, t, strict=True):
-        since = state.other_since_s
+        since = state.perception.identity.other_since_s
         state, events = step(state, kp, float(t_s), aspect, params)
+        per = state.perception
         if series:
-            seen_now = state.phase != Phase.ABSENT and state.last_seen_s == float(t_s)
-            hip_series.append(round(state.hip_deg, 1) if seen_now and
-                              math.isfinite(state.hip_deg) else None)
-        seat_s = max(seat_s, state.behind_s)
-        since = state.other_since_s if state.other_since_s is not None else since
+            seen_now = state.phase != Phase.ABSENT and per.last_seen_s == float(t_s)
+            hip_series.append(round(per.hip_deg, 1) if seen_now and
+                              math.isfinite(per.hip_deg) else None)
+        seat_s = max(seat_s, per.seat.behind_s)
+        other = per.identity.other_since_s
+        since = other if other is not None else since
         changed = sum(e["type"] == "person_changed" for e in events)
-        if since is not None and (changed or state.other_since_s is not None):
+        if since is not None and (changed or other is not None):
             other_s = max(other_s, float(t_s) - since)  # a run that became a switch too
         changes += changed
         reps.extend(e for e in events if e["type"] == "rep")
         sets.extend(e for e in events if e["type"] == "set_ended")
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
-    end: list[dict] = []
-    state = end_set(interrupt(state, end, params, walked_off=False), end, "recording_ended",
-                    params)
+    state, ended = interrupt(state, params, walked_off=False)
+    _, closed = end_set(state.sets, "recording_ended", params)
+    end = ended + closed
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}
@@ -156,12 +162,13 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     for st in sets:
         st.pop("type", None)
     views = [r["view"] for r in reps if r["view"] != "unknown"]
+    view = state.perception.view
     extra = {"series": {"t_s": [round(float(x), 3) for x in t], "hip_deg": hip_series}} \
         if series else {}
     return {**extra,
         "frames": int(len(t)),
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
-        "view": dominant_view(state.view_votes) if sum(state.view_votes) else
+        "view": dominant_view(view.votes) if sum(view.votes) else
         (max(set(views), key=views.count) if views else "unknown"),
         "rep_count": state.rep_count,
         "partial_reps": state.partial_count,
@@ -173,5 +180,5 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "seat_max_s": round(seat_s, 3),
         "person_changes": changes, "other_max_s": round(other_s, 3),
         # The view's measures as averaged at the end (classify_view's thresholds).
-        "view_ratio": round(state.view_ratio, 3), "view_asym": round(state.view_asym, 3),
+        "view_ratio": round(view.ratio, 3), "view_asym": round(view.asym, 3),
     }

@@ -5,10 +5,14 @@ show and keep them."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
+from device.core.person import Reference
 from device.core.skeleton import FAULTS
-from device.core.state import CoachParams, CoachState, Event, Phase, evolve
+from device.core.state import CoachParams, Events, evolve
 
 # Praise says only what was judged: each claim of the sentence needs its check.
 # "praise": hips back, long spine, tall finish (the spine judged, from the side);
@@ -20,13 +24,34 @@ PRAISE_NEEDS = (("praise", {"knees_bent_too_much", "back_rounding", "incomplete_
                 ("praise_hips", {"knees_bent_too_much", "incomplete_lockout"}))
 
 
+@dataclass(frozen=True)
+class SetsState:
+    """The session, its sets and the cue. The session is one person in front of
+    the mirror, from stepping in (and being calibrated, or a first rep) to
+    leaving for session_idle_s."""
+
+    set_index: int = 0  # sets started so far (the current one while working)
+    set_reps: tuple = ()  # summaries of the reps of the current set
+    set_started_s: float | None = None  # when the current set's first rep began
+    session_index: int = 0  # sessions started so far (the current one while active)
+    session_active: bool = False
+    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
+    session_reps: int = 0
+    resting_since_s: float | None = None  # a set ended and the next has not begun
+    last_fault: str | None = None
+    cue_id: str | None = None
+    cue_s: float = -math.inf
+    last_rep: dict | None = None
+    last_set: dict | None = None
+
+
 def praise_for(judged) -> str | None:
     """The praise whose every claim was judged on this rep, or None (too little seen)."""
     return next((cue for cue, needs in PRAISE_NEEDS if needs <= set(judged)), None)
 
 
-def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
-             events: list[Event], judged) -> CoachState:
+def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
+             judged) -> tuple[SetsState, Events]:
     """One cue at a time, most important fault first, no repeats within
     cue_repeat_s; praise for a clean rep says only what was judged (`judged`)."""
     if found:
@@ -36,11 +61,31 @@ def give_cue(s: CoachState, found: list[str], t_s: float, p: CoachParams,
     else:
         cue_id = praise_for(judged)
         if cue_id is None:
-            return s
+            return s, ()
     if cue_id == s.cue_id and t_s - s.cue_s < p.cue_repeat_s:
-        return s
-    events.append({"type": "cue", "id": cue_id, "t_s": t_s})
-    return evolve(s, cue_id=cue_id, cue_s=t_s)
+        return s, ()
+    return evolve(s, cue_id=cue_id, cue_s=t_s), ({"type": "cue", "id": cue_id, "t_s": t_s},)
+
+
+def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams,
+            judged) -> tuple[SetsState, Events]:
+    """A counted rep (`summary`: the rep event's figures) joins its set, starting the
+    session and the set if need be; then its cue, and the set ends at its target."""
+    started: Events = ()
+    if not s.session_active:  # a first rep before the standing calibration
+        s, started = start_session(s, t_s)
+    if not s.set_reps:
+        s, more = start_set(s, summary["start_s"] if summary["start_s"] is not None
+                            else summary["bottom_s"], p)
+        started += more
+    found = summary["faults"]
+    s = evolve(s, set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
+               last_rep=summary, last_fault=found[0] if found else None)
+    s, cue = give_cue(s, found, t_s, p, judged)
+    ended: Events = ()
+    if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
+        s, ended = end_set(s, "target", p)  # the set is done: rest until the next one
+    return s, (*started, {"type": "rep", **summary}, *cue, *ended)
 
 
 def set_summary(index: int, reps: tuple) -> dict:
@@ -61,62 +106,64 @@ def set_summary(index: int, reps: tuple) -> dict:
     }
 
 
-def extra_set(s: CoachState, p: CoachParams) -> bool:
+def extra_set(s: SetsState, p: CoachParams) -> bool:
     """Is the set under way (or the next one) past the session's target of
     sets? Counted and kept all the same, and said to be extra."""
     return bool(p.set_target_sets) and len(s.session_sets) >= p.set_target_sets
 
 
-def start_set(s: CoachState, t_s: float, events: list[Event], p: CoachParams) -> CoachState:
+def start_set(s: SetsState, t_s: float, p: CoachParams) -> tuple[SetsState, Events]:
     """The first rep of a set is being counted (`t_s`: when it began)."""
     index = s.set_index + 1
-    events.append({"type": "set_started", "set": index, "session": s.session_index,
-                   "number": len(s.session_sets) + 1, "extra": extra_set(s, p), "t_s": t_s})
-    return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None)
+    started = {"type": "set_started", "set": index, "session": s.session_index,
+               "number": len(s.session_sets) + 1, "extra": extra_set(s, p), "t_s": t_s}
+    return evolve(s, set_index=index, set_started_s=t_s, resting_since_s=None), (started,)
 
 
-def end_set(s: CoachState, events: list[Event], reason: str, p: CoachParams) -> CoachState:
+def end_set(s: SetsState, reason: str, p: CoachParams) -> tuple[SetsState, Events]:
     """Close the set under way, if any. Its fault and cue go with it: the
     next set starts clean; the summary stays for the page until then."""
     if not s.set_reps:
-        return s
+        return s, ()
     summary = set_summary(s.set_index, s.set_reps)
     summary["extra"] = extra_set(s, p)
-    events.append({"type": "set_ended", "reason": reason, **summary})
     return evolve(s, set_reps=(), last_set=summary, set_started_s=None,
                   session_sets=(*s.session_sets, len(s.set_reps)),
-                  resting_since_s=summary["end_s"], last_fault=None, cue_id=None)
+                  resting_since_s=summary["end_s"], last_fault=None, cue_id=None), \
+        ({"type": "set_ended", "reason": reason, **summary},)
 
 
-def start_session(s: CoachState, t_s: float, events: list[Event]) -> CoachState:
+def start_session(s: SetsState, t_s: float) -> tuple[SetsState, Events]:
     index = s.session_index + 1
-    events.append({"type": "session_started", "session": index, "t_s": t_s})
     return evolve(s, session_index=index, session_active=True, session_sets=(),
-                  session_reps=0, resting_since_s=None)
+                  session_reps=0, resting_since_s=None), \
+        ({"type": "session_started", "session": index, "t_s": t_s},)
 
 
-def end_session(s: CoachState, events: list[Event], reason: str, t_s: float,
-                p: CoachParams) -> CoachState:
+def end_session(s: SetsState, reason: str, t_s: float,
+                p: CoachParams) -> tuple[SetsState, Events]:
     """Close the session (and its set): nothing of this person stays on the glass."""
     if not s.session_active:
-        return s
-    s = end_set(s, events, reason, p)
-    events.append({"type": "session_ended", "session": s.session_index, "reason": reason,
-                   "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s})
+        return s, ()
+    s, events = end_set(s, reason, p)
+    ended = {"type": "session_ended", "session": s.session_index, "reason": reason,
+             "sets": list(s.session_sets), "reps": s.session_reps, "t_s": t_s}
     return evolve(s, session_active=False, session_sets=(), session_reps=0,
                   resting_since_s=None, last_rep=None, last_set=None, last_fault=None,
-                  cue_id=None)
+                  cue_id=None), (*events, ended)
 
 
-def follow_session(s: CoachState, events: list[Event], t_s: float,
-                   p: CoachParams) -> CoachState:
+def follow_session(s: SetsState, t_s: float, p: CoachParams, *, present: bool,
+                   last_seen_s: float, standing_s: float) -> tuple[SetsState, Events]:
     """After each frame: someone in view and calibrated starts a session;
-    nobody in view for session_idle_s ends it."""
-    if s.session_active and s.phase == Phase.ABSENT and t_s - s.last_seen_s >= p.session_idle_s:
-        return end_session(s, events, "left", t_s, p)
-    if not s.session_active and s.phase != Phase.ABSENT and s.ref.standing_s >= p.calib_s:
-        return start_session(s, t_s, events)
-    return s
+    nobody in view for session_idle_s ends it. present: someone is in view;
+    last_seen_s: when they last were; standing_s: how long they have stood
+    still (person.Reference)."""
+    if s.session_active and not present and t_s - last_seen_s >= p.session_idle_s:
+        return end_session(s, "left", t_s, p)
+    if not s.session_active and present and standing_s >= p.calib_s:
+        return start_session(s, t_s)
+    return s, ()
 
 
 # Stance: ankle joint centres about hip to shoulder width apart. With the feet
@@ -127,15 +174,16 @@ STANCE_MIN_HIP = 0.85
 STANCE_MAX_SHOULDER = 1.25
 
 
-def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
+def guide(s: SetsState, r: Reference, present: bool, p: CoachParams,
+          view: str) -> str | None:
     """The set-up prompt before a session's first rep: stand_tall, feet_wider,
     feet_closer, brace or hinge_when_ready (words in device/words.py); None
-    once the first rep is counted, when switched off, or with nobody there."""
-    if not p.guide or s.phase == Phase.ABSENT or s.session_reps or s.set_reps:
+    once the first rep is counted, when switched off, or with nobody there
+    (`present` False). r: the person's standing reference."""
+    if not p.guide or not present or s.session_reps or s.set_reps:
         return None
-    if s.ref.standing_s < p.calib_s:
+    if r.standing_s < p.calib_s:
         return "stand_tall"
-    r = s.ref
     if view in ("front", "oblique") and r.hip_w > 0 and r.shoulder_w > 0:
         if r.ankle_w < STANCE_MIN_HIP * r.hip_w:
             return "feet_wider"
@@ -144,7 +192,7 @@ def guide(s: CoachState, p: CoachParams, view: str) -> str | None:
     return "brace" if r.standing_s < p.calib_s + p.brace_s else "hinge_when_ready"
 
 
-def set_state(s: CoachState, p: CoachParams) -> str:
+def set_state(s: SetsState, p: CoachParams) -> str:
     """idle (no set yet this session), working, resting (between sets) or done
     (the target number of sets reached)."""
     if s.set_reps:

@@ -6,8 +6,10 @@ L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 5, 6, 7, 8, 9, 10
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 11, 12, 13, 14, 15, 16
 
 # The lines a skeleton is drawn with (the mirror's overlay, the framing check).
-BONES = ((5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
-         (11, 13), (13, 15), (12, 14), (14, 16), (0, 5), (0, 6))
+BONES = ((L_SHOULDER, R_SHOULDER), (L_SHOULDER, L_ELBOW), (L_ELBOW, L_WRIST),
+         (R_SHOULDER, R_ELBOW), (R_ELBOW, R_WRIST), (L_SHOULDER, L_HIP), (R_SHOULDER, R_HIP),
+         (L_HIP, R_HIP), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE),
+         (NOSE, L_SHOULDER), (NOSE, R_SHOULDER))
 
 # Fault ids, most important first: the order the cue is chosen in. Safety of
 # the spine first, then the movement pattern, then balance, then tempo.

@@ -1,19 +1,21 @@
-"""The coach's types: parameters, state, the phases of a rep, and its events.
+"""The coach's vocabulary: its parameters, the phases of a rep, its events, and
+`evolve`.
 
-All frozen dataclasses, changed only through `evolve`; events are plain
-dicts (so that they cross a pipe or become JSON as they are), typed here.
+The state is frozen dataclasses, each owned by the module whose rules change
+it (`filters.Filtered`; `person.Body`, `View`, `Identity`, `Seat`;
+`perception.Perception`; `reps.RepTrack` and `reps.CoachState`, the whole),
+changed only through `evolve`; events are plain dicts (so that they cross a
+pipe or become JSON as they are), typed here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Literal, TypedDict
 
 from device.core.faults import MIN_DOWN_S
-from device.core.features import Calibration
-from device.core.filters import OneEuroParams, OneEuroState
+from device.core.filters import OneEuroParams
 
 
 class Phase(StrEnum):
@@ -131,12 +133,16 @@ class RejectedEvent(TypedDict):
 Event = (RepEvent | PartialEvent | CueEvent | SetStartedEvent | SetEndedEvent
          | SessionStartedEvent | SessionEndedEvent | SeatedEvent | PersonChangedEvent
          | RejectedEvent)
+# What a step of the rules returns beside the new state: its events in order,
+# immutable, so the caller concatenates them (the rules thread no shared list).
+Events = tuple[Event, ...]
 
 
 def evolve(obj, **changes):
     """`dataclasses.replace` for the coach's own state types, without re-running
-    ``__init__``: the step function makes several per frame, and replace's
-    generic path was over half of the core's cost."""
+    ``__init__``: the step makes several copies a frame, and a frozen type's
+    ``__init__`` sets every field one by one (docs/decisions/0010-evolve.md).
+    It skips ``__post_init__`` too, so it is not for `CoachParams`."""
     new = object.__new__(type(obj))
     d = new.__dict__
     d.update(obj.__dict__)
@@ -255,138 +261,3 @@ class CoachParams:
 
 
 COUNTS = ("set_target_reps", "set_target_sets")  # parameters that may be 0
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The person's own standing posture, averaged over still standing frames."""
-
-    standing_s: float = 0.0  # how long they have stood still so far
-    shoulder_w: float = 0.0
-    hip_w: float = 0.0
-    knee_w: float = 0.0
-    ankle_w: float = 0.0
-    ankle_y: float = 0.0
-
-
-@dataclass(frozen=True)
-class Upright:
-    """Where the hips stand over the feet, and the ankles' height, while the
-    person is upright: the top of every rep, averaged (ref_tau_s). Each rep is
-    judged against the top it began from (or, for a set that starts at depth,
-    the top it reached), so no still standing calibration is needed. Frame
-    heights; nan before the first."""
-
-    shift: float = math.nan  # person.body_over_feet
-    lr: float = 0.0  # left hip x - right hip x: the sign says where the person's left is
-    hip_w: float = 0.0  # the hips' width as this view shows it
-    ankle_y: float = math.nan  # the ankles' height on the image (the heels down)
-
-
-@dataclass(frozen=True)
-class RepTrack:
-    """What is known of the rep in progress. Angles in degrees, times in seconds."""
-
-    start_s: float | None = None  # None: the set started at depth
-    view: str = "unknown"
-    peak_hip: float = 0.0
-    peak_hinge: float = 0.0
-    peak_knee: float = 0.0
-    bottom_s: float = 0.0
-    low_hip: float = 180.0  # lowest hip flexion since the bottom
-    score_sum: float = 0.0
-    frames: int = 0
-    neck_max: float = -math.inf  # head flexed against the trunk, deep part of the rep
-    knee_ratio_min: float = math.inf  # knee / ankle separation, deep part
-    # The body over the feet in the deep part of the rep: the sum of
-    # person.body_over_feet and its frames; `top` is the Upright the rep began
-    # from (None: not yet known).
-    shift_sum: float = 0.0
-    shift_n: int = 0
-    top: Upright | None = None
-    # The result at the finish: the mean deep-part shift from the top, in the top's
-    # hip widths, + toward the person's left (nan where it could not be measured).
-    shift: float = math.nan
-    com_max: float = -math.inf  # centre of mass ahead of the ankle, foot lengths
-    com_min: float = math.inf
-    heel_rise_max: float = 0.0  # ankle lift over the standing ankle, shin lengths
-    heel_seen: bool = False  # heel_rise_max was measured on some frame
-    ankle_high: float = math.inf  # from the front: the ankles' highest (least y) this rep
-    drop_max: float = 0.0  # the hips' lowest point, in leg lengths below standing
-    lockout_s: float = 0.0  # when standing was reached
-    top_s: float = 0.0  # the straightest moment of the top
-    top_hip: float = 180.0
-    top_lean: float = math.inf  # most backward signed lean at the top
-    top_judged: bool = False  # the top has been watched for lockout_hold_s
-    ext_low: float = math.inf  # lowest shoulder height above the ankles before the top
-    ext_top: float = 0.0  # highest at the top
-    # Depth stood in by the shoulders' rise (CoachParams.depth_rise_frac): a set
-    # that starts at depth before the calibration has seen the person stand.
-    depth_by_rise: bool = False
-    began_s: float = 0.0  # when this rep (or the hold it started from) began
-    depth_s: float | None = None  # when depth was first reached
-    held_s: float = 0.0  # how long the bottom was held before the way up
-    # The trunk's length as calibrated when the rep began: over a long hold the
-    # calibration learns the bent, foreshortened trunk, and would read it upright.
-    torso_ref: float = 0.0
-
-
-@dataclass(frozen=True)
-class CoachState:
-    filt: OneEuroState | None = None
-    seen_s: tuple[float, ...] | None = None  # the last time each of the 17 keypoints was seen
-    bridged: int = 0  # keypoints bridged over a dropout in this frame
-    cal: Calibration = Calibration()
-    ref: Reference = Reference()
-    ref_t_s: float | None = None  # last frame the standing reference was updated
-    top: Upright = Upright()  # the hips over the feet at the top of the reps
-    phase: str = "absent"
-    last_seen_s: float = -math.inf
-    still_since_s: float | None = None
-    # Who is followed, judged on raw keypoints (person.identity): the raw
-    # midpoints of the hips, knees and ankles of the last frame of this person
-    # (None where unseen), and of someone else seen instead, since when.
-    anchor_pts: tuple | None = None
-    anchor_t_s: float | None = None
-    other_pts: tuple | None = None
-    other_since_s: float | None = None
-    feet_avg: tuple[float, float] = (0.0, 0.0)
-    feet_t_s: float | None = None  # last frame the feet were seen
-    travel: float = 0.0  # smoothed speed of the feet, torso lengths per second
-    facing: float = 0.0  # + facing +x, - facing -x (side view), averaged
-    view_ratio: float = 0.0  # shoulder width / torso length, averaged while upright
-    view_asym: float = 0.0  # left/right score asymmetry, averaged while upright
-    view_votes: tuple[int, int, int] = (0, 0, 0)  # front, oblique, side frames
-    # Before any vote, view_ratio and view_asym average every frame on the feet
-    # (person.early_view) over this much time; None before the first such frame.
-    early_view_s: float | None = None
-    rep: RepTrack = RepTrack()
-    last_stand_s: float = 0.0  # last frame below stand_deg
-    rep_count: int = 0
-    partial_count: int = 0
-    set_index: int = 0
-    set_reps: tuple = ()  # summaries of the reps of the current set
-    set_started_s: float | None = None  # when the current set's first rep began
-    # The session: one person in front of the mirror, from stepping in (and
-    # being calibrated, or a first rep) to leaving for session_idle_s.
-    session_index: int = 0  # sessions started so far (the current one while active)
-    session_active: bool = False
-    session_sets: tuple[int, ...] = ()  # reps of each set this session has ended
-    session_reps: int = 0
-    resting_since_s: float | None = None  # a set ended and the next has not begun
-    hinge_deg: float = 0.0
-    hip_deg: float = 0.0
-    knee_deg: float = 0.0
-    lean_deg: float = 0.0  # signed trunk lean, + forward
-    hip_drop: float = 0.0  # hips lowered, in leg lengths (0 standing)
-    behind_s: float = 0.0  # how long the centre of mass has stayed behind the heels at depth
-    rest_s: float = 0.0  # how long a seated posture has been held still (person.seat_times)
-    seat_lean: float = math.nan  # the most upright trunk of the seated posture at this depth
-    seat_rose: bool = False  # got up off a seat: the trunk leant forward from it
-    framing: str | None = None  # person.framing: why the body cannot be measured
-    last_fault: str | None = None
-    cue_id: str | None = None
-    cue_s: float = -math.inf
-    last_rep: dict | None = None
-    last_set: dict | None = None
-    t_s: float | None = None  # the last frame accepted; None before the first

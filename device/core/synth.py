@@ -16,6 +16,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.core.skeleton import (
+    L_ANKLE,
+    L_EAR,
+    L_ELBOW,
+    L_EYE,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_WRIST,
+    NOSE,
+    R_EAR,
+    R_EYE,
+)
+
 # Segment lengths in frame heights for a person filling ~70% of the frame
 # (ratios after Winter's anthropometric table: trunk 0.29, thigh 0.245,
 # shank 0.246 of height; shoulder width 0.26, hip width 0.19).
@@ -74,19 +88,19 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
 
     # The face points along the head line turned forward: nose ahead of the ears.
     fx, fy = math.cos(n), math.sin(n)
-    put(0, head[0] + 0.03 * fx, head[1] + 0.03 * fy, 0.0)
-    put(1, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, -0.015)
-    put(2, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, 0.015)
-    put(3, head[0], head[1], -0.035)
-    put(4, head[0], head[1], 0.035)
-    for i, sign in ((0, -1), (1, 1)):
+    put(NOSE, head[0] + 0.03 * fx, head[1] + 0.03 * fy, 0.0)
+    put(L_EYE, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, -0.015)
+    put(R_EYE, head[0] + 0.02 * fx, head[1] + 0.02 * fy - 0.01, 0.015)
+    put(L_EAR, head[0], head[1], -0.035)
+    put(R_EAR, head[0], head[1], 0.035)
+    for i, sign in ((0, -1), (1, 1)):  # left, then its right twin (the next index)
         shift = p.hip_shift
-        put(5 + i, sho[0], sho[1], sign * SHOULDER_W / 2 + shift / 2)
-        put(7 + i, elbow[0], elbow[1], sign * SHOULDER_W / 2 + shift / 2)
-        put(9 + i, wrist[0], wrist[1], sign * SHOULDER_W / 2.2 + shift / 2)
-        put(11 + i, hip[0], hip[1], sign * HIP_W / 2 + shift)
-        put(13 + i, knee[0], knee[1], sign * p.knee_w / 2 + shift / 2)
-        put(15 + i, ankle[0], ankle[1], sign * ANKLE_W / 2)
+        put(L_SHOULDER + i, sho[0], sho[1], sign * SHOULDER_W / 2 + shift / 2)
+        put(L_ELBOW + i, elbow[0], elbow[1], sign * SHOULDER_W / 2 + shift / 2)
+        put(L_WRIST + i, wrist[0], wrist[1], sign * SHOULDER_W / 2.2 + shift / 2)
+        put(L_HIP + i, hip[0], hip[1], sign * HIP_W / 2 + shift)
+        put(L_KNEE + i, knee[0], knee[1], sign * p.knee_w / 2 + shift / 2)
+        put(L_ANKLE + i, ankle[0], ankle[1], sign * ANKLE_W / 2)
     return kp
 
 
