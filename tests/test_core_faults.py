@@ -333,3 +333,22 @@ def test_from_the_front_the_heels_rising_are_judged_without_a_still_standing():
     assert deep["rep_count"] == 3
     assert all("weight_on_toes" in rep["faults"] for rep in deep["reps"]), deep["reps"][0]
     assert not any("weight_on_toes" in rep["faults"] + rep["unjudged"] for rep in clean["reps"])
+
+
+@pytest.mark.parametrize("fps", [30.0, 15.0, 10.0])
+def test_a_descent_of_exactly_the_threshold_is_never_too_fast_and_a_frame_less_always_is(fps):
+    """Issue 25, item 7: too_fast compares a duration measured in frames with
+    MIN_DOWN_S half a frame short, so that the last bits of the frames' times
+    (two reps of 0.4 s went opposite ways) never decide it."""
+    from device.core.faults import MIN_DOWN_S, judge
+    from device.core.person import Reference
+    from device.core.reps import RepTrack
+
+    frame = 1.0 / fps
+    frames = round(MIN_DOWN_S / frame)
+    for start in (0.1, 7.3, 1234.567):  # where float times lose their last bits
+        for n, fast in ((frames, False), (frames - 1, True)):
+            for nudge in (-1e-9, 0.0, 1e-9):
+                rep = RepTrack(start_s=start, bottom_s=start + n * frame + nudge, peak_hip=80.0)
+                found, _ = judge(rep, Reference(), "side", calibrated=True, frame_s=frame)
+                assert ("too_fast" in found) is fast, (fps, start, n, nudge)

@@ -175,8 +175,8 @@ class Measures:
     top_lean: float = math.inf  # most backward signed lean at the top
 
 
-def judge(rep, ref, view: str, *, calibrated: bool,
-          tolerance: float = 1.0) -> tuple[list[str], list[str]]:
+def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
+          frame_s: float = 0.0) -> tuple[list[str], list[str]]:
     """Faults found on a rep and faults that could not be judged, both in priority order.
 
     `rep` is the coach's RepTrack (its peak angles, its times and its
@@ -185,7 +185,10 @@ def judge(rep, ref, view: str, *, calibrated: bool,
     `tolerance` is the staff's sensitivity setting: every threshold above is
     widened by this factor (above 1: fewer faults called) or narrowed (below 1).
     The thresholds' sources are for 1.0; the other settings are a clinician's
-    choice, not a measured cut-off.
+    choice, not a measured cut-off. `frame_s`: the time between the rep's frames;
+    a duration measured in frames is compared half a frame short of its
+    threshold, so that a descent of exactly the threshold is never decided by
+    the last bits of its frames' times.
     """
     k = tolerance
     m = rep.measures
@@ -220,7 +223,7 @@ def judge(rep, ref, view: str, *, calibrated: bool,
           lambda: heels_up or (view != "front" and m.com_max > COM_TOES_FOOT * k))
     check("weight_on_heels", com_seen, lambda: m.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
-          lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k)
+          lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k - frame_s / 2)
     return [x for x in FAULTS if x in found], [x for x in FAULTS if x not in measured]
 
 
