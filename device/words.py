@@ -105,6 +105,7 @@ CAMERA = {
     "cannot_open": "The camera is there but will not open",
     "no_module": "The camera's software is not installed",
     "lost": "The camera stopped sending pictures",
+    "ended": "The recording has ended",
 }
 
 
@@ -204,7 +205,8 @@ FRAMING = {
 
 # The glass while the pipeline is not running (the supervisor's camera states).
 CAMERA_STATES = {"restarting": ("Restarting…", "one moment"),
-                 "failed": ("The mirror has stopped", "staff: see the dashboard")}
+                 "failed": ("The mirror has stopped", "staff: see the dashboard"),
+                 "ended": ("The recording has ended", "its sets are stored")}
 
 # Every other line of the glass, by id; {name} is filled in by the page
 # (web_ui/static/mirror.js `say`), from the snapshot.

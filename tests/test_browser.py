@@ -202,6 +202,12 @@ def test_a_restarting_or_stopped_pipeline_says_so_on_the_glass(chromium, artifac
         device.hub.publish({"camera": "failed", "present": False, "phase": "absent"})
         wait_for(chromium, lambda: "The mirror has stopped" in text(chromium, "notice"), 5,
                  "stopped")
+        # A recording played as the camera ran out (issue 25, item 3): not a live glass.
+        device.hub.publish({"camera": "ended", "present": True, "phase": "standing",
+                            "set_reps": 3})
+        wait_for(chromium, lambda: "The recording has ended" in text(chromium, "notice"), 5,
+                 "the recording's end")
+        assert on_top(chromium, "notice")
     finally:
         device.close(chromium)
 

@@ -188,7 +188,8 @@ def _run(source, log) -> StateHub:
     source.mailbox = pipeline.mailbox
     pipeline.start()
     deadline = time.monotonic() + 20
-    while hub.latest()[0] < source.n and time.monotonic() < deadline:
+    # Every frame's snapshot, then the one that says the recording has ended.
+    while (hub.latest()[1] or {}).get("camera") != "ended" and time.monotonic() < deadline:
         time.sleep(0.01)
     pipeline.stop()
     return hub
@@ -197,8 +198,10 @@ def _run(source, log) -> StateHub:
 def test_every_frames_keypoints_reach_the_coach_in_order_and_none_is_lost():
     log: list = []
     hub = _run(_Frames(30), log)
-    assert hub.latest()[0] == 30  # every frame's snapshot, the last one too
-    assert [n for kind, n in log if kind == "snapshot"] == list(range(30))  # in order
+    seq, last = hub.latest()  # every frame's snapshot, then the recording's end
+    assert seq == 31 and last["camera"] == "ended"
+    # In order, the last frame's twice: its own, and the end's.
+    assert [n for kind, n in log if kind == "snapshot"] == [*range(30), 29]
 
 
 def test_a_frames_keypoints_are_not_held_back_for_the_next_frame():
@@ -334,3 +337,42 @@ def test_health_says_how_busy_the_pose_model_is():
     assert busy(Waiting(40, gap_s=0.1)) < 0.5  # a 10 fps camera, a 20 ms model
     assert Pipeline(Waiting(1), Processor(Pose(), Coach(), StateHub())).health()[
         "pipeline"]["model_busy"] is None  # nothing yet
+
+
+def test_a_recording_that_runs_out_closes_its_set_and_session_and_says_so(tmp_path):
+    """Issue 25, item 3: a video played as the camera ends; the set and the
+    session close with the reason (not left open, the page looking live), the
+    glass says the recording has ended, and health says no frames flow."""
+    from device.store import Recorder
+
+    kp, t, size = session_track(Session(reps=3, tail_s=0.5))  # ends mid-set, at a top
+
+    class Clip:  # a recording, each frame once the last was taken (none dropped)
+        live, name, mailbox = False, "clip.mp4", None
+
+        def frames(self):
+            for k, ts in zip(kp, t, strict=True):
+                yield Frame(t_s=float(ts), keypoints=k, size=size)
+                self.mailbox.wait_taken(5.0)
+
+        def close(self):
+            pass
+
+    rec = Recorder(tmp_path / "s.db")
+    hub = StateHub()
+    clip = Clip()
+    pipeline = Pipeline(clip, Processor(None, Coach(), hub), on_events=rec.on_events)
+    clip.mailbox = pipeline.mailbox
+    pipeline.start()
+    wait_until(lambda: (hub.latest()[1] or {}).get("camera") == "ended")
+    pipeline.stop()
+    assert rec.conn.execute("SELECT reps, end_reason FROM sessions").fetchall() == [
+        (3, "recording_ended")]
+    assert rec.conn.execute("SELECT reps, end_reason FROM sets").fetchall() == [
+        (3, "recording_ended")]
+    snap = hub.latest()[1]
+    assert snap["camera_text"] == "The recording has ended"
+    health = pipeline.health()
+    assert health["pipeline"]["fps"] == 0.0 and health["camera"]["ended"]
+    assert health["camera"]["words"] == "The recording has ended"
+    rec.close()

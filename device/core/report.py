@@ -12,7 +12,7 @@ from device.core.features import reportable
 from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
 from device.core.reps import CoachState, interrupt, step
 from device.core.sets import SetsState, end_session, end_set, extra_set, guide, set_state
-from device.core.state import CoachParams, Phase
+from device.core.state import CoachParams, Phase, evolve
 
 
 def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
@@ -102,6 +102,12 @@ class Coach:
         self.state, events = lost(self.state, self.params, reason)
         return events
 
+    def recording_ended(self) -> list[dict]:
+        """A recording ran out: a rep at its lockout counts, the set and the
+        session close with the reason `recording_ended`."""
+        self.state, events = recording_ended(self.state, self.params)
+        return events
+
 
 def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[dict]]:
     """The pure half of `Coach.lose_sight`: no frame tells the time, so the
@@ -113,6 +119,16 @@ def lost(s: CoachState, p: CoachParams, reason: str) -> tuple[CoachState, list[d
     return CoachState(rep_count=s.rep_count, partial_count=s.partial_count,
                       sets=SetsState(set_index=sets.set_index, session_index=sets.session_index),
                       t_s=s.t_s), [*ended, *closed, *left]
+
+
+def recording_ended(s: CoachState, p: CoachParams) -> tuple[CoachState, list[dict]]:
+    """The end of a recording (a video played as the camera, or `analyze`'s
+    track): a rep at its lockout counts, the open set and the session close."""
+    t_s = s.t_s if s.t_s is not None else 0.0
+    s, ended = interrupt(s, p, walked_off=False)
+    sets, closed = end_set(s.sets, "recording_ended", p)
+    sets, left = end_session(sets, "recording_ended", t_s, p)
+    return evolve(s, sets=sets), [*ended, *closed, *left]
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
@@ -149,9 +165,7 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         sets.extend(e for e in events if e["type"] == "set_ended")
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
-    state, ended = interrupt(state, params, walked_off=False)
-    _, closed = end_set(state.sets, "recording_ended", params)
-    end = ended + closed
+    state, end = recording_ended(state, params)
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}

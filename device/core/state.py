@@ -103,7 +103,7 @@ class SessionStartedEvent(TypedDict):
 class SessionEndedEvent(TypedDict):
     type: Literal["session_ended"]
     session: int
-    reason: Literal["left", "someone_else", "clock_restarted", "camera_lost"]
+    reason: Literal["left", "someone_else", "clock_restarted", "camera_lost", "recording_ended"]
     sets: list[int]  # reps of each set
     reps: int
     t_s: float

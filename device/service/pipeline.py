@@ -147,6 +147,12 @@ class Processor:
         self.invoke_s: collections.deque[float] = collections.deque(maxlen=120)
         self.invoke_log: list[float] | None = None  # the child's, for the parent's histogram
 
+    def recording_ended(self) -> list[dict]:
+        """A recording ran out: the set and the session close, and the glass says so."""
+        events = self.coach.recording_ended()
+        self.publish(camera="ended", camera_reason="ended", camera_text=camera_words("ended"))
+        return events
+
     def camera_lost(self) -> list[dict]:
         """No frames for a while: clear the person and say so on the glass."""
         events = self.coach.lose_sight("camera_lost")
@@ -356,6 +362,8 @@ class Pipeline:
             kind, frame, keypoints = self._handoff.get()
             self._slots.put(None)
             if kind == "end":
+                if self.source_ended and not self.source.live and self.error is None:
+                    self._events(self.processor.recording_ended())  # the file ran out
                 return
             if kind == "lost":
                 self._events(self.processor.camera_lost())
@@ -425,11 +433,13 @@ class Pipeline:
                        "live": self.source.live, "ended": self.source_ended,
                        "last_frame_age_s": None if self.last_frame_s is None
                        else round(now - self.last_frame_s, 2),
-                       **({} if camera_ok else {
+                       **({"reason_id": "ended", "words": camera_words("ended")}
+                          if camera_ok and self.source_ended else {} if camera_ok else {
                            "reason": f"camera {self.source.name}: {self.error or 'no frames'}",
                            "reason_id": "lost", "words": camera_words("lost")})},
             "model": model_health(pose),
-            "pipeline": {"ok": bool(pipeline_ok), "fps": round(self.fps(), 1),
+            "pipeline": {"ok": bool(pipeline_ok),
+                         "fps": 0.0 if self.source_ended else round(self.fps(), 1),
                          "frames": self.processor.frames, "dropped": self.mailbox.dropped,
                          "invoke_ms": _latency_ms(self.processor.invoke_s),
                          "model_busy": _busy(self.fps(), self.processor.invoke_s),

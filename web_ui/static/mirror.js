@@ -101,9 +101,9 @@
     } else if (s.camera === "restarting") {
       state = "camera";
       notice(said(WORDS.camera.restarting));
-    } else if (s.camera === "failed") {
+    } else if (s.camera === "failed" || s.camera === "ended") {
       state = "camera";
-      notice(said(WORDS.camera.failed));
+      notice(said(WORDS.camera[s.camera]));
     } else if (!s.present) {
       state = s.framing ? "framing" : "away";
       notice(said(WORDS.framing[s.framing] || WORDS.framing.away));
