@@ -314,6 +314,27 @@ def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
     assert [n for (n,) in connect(store).execute("SELECT name FROM accounts")] == ["ana"]
 
 
+def test_no_page_shows_text_from_the_url_as_its_own(store):
+    """Issue 25, item 4: "?error=" was shown inside the page (content spoofing).
+    What a request could not do is said on the next page by flask's flash."""
+    stored_session(store)
+    admin = login(make_app(store), store=store)
+    spoof = "Your account is locked: call 555-0100 with your password"
+    for path in ("/staff/sessions/1", "/staff/accounts", "/staff/", "/staff/settings"):
+        page = admin.get(path, query_string={"error": spoof}).get_data(as_text=True)
+        assert "555-0100" not in page, path
+    # The refusals themselves still say why, once, on the page they lead back to.
+    resp = post(admin, "/staff/sessions/1/client", {"client_code": "Jane Doe"},
+                "/staff/sessions/1")
+    assert resp.headers["Location"] == "/staff/sessions/1"
+    page = admin.get("/staff/sessions/1").get_data(as_text=True)
+    assert re.search(r'data-testid="error">[^<]*never a name', page)
+    assert 'data-testid="error"' not in admin.get("/staff/sessions/1").get_data(as_text=True)
+    resp = post(admin, "/staff/accounts/1/delete", {}, "/staff/accounts")
+    assert resp.headers["Location"] == "/staff/accounts"
+    assert "your own account" in admin.get("/staff/accounts").get_data(as_text=True)
+
+
 def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     from device.core.synth import Session, session_track
 

@@ -37,6 +37,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -328,8 +329,7 @@ def session_page(session_id: int):
         per_set[key] = per_set.get(key, 0) + (1 if r["faults"] else 0)
     faults = bar_chart("Reps with a fault, per set", per_set)
     return render_template("staff/session.html", s=s, reps=reps, words=fault_words,
-                           charts=[depth, tempo, faults], user=current_user,
-                           error=request.args.get("error"))
+                           charts=[depth, tempo, faults], user=current_user)
 
 
 @bp.post(f"/staff/sessions/<int(max={ID_MAX}):session_id>/client")
@@ -339,8 +339,9 @@ def tag_session(session_id: int):
     conn = _db()
     try:
         found = queries.set_client(conn, session_id, request.form.get("client_code", ""))
-    except ValueError as exc:
-        return redirect(f"/staff/sessions/{session_id}?" + _query(error=str(exc)))
+    except ValueError as exc:  # said on the next page by flash: never text from the URL
+        flash(str(exc))
+        return redirect(f"/staff/sessions/{session_id}")
     finally:
         conn.close()
     if not found:
@@ -348,12 +349,6 @@ def tag_session(session_id: int):
     _audit("client_tagged", f"session {session_id}",
            request.form.get("client_code", "").strip() or "(removed)")
     return redirect(f"/staff/sessions/{session_id}")
-
-
-def _query(**args) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(args)
 
 
 @bp.get("/staff/clients")
@@ -503,7 +498,7 @@ def settings_page():
 @bp.route("/staff/accounts", methods=["GET", "POST"])
 @admin_only
 def accounts_page():
-    error, status = request.args.get("error"), 200
+    error, status = None, 200
     with closing(_db()) as conn:
         if request.method == "POST":
             f = request.form
@@ -533,8 +528,8 @@ def account_change(account_id: int, action: str):
             abort(404)
         if action == "delete":
             if account_id == current_user.id:
-                return redirect("/staff/accounts?" + _query(
-                    error="you cannot delete your own account while logged in to it"))
+                flash("you cannot delete your own account while logged in to it")
+                return redirect("/staff/accounts")
             accounts.delete(conn, account_id)
             _audit("account_changed", f"account {row[1]}", "deleted")
         else:
@@ -542,7 +537,8 @@ def account_change(account_id: int, action: str):
             _audit("account_changed", f"account {row[1]}",
                    f"role {row[2]} -> {request.form.get('role', '')}")
     except ValueError as exc:
-        return redirect("/staff/accounts?" + _query(error=str(exc)))
+        flash(str(exc))
+        return redirect("/staff/accounts")
     finally:
         conn.close()
     return redirect("/staff/accounts")
