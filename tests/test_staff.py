@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -191,3 +192,51 @@ def test_every_state_changing_request_needs_a_csrf_token_even_when_logged_in(sto
         resp = client.post(urls.build(rule.endpoint, values), data={"client_code": "X"})
         assert resp.status_code == 400 and b"CSRF" in resp.get_data(), rule.rule
     assert client.get("/staff/").status_code == 200  # and the login itself still holds
+
+
+def test_errors_are_pages_of_the_console_with_the_way_back(store):
+    """Issue 25, item 4: 400, 403, 404 and 429 were the framework's bare pages.
+    /api/ routes answer as they did."""
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    accounts.add(connect(store), "vic", "viewer", PASSWORD)
+    app = make_app(store, {"LOGIN_LIMIT": "2 per minute"})
+
+    def console_page(resp, code, says, back):
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == code and resp.mimetype == "text/html", (code, page)
+        assert "<title>Hinge Mirror · staff</title>" in page, page
+        assert says in html.unescape(re.search(r'data-testid="message">([^<]*)<', page).group(1))
+        assert f'href="{back}"' in re.search(r'data-testid="way-back">(.*?)</p>', page).group(1)
+        return page
+
+    viewer = app.test_client()
+    assert viewer.post("/staff/login", data={"name": "vic", "password": PASSWORD,
+                                             "csrf_token": token(viewer)}).status_code == 302
+    page = console_page(viewer.get("/staff/accounts"), 403, "for admins", "/staff/")
+    assert 'data-testid="nav"' in page  # the console's own navigation, logged in
+    console_page(viewer.get("/staff/sessions/99"), 404, "Nothing is at this address",
+                 "/staff/")
+    console_page(viewer.get("/staff/no-such-page"), 404, "Nothing is at this address",
+                 "/staff/")
+    console_page(viewer.get("/staff/sessions?from=2026-13-45"), 400,
+                 "The From date is not a date", "/staff/")
+    page = console_page(viewer.post("/staff/logout"), 400, "CSRF", "/staff/")
+    assert "reload the page" in page
+    console_page(viewer.get("/staff/logout"), 405, "a form's button", "/staff/")
+    # Nothing of the URL is echoed, even in a 400's sentence.
+    assert "0100" not in viewer.get("/staff/sessions?to=call-555-0100").get_data(as_text=True)
+    # The login's rate limit: its own page, "try again in a minute".
+    guesser = app.test_client()
+    for _ in range(2):
+        guesser.post("/staff/login", data={"name": "ana", "password": "wrong password",
+                                           "csrf_token": token(guesser)})
+    resp = guesser.post("/staff/login", data={"name": "ana", "password": "wrong password",
+                                              "csrf_token": token(guesser)})
+    console_page(resp, 429, "try again in a minute", "/staff/login")
+    assert resp.headers["Retry-After"] == "60"
+    # /api/ routes answer as they did: JSON where it was JSON, never the console's page.
+    anyone = app.test_client()
+    assert anyone.get("/api/staff/health").get_json() == {"error": "log in at /staff/login"}
+    for path in ("/api/staff/sessions/99.json", "/api/nothing"):
+        resp = viewer.get(path)
+        assert resp.status_code == 404 and b"Hinge Mirror" not in resp.get_data(), path

@@ -135,6 +135,8 @@ def install(app) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[])
     app.register_blueprint(bp)
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, error_page)
     # Login attempts (POSTs, right or wrong), per client address: a few, then wait.
     app.view_functions["staff.login"] = limiter.limit(
         app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
@@ -189,6 +191,48 @@ def _https(app) -> None:
     def certificate():
         return send_file(app.config["TLS_CERT"], mimetype="application/x-pem-file",
                          as_attachment=True, download_name="hinge-mirror.pem")
+
+
+# The console's own pages for the errors staff meet (the framework's are bare
+# pages with no way back): the title, the one line and the way back. Each line
+# is fixed here; nothing of the URL is shown.
+ERROR_PAGES = {
+    400: ("Not understood", "The request could not be read: go back, reload the page and "
+          "try again."),
+    403: ("For admins only", "This page or action is for admins, and this account is a "
+          "viewer: ask an admin to do it, or to change your role on Accounts."),
+    404: ("No such page", "Nothing is at this address: it may be mistyped, or what it showed "
+          "has been deleted (sessions go after the retention's days)."),
+    405: ("Not from a link", "This address takes a form's button, not a link: go back and use "
+          "the button on the page."),
+    429: ("Too many login attempts", "Too many failed logins from this address: try again in "
+          "a minute."),
+}
+
+
+def error_page(exc):
+    """An error as a page of the console (its layout, the way back); /api/
+    routes answer as they always have (JSON where they gave JSON)."""
+    from flask_wtf.csrf import CSRFError
+
+    if request.path.startswith("/api/"):
+        return exc
+    title, line = ERROR_PAGES[exc.code]
+    if isinstance(exc, CSRFError):  # a fixed sentence of Flask-WTF's: a form too old, or none
+        line = (f"{exc.description} The form was too old or not the console's own: reload "
+                "the page and send it again.")
+    elif exc.code == 400 and exc.description != type(exc).description:
+        line = exc.description  # one of this module's own fixed sentences (abort(400, ...))
+    staff = current_user.is_authenticated
+    back = [("/staff/", "Back to the dashboard")] if staff else \
+        [("/staff/login", "To the staff login")]
+    if not request.path.startswith("/staff"):
+        back.append(("/", "The mirror page"))
+    response = current_app.make_response(
+        (render_template("staff/error.html", title=title, message=line, back=back), exc.code))
+    if exc.code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
 
 
 def admin_only(view):
@@ -279,21 +323,25 @@ def api_health():
     return jsonify(current_app.extensions["hinge_mirror"]["health"]())
 
 
-def _day(value: str | None) -> float | None:
-    """A YYYY-MM-DD filter as Unix time (local midnight), or None."""
+def _day(name: str) -> float | None:
+    """The YYYY-MM-DD filter `name` of the query as Unix time (local midnight),
+    or None. A bad one is a 400 that names the filter, not its text (the page
+    shows nothing taken from the URL)."""
     import datetime as dt
 
+    value = request.args.get(name)
     if not value:
         return None
     try:
         return dt.datetime.strptime(value, "%Y-%m-%d").timestamp()
     except ValueError:
-        abort(400, f"dates are YYYY-MM-DD, not {value!r}")
+        abort(400, f"The {name.capitalize()} date is not a date: dates are YYYY-MM-DD "
+              "(e.g. 2026-03-01); correct it and show the sessions again.")
 
 
 def _range() -> tuple[float | None, float | None]:
-    until = _day(request.args.get("to"))
-    return _day(request.args.get("from")), None if until is None else until + 86400
+    until = _day("to")
+    return _day("from"), None if until is None else until + 86400
 
 
 @bp.get("/staff/sessions")
