@@ -79,6 +79,21 @@ def test_wrong_passwords_are_refused_then_rate_limited(store):
                                              "csrf_token": token(client)}).status_code == 429
 
 
+def test_only_failed_logins_count_towards_the_rate_limit(store):
+    """Issue 25, item 4: a shared tablet's staff logging in and out all morning
+    were locked out by their own successful logins."""
+    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    client = make_app(store, {"LOGIN_LIMIT": "3 per minute"}).test_client()
+    for _ in range(5):
+        assert client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                                 "csrf_token": token(client)}).status_code == 302
+        client.post("/staff/logout", data={"csrf_token": token(client, "/staff/")})
+    codes = [client.post("/staff/login", data={"name": "ana", "password": "wrong password",
+                                               "csrf_token": token(client)}).status_code
+             for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
 def test_the_mirror_page_stays_open_and_shows_nothing_of_the_staff(store):
     accounts.add(connect(store), "ana", "admin", PASSWORD)
     client = make_app(store).test_client()

@@ -137,9 +137,12 @@ def install(app) -> None:
     app.register_blueprint(bp)
     for code in ERROR_PAGES:
         app.register_error_handler(code, error_page)
-    # Login attempts (POSTs, right or wrong), per client address: a few, then wait.
+    # Failed logins (a wrong name or password: 401), per client address: a few,
+    # then wait. A login that succeeds is not counted (a shared tablet whose
+    # staff log in and out all morning is never locked out).
     app.view_functions["staff.login"] = limiter.limit(
-        app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
+        app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"],
+        deduct_when=lambda response: response.status_code == 401)(login_view)
 
 
 # What goes over HTTPS only when it is on: everything of the staff's, and /metrics.
