@@ -314,6 +314,15 @@ def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
     assert [n for (n,) in connect(store).execute("SELECT name FROM accounts")] == ["ana"]
 
 
+def test_the_add_account_form_starts_at_the_least_role(store):
+    """Issue 25, item 4: the form's role was admin unless changed."""
+    page = login(make_app(store), store=store).get("/staff/accounts").get_data(as_text=True)
+    form = page[page.index('data-testid="add"'):]
+    options = re.findall(r"<option( selected)?>(\w+)</option>", form.split("</select>")[0])
+    chosen = [role for selected, role in options if selected] or [options[0][1]]
+    assert chosen == ["viewer"], options  # what a browser sends if nobody changes it
+
+
 def test_no_page_shows_text_from_the_url_as_its_own(store):
     """Issue 25, item 4: "?error=" was shown inside the page (content spoofing).
     What a request could not do is said on the next page by flask's flash."""

@@ -566,7 +566,8 @@ def accounts_page():
                     error, status = f"{exc}; nothing was changed", 400
         rows = accounts.all_accounts(conn)
     return render_template("staff/accounts.html", accounts=rows, error=error,
-                           user=current_user, roles=accounts.ROLES), status
+                           user=current_user, roles=accounts.ROLES,
+                           least_role=accounts.LEAST_ROLE), status
 
 
 @bp.post(f"/staff/accounts/<int(max={ID_MAX}):account_id>/<any(role, delete):action>")

@@ -12,6 +12,7 @@ import time
 from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("admin", "viewer")
+LEAST_ROLE = "viewer"  # what a new account is unless someone chooses more
 MIN_PASSWORD = 10  # characters
 
 
