@@ -143,6 +143,47 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
                    for v in snapshot.values())  # no table of past reps or sessions
 
 
+@pytest.fixture
+def berlin(monkeypatch):
+    """The device's local time zone set to one an hour east of UTC in winter."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_csv_times_are_iso_8601_in_the_devices_time_zone(store, berlin):
+    """Issue 25, item 4: the CSVs' times were Unix floats. `at` is ISO 8601 with
+    the offset; the float stays beside it as `at_unix_s`."""
+    import csv
+    import datetime as dt
+    import io
+
+    stored_session(store)
+    conn = connect(store)
+    conn.execute("UPDATE reps SET at = at - (SELECT MIN(at) FROM reps) + 1796660400.25")
+    admin = login(make_app(store), store=store)
+    table = list(csv.DictReader(io.StringIO(
+        admin.get("/api/staff/sessions/1.csv").get_data(as_text=True))))
+    stored = [at for (at,) in conn.execute("SELECT at FROM reps ORDER BY id")]
+    assert table[0]["at"] == "2026-12-07T17:20:00+01:00"  # 16:20 UTC, in Berlin
+    for row, at in zip(table, stored, strict=True):
+        assert float(row["at_unix_s"]) == at
+        assert dt.datetime.fromisoformat(row["at"]).timestamp() == int(at)
+    assert list(table[0])[:5] == ["session_id", "set_number", "number", "at", "at_unix_s"]
+    assert admin.get("/api/staff/sessions/1.json").get_json()["reps_detail"][0]["at"] == \
+        stored[0]  # JSON is for programs: the number, as before
+    audit_rows = list(csv.DictReader(io.StringIO(
+        admin.get("/api/staff/audit.csv").get_data(as_text=True))))
+    for row in audit_rows:
+        when = dt.datetime.fromisoformat(row["at"])
+        assert when.utcoffset() == dt.timedelta(hours=1)
+        assert when.timestamp() == int(float(row["at_unix_s"]))
+
+
 # Logs ------------------------------------------------------------------------
 
 @pytest.fixture
