@@ -213,6 +213,9 @@ def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(sto
     assert "/staff/logs/hinge-mirror.log.1" in listing
     tail = client.get("/staff/logs/hinge-mirror.log").get_data(as_text=True)
     assert "line 1999 of a long morning" in tail
+    # Newest first (issue 25, item 4: the page opened at the oldest of its lines).
+    shown = re.search(r'data-testid="tail">(.*?)</pre>', tail, re.S).group(1).splitlines()
+    assert "line 1999" in shown[0] and "line 1998" in shown[1]
     with client.get("/staff/logs/hinge-mirror.log?download=1") as got:
         assert got.headers["Content-Disposition"].startswith("attachment")
         assert got.get_data() == (folder / "hinge-mirror.log").read_bytes()

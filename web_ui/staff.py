@@ -484,7 +484,9 @@ def log_file(name: str):
         abort(404)
     if request.args.get("download"):
         return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
-    return render_template("staff/log.html", name=name, text=logfiles.tail(path, 300))
+    # Newest first: the page opens at what just happened, not 300 lines above it.
+    newest_first = "\n".join(reversed(logfiles.tail(path, 300).splitlines()))
+    return render_template("staff/log.html", name=name, text=newest_first)
 
 
 # The settings page: each setting's label, its kind and its choices (the schema's).
