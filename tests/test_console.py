@@ -242,6 +242,44 @@ def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
     assert "hinge-mirror.log.7" not in client.get("/staff/logs").get_data(as_text=True)
 
 
+def test_a_page_leaving_its_live_stream_is_not_logged(caplog):
+    """Issue 25, item 4: the log was mostly waitress's "Client disconnected while
+    serving /api/stream", which every page that leaves its stream causes."""
+    import socket
+    import threading
+    import time
+
+    from device.service.server import make_server
+
+    caplog.set_level(logging.INFO, logger="waitress")
+    app = make_app(config={"SSE_KEEPALIVE_S": 0.05})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server(app, "127.0.0.1", port, 4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        page = socket.create_connection(("127.0.0.1", port), timeout=5)
+        page.sendall(b"GET /api/stream HTTP/1.1\r\nHost: mirror\r\n\r\n")
+        got = b""
+        while b"retry: 1000" not in got:  # the headers, then the stream's first event
+            chunk = page.recv(4096)
+            assert chunk, got
+            got += chunk
+        page.close()  # the page leaves; the next keep-alive finds it gone
+        deadline = time.monotonic() + 5
+        while app.extensions["hinge_mirror"]["streams_open"][0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.extensions["hinge_mirror"]["streams_open"][0] == 0
+        time.sleep(0.3)  # waitress logs just after the stream's generator is closed
+    finally:
+        server.close()
+    assert "Client disconnected" not in caplog.text
+    # Any other request a client leaves is still said.
+    logging.getLogger("waitress").info("Client disconnected while serving /staff/logs/x")
+    assert "Client disconnected while serving /staff/logs/x" in caplog.text
+
+
 # Settings --------------------------------------------------------------------
 
 
