@@ -155,6 +155,24 @@ def berlin(monkeypatch):
     time.tzset()
 
 
+def test_two_sessions_of_one_day_have_their_own_labels_on_a_clients_chart(store):
+    """Issue 25, item 4: the client's charts labelled sessions by day only."""
+    import datetime as dt
+
+    for _ in range(2):
+        stored_session(store)
+    conn = connect(store)
+    for sid, hour in ((1, 9), (2, 14)):  # a morning and an afternoon session, one day
+        at = dt.datetime(2026, 12, 7, hour, 5).timestamp()
+        conn.execute("UPDATE sessions SET started_at = ?, client_code = 'K-1' WHERE id = ?",
+                     (at, sid))
+    page = login(make_app(store), store=store).get("/staff/clients/K-1").get_data(as_text=True)
+    chart = page[page.index("<svg"):page.index("</svg>")]
+    labels = [re.sub(r"<[^>]+>", "", t.replace("</tspan><tspan", "/<"))
+              for t in re.findall(r'<text[^>]*text-anchor="middle">(.*?)</text>', chart)]
+    assert labels == ["07 Dec/09:05", "07 Dec/14:05"], labels
+
+
 def test_csv_times_are_iso_8601_in_the_devices_time_zone(store, berlin):
     """Issue 25, item 4: the CSVs' times were Unix floats. `at` is ISO 8601 with
     the offset; the float stays beside it as `at_unix_s`."""

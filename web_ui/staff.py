@@ -421,7 +421,8 @@ def client_page(code: str):
     _audit("client_viewed", f"client {code}")
     import datetime as dt
 
-    days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b") for t in trend]
+    # Date and time: two sessions of one day are two points, each with its own label.
+    days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b\n%H:%M") for t in trend]
     charts = [line_chart("Mean depth per session", {"depth": [t["depth_deg"] for t in trend]},
                          "degrees of hip flexion", days),
               line_chart("Clean reps per session", {"clean": [t["clean_pct"] for t in trend]},
