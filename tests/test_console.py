@@ -518,7 +518,8 @@ def test_a_reps_score_says_what_it_covered_on_the_session_page(store):
     unjudged = [json.loads(u) for (u,) in connect(store).execute("SELECT unjudged FROM reps")]
     assert unjudged and all(u for u in unjudged)  # the front view leaves checks unmade
     for u in unjudged:
-        assert f"<td>100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>" in page
+        assert f'<td data-label="Score">100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>' \
+            in page
 
 
 def test_the_session_page_says_which_way_the_hips_went(store):
@@ -526,4 +527,4 @@ def test_the_session_page_says_which_way_the_hips_went(store):
     rec.on_events(coach_events(reps=2, view="front", hip_shift=-0.6, lead_s=0.6, tail_s=1.0)[0])
     rec.close()
     page = login(make_app(store), store=store).get("/staff/sessions/1").get_data(as_text=True)
-    assert page.count("<td>Hips shifting to your left</td>") == 2
+    assert page.count('<td data-label="Faults">Hips shifting to your left</td>') == 2
