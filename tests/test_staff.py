@@ -255,3 +255,37 @@ def test_errors_are_pages_of_the_console_with_the_way_back(store):
     for path in ("/api/staff/sessions/99.json", "/api/nothing"):
         resp = viewer.get(path)
         assert resp.status_code == 404 and b"Hinge Mirror" not in resp.get_data(), path
+
+
+def test_a_logout_or_a_new_password_ends_the_accounts_other_logins(store):
+    """Issue 25, item 4: a logout, or a password changed, left the account's
+    other logins (another browser, a forgotten tablet) open."""
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    app = make_app(store)
+
+    def logged_in():
+        client = app.test_client()
+        assert client.post("/staff/login", data={"name": "ana", "password": PASSWORD,
+                                                 "csrf_token": token(client)}).status_code == 302
+        return client
+
+    desk, tablet = logged_in(), logged_in()
+    assert tablet.get("/staff/").status_code == 200
+    desk.post("/staff/logout", data={"csrf_token": token(desk, "/staff/")})
+    assert tablet.get("/staff/").status_code == 302  # logged out there too
+    assert desk.get("/staff/").status_code == 302
+    # A new password set on the accounts page: the other logins end, this one holds.
+    desk, tablet = logged_in(), logged_in()
+    new = {"name": "ana", "role": "admin", "password": PASSWORD, "again": PASSWORD}
+    assert desk.post("/staff/accounts", data={**new, "csrf_token": token(desk, "/staff/accounts")}
+                     ).status_code == 302
+    assert tablet.get("/staff/").status_code == 302
+    assert desk.get("/staff/").status_code == 200
+    # A password reset from the command line (staff add) ends every login.
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    assert desk.get("/staff/").status_code == 302
+    # A cookie from before the login generation (schema 4: the id alone) holds no more.
+    old = logged_in()
+    with old.session_transaction() as session:
+        session["_user_id"] = "1"
+    assert old.get("/staff/").status_code == 302

@@ -81,11 +81,20 @@ ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
 
 
 class Staff(UserMixin):
-    def __init__(self, row: tuple[int, str, str]) -> None:
+    """A logged-in account. Its id in the session is "ID:GENERATION": the
+    account's login generation when it logged in (accounts.logins), so that a
+    logout or a new password, which add one to it, ends every login before."""
+
+    def __init__(self, row: tuple[int, str, str], logins: int) -> None:
         self.id, self.name, self.role = row
+        self.logins = logins
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.logins}"
+
+
+def _login(conn: sqlite3.Connection, row: tuple[int, str, str]) -> None:
+    login_user(Staff(row, accounts.logins(conn, row[0])))
 
 
 def _db() -> sqlite3.Connection:
@@ -110,9 +119,15 @@ def install(app) -> None:
 
     @login.user_loader
     def load(user_id: str) -> Staff | None:
+        account, _, generation = user_id.partition(":")
+        if not (account.isdigit() and generation.isdigit()):
+            return None  # a cookie from before schema 5, or not ours: log in again
         with closing(_db()) as conn:
-            row = accounts.get(conn, int(user_id))
-        return Staff(row) if row else None
+            row = accounts.get(conn, int(account))
+            now = accounts.logins(conn, int(account))
+        if row is None or now != int(generation):  # deleted, logged out or a new password
+            return None
+        return Staff(row, now)
 
     @login.unauthorized_handler
     def unauthorized():
@@ -261,8 +276,9 @@ def login_view():
         with closing(_db()) as conn:
             row = accounts.check(conn, request.form.get("name", ""),
                                  request.form.get("password", ""))
+            if row:
+                _login(conn, row)
         if row:
-            login_user(Staff(row))
             _audit("login")
             return redirect("/staff/")
         _audit("login_failed", account=request.form.get("name", "")[:64])
@@ -276,7 +292,10 @@ bp.add_url_rule("/staff/login", "login", login_view, methods=["GET", "POST"])
 @bp.post("/staff/logout")
 @login_required
 def logout():
+    """Ends every login of this account (another browser's, a forgotten tablet's)."""
     _audit("logout")
+    with closing(_db()) as conn:
+        accounts.end_logins(conn, current_user.id)
     logout_user()
     return redirect("/staff/login")
 
@@ -560,10 +579,12 @@ def accounts_page():
                 error, status = "the two passwords differ; nothing was changed", 400
             else:
                 try:
-                    accounts.add(conn, f.get("name", ""), f.get("role", ""),
-                                 f.get("password", ""))
+                    account_id = accounts.add(conn, f.get("name", ""), f.get("role", ""),
+                                              f.get("password", ""))
                     _audit("account_changed", f"account {f.get('name', '')}",
                            f"added or password set, role {f.get('role', '')}")
+                    if account_id == current_user.id:  # one's own new password: the
+                        _login(conn, accounts.get(conn, account_id))  # others end, not this
                     return redirect("/staff/accounts")
                 except ValueError as exc:
                     error, status = f"{exc}; nothing was changed", 400

@@ -31,9 +31,11 @@ def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
         if row and row[1] == "admin" and role != "admin" and \
                 not _admins_left_without(conn, row[0]):
             raise ValueError("that is the last admin: make another admin first")
+        # A new password ends the account's logins made with the old one (`logins`).
         conn.execute("INSERT INTO accounts (name, role, password_hash, created_at) "
                      "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = "
-                     "excluded.role, password_hash = excluded.password_hash",
+                     "excluded.role, password_hash = excluded.password_hash, "
+                     "logins = logins + 1",
                      (name, role, digest, time.time()))
     return conn.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()[0]
 
@@ -55,6 +57,19 @@ def check(conn: sqlite3.Connection, name: str, password: str) -> tuple[int, str,
     digest = row[3] if row else generate_password_hash("x" * MIN_PASSWORD, method="scrypt")
     ok = check_password_hash(digest, password)
     return (row[0], row[1], row[2]) if row and ok else None
+
+
+def logins(conn: sqlite3.Connection, account_id: int) -> int | None:
+    """The account's login generation (schema 5): a login carries it in its
+    cookie and holds while it is the account's; None if there is no account."""
+    row = conn.execute("SELECT logins FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    return row[0] if row else None
+
+
+def end_logins(conn: sqlite3.Connection, account_id: int) -> None:
+    """End every login of the account, wherever it was made (a logout)."""
+    with conn:
+        conn.execute("UPDATE accounts SET logins = logins + 1 WHERE id = ?", (account_id,))
 
 
 def all_accounts(conn: sqlite3.Connection) -> list[dict]:
