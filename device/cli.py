@@ -492,7 +492,7 @@ def _cmd_staff(args) -> int:
     import getpass
 
     from device.config import load_config
-    from device.store import accounts, connect
+    from device.store import accounts, audit, connect
 
     config = load_config(_config_path(args.config))
     if args.action == "cert":
@@ -518,6 +518,10 @@ def _cmd_staff(args) -> int:
     conn = connect(config.store.path)
     try:
         accounts.add(conn, args.user, args.role, first)
+        # In the audit trail as the console's own account changes are, from no
+        # staff account but this machine's terminal.
+        audit.record(conn, None, "local", "account_changed", f"account {args.user}",
+                     f"added or password set, role {args.role} (hinge-mirror staff add)")
     except ValueError as exc:
         raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     finally:
