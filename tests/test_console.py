@@ -239,6 +239,32 @@ def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(sto
         assert got.get_data() == (folder / "hinge-mirror.log").read_bytes()
 
 
+def test_log_files_are_the_devices_own_under_any_umask(tmp_path):
+    """Issue 25, item 4: the log files (accounts, addresses, sessions in them)
+    were world-readable where `make run` puts them. Rotated ones too."""
+    from device.config import LogConfig
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    (folder / "hinge-mirror.log").write_text("from an older version\n")
+    (folder / "hinge-mirror.log").chmod(0o644)
+    before = os.umask(0)  # the most permissive there is
+    try:
+        handler = logs.install(LogConfig(dir=str(folder), max_kb=1, files=3))
+        lg = logging.getLogger("hinge_mirror.test")
+        lg.setLevel(logging.INFO)
+        for i in range(100):
+            lg.info("line %03d, by account ana from 10.0.0.7", i)
+    finally:
+        os.umask(before)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert set(modes) == {"hinge-mirror.log", *(f"hinge-mirror.log.{n}" for n in (1, 2, 3))}
+    assert all(mode & 0o007 == 0 for mode in modes.values()), modes
+    assert set(modes.values()) <= {0o600, 0o640}, modes  # 0640: the older file, made 0644
+
+
 def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
     folder, handler = log_dir
     logging.getLogger("hinge_mirror.test").warning("inside the folder")
