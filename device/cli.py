@@ -489,6 +489,7 @@ def _cmd_store(args) -> int:
 
 
 def _cmd_staff(args) -> int:
+    import contextlib
     import getpass
 
     from device.config import load_config
@@ -505,8 +506,23 @@ def _cmd_staff(args) -> int:
     if not args.user or not args.role:
         raise HingeMirrorError("staff add: give the account's name and --role admin|viewer, "
                                "e.g. hinge-mirror staff add ana --role admin")
+    # What can be refused is refused before the password is asked for: the name,
+    # the role, the last admin's demotion (the store is read only if it is there),
+    # and a short password after the first time it is typed, not the second.
+    try:
+        accounts.check_name_and_role(args.user, args.role)
+        if Path(config.store.path).is_file():
+            with contextlib.closing(connect(config.store.path)) as conn:
+                accounts.check_not_last_admin(conn, args.user, args.role)
+    except ValueError as exc:
+        raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     try:
         first = getpass.getpass(f"password for {args.user}: ")
+        try:
+            accounts.check_password(first)
+        except ValueError as exc:
+            raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed, "
+                                   "run it again") from None
         again = getpass.getpass("again: ")
     except EOFError:  # piped input ended, or Ctrl-D at the prompt
         raise HingeMirrorError("staff add: no password was typed; run it on a terminal and "

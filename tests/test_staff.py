@@ -289,3 +289,31 @@ def test_a_logout_or_a_new_password_ends_the_accounts_other_logins(store):
     with old.session_transaction() as session:
         session["_user_id"] = "1"
     assert old.get("/staff/").status_code == 302
+
+
+def test_staff_add_refuses_what_it_can_before_asking_for_the_password(store, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Issue 25, item 7: a short password was refused only after it was typed
+    twice, and the last admin's demotion after both passwords."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n')
+    asked = []
+
+    def typed(prompt=""):
+        asked.append(prompt)
+        return "short"
+
+    monkeypatch.setattr("getpass.getpass", typed)
+    assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+    assert asked == ["password for ana: "]  # once, not twice
+    assert not store.exists()  # nothing made for a refusal
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    asked.clear()
+    for argv, says in ((["ana", "--role", "viewer"], "last admin"),
+                       (["x" * 65, "--role", "viewer"], "1-64 printable characters")):
+        assert main(["staff", "add", *argv, "--config", str(cfg)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0] and "nothing was changed" in err[0], err
+    assert asked == []  # refused before any password was asked for
+    assert dict(connect(store).execute("SELECT name, role FROM accounts")) == {"ana": "admin"}

@@ -16,21 +16,35 @@ LEAST_ROLE = "viewer"  # what a new account is unless someone chooses more
 MIN_PASSWORD = 10  # characters
 
 
-def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
-    """Create or replace the account `name`; returns its id. ValueError says why not."""
+def check_name_and_role(name: str, role: str) -> None:
+    """ValueError if `name` or `role` cannot be an account's (before a password
+    is asked for)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} must be one of {', '.join(ROLES)}")
     if not name.strip() or not name.isprintable() or len(name) > 64:
         raise ValueError("the name must be 1-64 printable characters")
+
+
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+def check_not_last_admin(conn: sqlite3.Connection, name: str, role: str) -> None:
+    """ValueError if giving `name` the role `role` would leave no admin."""
+    row = conn.execute("SELECT id, role FROM accounts WHERE name = ?", (name,)).fetchone()
+    if row and row[1] == "admin" and role != "admin" and not _admins_left_without(conn, row[0]):
+        raise ValueError("that is the last admin: make another admin first")
+
+
+def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
+    """Create or replace the account `name`; returns its id. ValueError says why not."""
+    check_name_and_role(name, role)
+    check_password(password)
     digest = generate_password_hash(password, method="scrypt")
     with conn:  # the check and the change in one transaction, as set_role's
         conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT id, role FROM accounts WHERE name = ?", (name,)).fetchone()
-        if row and row[1] == "admin" and role != "admin" and \
-                not _admins_left_without(conn, row[0]):
-            raise ValueError("that is the last admin: make another admin first")
+        check_not_last_admin(conn, name, role)
         # A new password ends the account's logins made with the old one (`logins`).
         conn.execute("INSERT INTO accounts (name, role, password_hash, created_at) "
                      "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = "
