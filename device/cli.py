@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=("add", "cert"),
                    help="add USER: an account; cert: the HTTPS certificate's fingerprint")
     s.add_argument("user", nargs="?", help="the account's name (for add)")
-    s.add_argument("--role", choices=("admin", "viewer"), help="admin or viewer (for add)")
+    s.add_argument("--role", choices=("admin", "viewer"),
+                   help="admin or viewer (for add; a new account needs it, an existing one "
+                   "keeps its role without it)")
     s.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     return p
 
@@ -503,17 +505,25 @@ def _cmd_staff(args) -> int:
         cert, _ = tls.ensure_certificate(Path(config.store.path).parent, srv.cert, srv.key)
         print(f"{cert}\nSHA-256 {tls.fingerprint(cert)}")
         return 0
-    if not args.user or not args.role:
+    if not args.user:
         raise HingeMirrorError("staff add: give the account's name and --role admin|viewer, "
                                "e.g. hinge-mirror staff add ana --role admin")
     # What can be refused is refused before the password is asked for: the name,
     # the role, the last admin's demotion (the store is read only if it is there),
     # and a short password after the first time it is typed, not the second.
+    # Without --role, an existing account keeps its own (a password reset).
+    role = args.role
     try:
-        accounts.check_name_and_role(args.user, args.role)
         if Path(config.store.path).is_file():
             with contextlib.closing(connect(config.store.path)) as conn:
-                accounts.check_not_last_admin(conn, args.user, args.role)
+                role = role or accounts.role_of(conn, args.user)
+                if role is not None:
+                    accounts.check_not_last_admin(conn, args.user, role)
+        if role is None:
+            raise HingeMirrorError(f"staff add {args.user}: no such account yet; give its "
+                                   f"role, e.g. hinge-mirror staff add {args.user} --role "
+                                   "viewer")
+        accounts.check_name_and_role(args.user, role)
     except ValueError as exc:
         raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     try:
@@ -533,16 +543,16 @@ def _cmd_staff(args) -> int:
                                "run it again")
     conn = connect(config.store.path)
     try:
-        accounts.add(conn, args.user, args.role, first)
+        accounts.add(conn, args.user, role, first)
         # In the audit trail as the console's own account changes are, from no
         # staff account but this machine's terminal.
         audit.record(conn, None, "local", "account_changed", f"account {args.user}",
-                     f"added or password set, role {args.role} (hinge-mirror staff add)")
+                     f"added or password set, role {role} (hinge-mirror staff add)")
     except ValueError as exc:
         raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     finally:
         conn.close()
-    print(f"staff account {args.user} ({args.role}) saved in {config.store.path}")
+    print(f"staff account {args.user} ({role}) saved in {config.store.path}")
     return 0
 
 

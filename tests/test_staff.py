@@ -317,3 +317,23 @@ def test_staff_add_refuses_what_it_can_before_asking_for_the_password(store, tmp
         assert len(err) == 1 and says in err[0] and "nothing was changed" in err[0], err
     assert asked == []  # refused before any password was asked for
     assert dict(connect(store).execute("SELECT name, role FROM accounts")) == {"ana": "admin"}
+
+
+def test_a_password_reset_without_role_keeps_the_accounts_role(store, tmp_path, monkeypatch,
+                                                              capsys):
+    """Issue 25, item 7: `staff add NAME` for a password reset needed --role again."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n')
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    accounts.add(connect(store), "vic", "viewer", PASSWORD)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": PASSWORD + " new")
+    for name, role in (("vic", "viewer"), ("ana", "admin")):
+        assert main(["staff", "add", name, "--config", str(cfg)]) == 0
+        assert f"staff account {name} ({role}) saved" in capsys.readouterr().out
+        assert accounts.check(connect(store), name, PASSWORD + " new")[2] == role
+    # A new account still says which role it gets.
+    assert main(["staff", "add", "new", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "staff add new: no such account yet" in err[0] and \
+        "--role" in err[0], err
+    assert accounts.role_of(connect(store), "new") is None

@@ -54,6 +54,12 @@ def add(conn: sqlite3.Connection, name: str, role: str, password: str) -> int:
     return conn.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()[0]
 
 
+def role_of(conn: sqlite3.Connection, name: str) -> str | None:
+    """The role of the account `name`, or None if there is none."""
+    row = conn.execute("SELECT role FROM accounts WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
 def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
 
