@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Copy the store (safe while the device runs), the "
                         "settings and the keys into one checksummed file.")
     bk.add_argument("out", type=Path, help="the backup file to write (its folder must exist)")
+    bk.add_argument("--force", action="store_true",
+                    help="replace OUT if it is there (without it, an existing file is refused)")
     bk.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     rs = sub.add_parser("restore", help="put a backup back (stop the device first)",
                         description="Check a backup's checksums and schema, then put its "
@@ -447,6 +449,9 @@ def _cmd_backup(args) -> int:
 
     config = load_config(_config_path(args.config))
     output_file(args.out, "backup", "path")
+    if args.out.exists() and not args.force:  # an older backup, kept on purpose
+        raise HingeMirrorError(f"backup {args.out}: already exists; give another name, or "
+                               "--force to replace it; nothing was written")
     manifest = make_backup(config.store.path, args.out)
     if not audit_backup(config.store.path, str(args.out), "hinge-mirror backup"):
         log.warning("backup %s: not written to the audit trail (the store is at schema %s, "

@@ -47,7 +47,8 @@ def test_a_backup_made_while_reps_are_written_restores_everything(tmp_path, caps
     t.start()
     try:
         for _ in range(3):
-            assert main(["backup", str(tmp_path / "b.tar.gz"), "--config", str(live)]) == 0
+            assert main(["backup", str(tmp_path / "b.tar.gz"), "--force",  # the last wins
+                         "--config", str(live)]) == 0
     finally:
         stop.set()
         t.join()

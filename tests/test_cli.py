@@ -308,6 +308,23 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_work(capsys, tmp_pa
     assert not (tmp_path / "no").exists()  # no folder made for a typo
 
 
+def test_backup_refuses_to_replace_a_file_unless_forced(capsys, tmp_path):
+    """Issue 25, item 7: `backup OUT` overwrote an existing file without a word."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n')
+    from device.store import connect
+
+    connect(tmp_path / "data" / "s.db").close()
+    out = tmp_path / "monday.tar.gz"
+    out.write_bytes(b"last week's backup")
+    assert main(["backup", str(out), "--config", str(cfg)]) == 2
+    line = err_line(capsys)
+    assert f"backup {out}: already exists" in line and "--force" in line
+    assert out.read_bytes() == b"last week's backup"
+    assert main(["backup", str(out), "--force", "--config", str(cfg)]) == 0
+    assert out.read_bytes() != b"last week's backup"
+
+
 def test_a_folder_given_where_a_file_is_read_says_so(capsys, tmp_path):
     assert main(["analyze", str(tmp_path)]) == 2
     assert f"video {tmp_path}: is a folder" in err_line(capsys)
