@@ -368,6 +368,7 @@ def _cmd_config(args) -> int:
     shown = dataclasses.asdict(layers.config)
     if shown["mqtt"]["password"]:
         shown["mqtt"]["password"] = "(set)"  # never echoed
+    _warn_backup_folder(layers.config)
     print(f"# config {args.file}: ok. The settings in effect, each with where it comes from:")
     print(f"# file: {args.file}; staff page: {layers.settings} (wins over the file; "
           "the settings page puts the file's back); default: the schema (device/config.py)")
@@ -385,6 +386,21 @@ def _cmd_config(args) -> int:
                 origin += f" (the file says {said.partition(' = ')[2]})"
             print(f"{tomli_w.dumps({key: value}).strip()}  # {origin}")
     return 0
+
+
+def _warn_backup_folder(config) -> None:
+    """A warning line (stderr; the exit stays 0) when [backup] dir cannot take a
+    backup now. Not an error: the service runs `config check` before every start,
+    and a stick that is out must not keep the mirror dark; the device runs, and
+    its backups fail, red on the dashboard, and are tried again within the hour."""
+    from device.service.backups import folder_problem
+
+    if not (config.backup.dir and config.backup.every_h):
+        return
+    why = folder_problem(config.backup.dir, config.store.path)
+    if why is not None:
+        print(f"hinge-mirror: warning: {why}; until it is, the device runs but makes no "
+              "backup (the staff dashboard shows it in red)", file=sys.stderr)
 
 
 def _bench_camera(args) -> int:

@@ -249,6 +249,31 @@ def test_config_check_prints_the_settings_in_effect_or_one_line(tmp_path, capsys
     assert "no such file" in err_line(capsys)
 
 
+def test_config_check_warns_of_a_backup_folder_that_is_not_there(tmp_path, capsys):
+    """Issue 25, item 7: `config check` accepted a [backup] dir that does not
+    exist. A warning line, exit 0: the service runs `config check` before each
+    start, and a stick that is out must not keep the mirror dark."""
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = tmp_path / "c.toml"
+    stick = tmp_path / "media" / "stick"
+    cfg.write_text(f'[store]\npath = "{data}/s.db"\n[backup]\ndir = "{stick}"\n')
+    assert main(["config", "check", str(cfg)]) == 0
+    out, err = capsys.readouterr()
+    assert f'dir = "{stick}"' in out
+    assert err.splitlines() == [f"hinge-mirror: warning: backup folder {stick}: not there; "
+                                "plug the stick in or mount the share (it is never created "
+                                "here); until it is, the device runs but makes no backup (the "
+                                "staff dashboard shows it in red)"]
+    assert not stick.exists()  # never made
+    stick.mkdir(parents=True)  # an empty mount point: a folder on the store's own disk
+    assert main(["config", "check", str(cfg)]) == 0
+    assert "on the store's own disk" in capsys.readouterr().err
+    cfg.write_text(f'[store]\npath = "{data}/s.db"\n')  # beside the store: nothing to say
+    assert main(["config", "check", str(cfg)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
