@@ -595,8 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # OpenCV's own warnings (a camera index it cannot open) come before the
     # one line that names the source and what to do: errors only, but with -v.
+    # ffmpeg's own lines ("moov atom not found" for a broken video) likewise:
+    # -8 is its AV_LOG_QUIET, read by OpenCV when it first opens a file.
     if not args.verbose:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
     try:
         try:

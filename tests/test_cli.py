@@ -425,6 +425,26 @@ def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
     assert "camera 57: cannot be opened" in (tmp_path / "log" / "hinge-mirror.log").read_text()
 
 
+def test_a_broken_video_is_the_projects_one_line_without_ffmpegs_own(tmp_path, model_path):
+    """Issue 25, item 7: ffmpeg's "moov atom not found" came before the project's
+    line. The model's start-up lines (the log's INFO and LiteRT's own) are
+    what any analyze prints; apart from them, stderr is exactly one line."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "cut-short.mp4"  # a recording whose end was never written
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
+    proc = subprocess.run([sys.executable, "-m", "device.cli", "analyze", str(broken)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "moov" not in proc.stderr and "mov,mp4" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines()
+             if " INFO " not in line and not line.startswith("INFO: Created TensorFlow Lite")]
+    assert lines == [f"hinge-mirror: error: video {broken}: not a video OpenCV can decode; "
+                     "give an .mp4/.avi/.mov file (run and analyze take a track .npz too)"], \
+        proc.stderr
+
+
 def test_bench_with_a_bad_clip_is_one_line_naming_it_before_the_model_loads(capsys, tmp_path,
                                                                             monkeypatch):
     import device.cli as cli
