@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Copy the store (safe while the device runs), the "
                         "settings and the keys into one checksummed file.")
     bk.add_argument("out", type=Path, help="the backup file to write (its folder must exist)")
+    bk.add_argument("--force", action="store_true",
+                    help="replace OUT if it is there (without it, an existing file is refused)")
     bk.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     rs = sub.add_parser("restore", help="put a backup back (stop the device first)",
                         description="Check a backup's checksums and schema, then put its "
@@ -210,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=("add", "cert"),
                    help="add USER: an account; cert: the HTTPS certificate's fingerprint")
     s.add_argument("user", nargs="?", help="the account's name (for add)")
-    s.add_argument("--role", choices=("admin", "viewer"), help="admin or viewer (for add)")
+    s.add_argument("--role", choices=("admin", "viewer"),
+                   help="admin or viewer (for add; a new account needs it, an existing one "
+                   "keeps its role without it)")
     s.add_argument("--config", type=Path, help="TOML config (for [store] path)")
     return p
 
@@ -364,6 +368,7 @@ def _cmd_config(args) -> int:
     shown = dataclasses.asdict(layers.config)
     if shown["mqtt"]["password"]:
         shown["mqtt"]["password"] = "(set)"  # never echoed
+    _warn_backup_folder(layers.config)
     print(f"# config {args.file}: ok. The settings in effect, each with where it comes from:")
     print(f"# file: {args.file}; staff page: {layers.settings} (wins over the file; "
           "the settings page puts the file's back); default: the schema (device/config.py)")
@@ -381,6 +386,21 @@ def _cmd_config(args) -> int:
                 origin += f" (the file says {said.partition(' = ')[2]})"
             print(f"{tomli_w.dumps({key: value}).strip()}  # {origin}")
     return 0
+
+
+def _warn_backup_folder(config) -> None:
+    """A warning line (stderr; the exit stays 0) when [backup] dir cannot take a
+    backup now. Not an error: the service runs `config check` before every start,
+    and a stick that is out must not keep the mirror dark; the device runs, and
+    its backups fail, red on the dashboard, and are tried again within the hour."""
+    from device.service.backups import folder_problem
+
+    if not (config.backup.dir and config.backup.every_h):
+        return
+    why = folder_problem(config.backup.dir, config.store.path)
+    if why is not None:
+        print(f"hinge-mirror: warning: {why}; until it is, the device runs but makes no "
+              "backup (the staff dashboard shows it in red)", file=sys.stderr)
 
 
 def _bench_camera(args) -> int:
@@ -445,6 +465,9 @@ def _cmd_backup(args) -> int:
 
     config = load_config(_config_path(args.config))
     output_file(args.out, "backup", "path")
+    if args.out.exists() and not args.force:  # an older backup, kept on purpose
+        raise HingeMirrorError(f"backup {args.out}: already exists; give another name, or "
+                               "--force to replace it; nothing was written")
     manifest = make_backup(config.store.path, args.out)
     if not audit_backup(config.store.path, str(args.out), "hinge-mirror backup"):
         log.warning("backup %s: not written to the audit trail (the store is at schema %s, "
@@ -489,10 +512,11 @@ def _cmd_store(args) -> int:
 
 
 def _cmd_staff(args) -> int:
+    import contextlib
     import getpass
 
     from device.config import load_config
-    from device.store import accounts, connect
+    from device.store import accounts, audit, connect
 
     config = load_config(_config_path(args.config))
     if args.action == "cert":
@@ -502,11 +526,34 @@ def _cmd_staff(args) -> int:
         cert, _ = tls.ensure_certificate(Path(config.store.path).parent, srv.cert, srv.key)
         print(f"{cert}\nSHA-256 {tls.fingerprint(cert)}")
         return 0
-    if not args.user or not args.role:
+    if not args.user:
         raise HingeMirrorError("staff add: give the account's name and --role admin|viewer, "
                                "e.g. hinge-mirror staff add ana --role admin")
+    # What can be refused is refused before the password is asked for: the name,
+    # the role, the last admin's demotion (the store is read only if it is there),
+    # and a short password after the first time it is typed, not the second.
+    # Without --role, an existing account keeps its own (a password reset).
+    role = args.role
+    try:
+        if Path(config.store.path).is_file():
+            with contextlib.closing(connect(config.store.path)) as conn:
+                role = role or accounts.role_of(conn, args.user)
+                if role is not None:
+                    accounts.check_not_last_admin(conn, args.user, role)
+        if role is None:
+            raise HingeMirrorError(f"staff add {args.user}: no such account yet; give its "
+                                   f"role, e.g. hinge-mirror staff add {args.user} --role "
+                                   "viewer")
+        accounts.check_name_and_role(args.user, role)
+    except ValueError as exc:
+        raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     try:
         first = getpass.getpass(f"password for {args.user}: ")
+        try:
+            accounts.check_password(first)
+        except ValueError as exc:
+            raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed, "
+                                   "run it again") from None
         again = getpass.getpass("again: ")
     except EOFError:  # piped input ended, or Ctrl-D at the prompt
         raise HingeMirrorError("staff add: no password was typed; run it on a terminal and "
@@ -517,12 +564,16 @@ def _cmd_staff(args) -> int:
                                "run it again")
     conn = connect(config.store.path)
     try:
-        accounts.add(conn, args.user, args.role, first)
+        accounts.add(conn, args.user, role, first)
+        # In the audit trail as the console's own account changes are, from no
+        # staff account but this machine's terminal.
+        audit.record(conn, None, "local", "account_changed", f"account {args.user}",
+                     f"added or password set, role {role} (hinge-mirror staff add)")
     except ValueError as exc:
         raise HingeMirrorError(f"staff add {args.user}: {exc}; nothing was changed") from None
     finally:
         conn.close()
-    print(f"staff account {args.user} ({args.role}) saved in {config.store.path}")
+    print(f"staff account {args.user} ({role}) saved in {config.store.path}")
     return 0
 
 
@@ -544,8 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # OpenCV's own warnings (a camera index it cannot open) come before the
     # one line that names the source and what to do: errors only, but with -v.
+    # ffmpeg's own lines ("moov atom not found" for a broken video) likewise:
+    # -8 is its AV_LOG_QUIET, read by OpenCV when it first opens a file.
     if not args.verbose:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop = clean exit
     try:
         try:

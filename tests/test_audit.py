@@ -100,3 +100,21 @@ def test_admins_read_and_download_it_viewers_and_the_mirror_never_see_it(store):
         body = anyone.get(path).get_data(as_text=True)
         assert "login" not in body and "127.0.0.1" not in body and "audit" not in body
     assert actions(store)[-1] == ("ana", "export", "audit trail")
+
+
+def test_an_account_made_on_the_command_line_is_in_the_trail(store, tmp_path, monkeypatch):
+    """Issue 25, item 4: `hinge-mirror staff add` wrote no audit row."""
+    from device.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{store}"\n')
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": PASSWORD)
+    assert main(["staff", "add", "ana", "--role", "admin", "--config", str(cfg)]) == 0
+    (row,) = audit.rows(connect(store))
+    assert (row["account"], row["address"], row["action"], row["target"]) == (
+        None, "local", "account_changed", "account ana")
+    assert "role admin" in row["detail"] and "hinge-mirror staff add" in row["detail"]
+    # Refused (the password too short): nothing changed, nothing written.
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "short")
+    assert main(["staff", "add", "vic", "--role", "viewer", "--config", str(cfg)]) == 2
+    assert len(audit.rows(connect(store))) == 1

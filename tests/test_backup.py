@@ -20,6 +20,7 @@ from device.config import load_config
 from device.errors import HingeMirrorError
 from device.store import Recorder, accounts, connect
 from device.store.backup import make_backup, restore_backup
+from device.store.schema import VERSION
 from tests.helpers import coach_events, unavailable
 
 
@@ -46,7 +47,8 @@ def test_a_backup_made_while_reps_are_written_restores_everything(tmp_path, caps
     t.start()
     try:
         for _ in range(3):
-            assert main(["backup", str(tmp_path / "b.tar.gz"), "--config", str(live)]) == 0
+            assert main(["backup", str(tmp_path / "b.tar.gz"), "--force",  # the last wins
+                         "--config", str(live)]) == 0
     finally:
         stop.set()
         t.join()
@@ -64,7 +66,7 @@ def test_a_backup_made_while_reps_are_written_restores_everything(tmp_path, caps
     assert new.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert accounts.check(new, "ana", "correct horse battery") is not None
     assert load_config(None, tmp_path / "fresh" / "settings.toml").coach.set_reps == 8
-    assert backed["schema"] == 4 and "settings.toml" in backed["files"]
+    assert backed["schema"] == VERSION and "settings.toml" in backed["files"]
     assert "restored" in capsys.readouterr().out
 
 

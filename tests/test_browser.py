@@ -535,6 +535,56 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
         server.close()
 
 
+# Every cell of a table: its right edge, and the viewport's width.
+CELL_EDGES = """
+const cells = [...document.querySelectorAll(`[data-testid="${arguments[0]}"] td`)];
+return [window.innerWidth, document.documentElement.scrollWidth,
+        cells.map(c => c.getBoundingClientRect().right)];
+"""
+
+
+def test_the_reps_table_fits_a_phone(chromium, artifacts, tmp_path):
+    """Issue 25, item 4: on a 390 px phone the reps table ran off the screen
+    (its last five columns out of sight). Under 40rem each rep is a card."""
+    from device.store import accounts, connect
+    from tests.helpers import PASSWORD, stored_session
+
+    store = tmp_path / "s.db"
+    stored_session(store)
+    accounts.add(connect(store), "ana", "viewer", PASSWORD)
+    port = free_port()
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
+                     health=lambda: {"ok": True, "uptime_s": 1})
+    server = make_server(app, "127.0.0.1", port, 4)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        chromium.set_window_size(390, 844)
+        chromium.get(f"{base}/staff/login")
+        chromium.find_element("name", "name").send_keys("ana")
+        chromium.find_element("name", "password").send_keys(PASSWORD)
+        chromium.find_element("css selector", "button[type=submit]").click()
+        wait_for(chromium, lambda: "ana (viewer)" in chromium.page_source, 5, "login")
+        chromium.get(f"{base}/staff/sessions/1")
+        viewport, page_width, rights = chromium.execute_script(CELL_EDGES, "reps")
+        assert viewport <= 390 and page_width <= viewport, (viewport, page_width)
+        assert len(rights) == 3 * 10 and max(rights) <= viewport, (viewport, rights)
+        said = chromium.execute_script(  # each cell says its column ("Faults: ...")
+            "return getComputedStyle(document.querySelector("
+            "'[data-testid=reps] td[data-label=Faults]'), '::before').content")
+        assert said == '"Faults: "', said
+        reps = element(chromium, "reps")
+        chromium.execute_script("arguments[0].scrollIntoView()", reps)
+        chromium.save_screenshot(str(artifacts / "staff-session-phone.png"))
+        chromium.set_window_size(1280, 900)  # its twin: a table again on a wide screen
+        chromium.get(f"{base}/staff/sessions/1")
+        assert element(chromium, "reps").find_element("css selector", "thead").is_displayed()
+    finally:
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        server.close()
+
+
 def test_the_html_report_in_the_browser(chromium, artifacts, tmp_path):
     # The page a physiotherapist attaches to a record, as a browser shows it.
     from device.cli import main

@@ -249,6 +249,31 @@ def test_config_check_prints_the_settings_in_effect_or_one_line(tmp_path, capsys
     assert "no such file" in err_line(capsys)
 
 
+def test_config_check_warns_of_a_backup_folder_that_is_not_there(tmp_path, capsys):
+    """Issue 25, item 7: `config check` accepted a [backup] dir that does not
+    exist. A warning line, exit 0: the service runs `config check` before each
+    start, and a stick that is out must not keep the mirror dark."""
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = tmp_path / "c.toml"
+    stick = tmp_path / "media" / "stick"
+    cfg.write_text(f'[store]\npath = "{data}/s.db"\n[backup]\ndir = "{stick}"\n')
+    assert main(["config", "check", str(cfg)]) == 0
+    out, err = capsys.readouterr()
+    assert f'dir = "{stick}"' in out
+    assert err.splitlines() == [f"hinge-mirror: warning: backup folder {stick}: not there; "
+                                "plug the stick in or mount the share (it is never created "
+                                "here); until it is, the device runs but makes no backup (the "
+                                "staff dashboard shows it in red)"]
+    assert not stick.exists()  # never made
+    stick.mkdir(parents=True)  # an empty mount point: a folder on the store's own disk
+    assert main(["config", "check", str(cfg)]) == 0
+    assert "on the store's own disk" in capsys.readouterr().err
+    cfg.write_text(f'[store]\npath = "{data}/s.db"\n')  # beside the store: nothing to say
+    assert main(["config", "check", str(cfg)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -306,6 +331,23 @@ def test_an_output_in_a_missing_folder_is_refused_before_any_work(capsys, tmp_pa
     assert main(["backup", str(tmp_path), "--config", str(cfg)]) == 2
     assert f"backup {tmp_path}: is a folder" in err_line(capsys)
     assert not (tmp_path / "no").exists()  # no folder made for a typo
+
+
+def test_backup_refuses_to_replace_a_file_unless_forced(capsys, tmp_path):
+    """Issue 25, item 7: `backup OUT` overwrote an existing file without a word."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/data/s.db"\n')
+    from device.store import connect
+
+    connect(tmp_path / "data" / "s.db").close()
+    out = tmp_path / "monday.tar.gz"
+    out.write_bytes(b"last week's backup")
+    assert main(["backup", str(out), "--config", str(cfg)]) == 2
+    line = err_line(capsys)
+    assert f"backup {out}: already exists" in line and "--force" in line
+    assert out.read_bytes() == b"last week's backup"
+    assert main(["backup", str(out), "--force", "--config", str(cfg)]) == 0
+    assert out.read_bytes() != b"last week's backup"
 
 
 def test_a_folder_given_where_a_file_is_read_says_so(capsys, tmp_path):
@@ -381,6 +423,26 @@ def test_a_camera_that_cannot_be_opened_at_run_is_one_line_in_all(tmp_path):
                                                    "opened"), proc.stderr
     # The log file (the staff console's Logs page) keeps it.
     assert "camera 57: cannot be opened" in (tmp_path / "log" / "hinge-mirror.log").read_text()
+
+
+def test_a_broken_video_is_the_projects_one_line_without_ffmpegs_own(tmp_path, model_path):
+    """Issue 25, item 7: ffmpeg's "moov atom not found" came before the project's
+    line. The model's start-up lines (the log's INFO and LiteRT's own) are
+    what any analyze prints; apart from them, stderr is exactly one line."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "cut-short.mp4"  # a recording whose end was never written
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
+    proc = subprocess.run([sys.executable, "-m", "device.cli", "analyze", str(broken)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "moov" not in proc.stderr and "mov,mp4" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines()
+             if " INFO " not in line and not line.startswith("INFO: Created TensorFlow Lite")]
+    assert lines == [f"hinge-mirror: error: video {broken}: not a video OpenCV can decode; "
+                     "give an .mp4/.avi/.mov file (run and analyze take a track .npz too)"], \
+        proc.stderr
 
 
 def test_bench_with_a_bad_clip_is_one_line_naming_it_before_the_model_loads(capsys, tmp_path,

@@ -143,6 +143,65 @@ def test_the_mirror_shows_no_history_client_code_or_staff(store):
                    for v in snapshot.values())  # no table of past reps or sessions
 
 
+@pytest.fixture
+def berlin(monkeypatch):
+    """The device's local time zone set to one an hour east of UTC in winter."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_two_sessions_of_one_day_have_their_own_labels_on_a_clients_chart(store):
+    """Issue 25, item 4: the client's charts labelled sessions by day only."""
+    import datetime as dt
+
+    for _ in range(2):
+        stored_session(store)
+    conn = connect(store)
+    for sid, hour in ((1, 9), (2, 14)):  # a morning and an afternoon session, one day
+        at = dt.datetime(2026, 12, 7, hour, 5).timestamp()
+        conn.execute("UPDATE sessions SET started_at = ?, client_code = 'K-1' WHERE id = ?",
+                     (at, sid))
+    page = login(make_app(store), store=store).get("/staff/clients/K-1").get_data(as_text=True)
+    chart = page[page.index("<svg"):page.index("</svg>")]
+    labels = [re.sub(r"<[^>]+>", "", t.replace("</tspan><tspan", "/<"))
+              for t in re.findall(r'<text[^>]*text-anchor="middle">(.*?)</text>', chart)]
+    assert labels == ["07 Dec/09:05", "07 Dec/14:05"], labels
+
+
+def test_csv_times_are_iso_8601_in_the_devices_time_zone(store, berlin):
+    """Issue 25, item 4: the CSVs' times were Unix floats. `at` is ISO 8601 with
+    the offset; the float stays beside it as `at_unix_s`."""
+    import csv
+    import datetime as dt
+    import io
+
+    stored_session(store)
+    conn = connect(store)
+    conn.execute("UPDATE reps SET at = at - (SELECT MIN(at) FROM reps) + 1796660400.25")
+    admin = login(make_app(store), store=store)
+    table = list(csv.DictReader(io.StringIO(
+        admin.get("/api/staff/sessions/1.csv").get_data(as_text=True))))
+    stored = [at for (at,) in conn.execute("SELECT at FROM reps ORDER BY id")]
+    assert table[0]["at"] == "2026-12-07T17:20:00+01:00"  # 16:20 UTC, in Berlin
+    for row, at in zip(table, stored, strict=True):
+        assert float(row["at_unix_s"]) == at
+        assert dt.datetime.fromisoformat(row["at"]).timestamp() == int(at)
+    assert list(table[0])[:5] == ["session_id", "set_number", "number", "at", "at_unix_s"]
+    assert admin.get("/api/staff/sessions/1.json").get_json()["reps_detail"][0]["at"] == \
+        stored[0]  # JSON is for programs: the number, as before
+    audit_rows = list(csv.DictReader(io.StringIO(
+        admin.get("/api/staff/audit.csv").get_data(as_text=True))))
+    for row in audit_rows:
+        when = dt.datetime.fromisoformat(row["at"])
+        assert when.utcoffset() == dt.timedelta(hours=1)
+        assert when.timestamp() == int(float(row["at_unix_s"]))
+
+
 # Logs ------------------------------------------------------------------------
 
 @pytest.fixture
@@ -172,9 +231,38 @@ def test_logs_rotate_within_their_bound_and_are_listed_tailed_and_downloaded(sto
     assert "/staff/logs/hinge-mirror.log.1" in listing
     tail = client.get("/staff/logs/hinge-mirror.log").get_data(as_text=True)
     assert "line 1999 of a long morning" in tail
+    # Newest first (issue 25, item 4: the page opened at the oldest of its lines).
+    shown = re.search(r'data-testid="tail">(.*?)</pre>', tail, re.S).group(1).splitlines()
+    assert "line 1999" in shown[0] and "line 1998" in shown[1]
     with client.get("/staff/logs/hinge-mirror.log?download=1") as got:
         assert got.headers["Content-Disposition"].startswith("attachment")
         assert got.get_data() == (folder / "hinge-mirror.log").read_bytes()
+
+
+def test_log_files_are_the_devices_own_under_any_umask(tmp_path):
+    """Issue 25, item 4: the log files (accounts, addresses, sessions in them)
+    were world-readable where `make run` puts them. Rotated ones too."""
+    from device.config import LogConfig
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    (folder / "hinge-mirror.log").write_text("from an older version\n")
+    (folder / "hinge-mirror.log").chmod(0o644)
+    before = os.umask(0)  # the most permissive there is
+    try:
+        handler = logs.install(LogConfig(dir=str(folder), max_kb=1, files=3))
+        lg = logging.getLogger("hinge_mirror.test")
+        lg.setLevel(logging.INFO)
+        for i in range(100):
+            lg.info("line %03d, by account ana from 10.0.0.7", i)
+    finally:
+        os.umask(before)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert set(modes) == {"hinge-mirror.log", *(f"hinge-mirror.log.{n}" for n in (1, 2, 3))}
+    assert all(mode & 0o007 == 0 for mode in modes.values()), modes
+    assert set(modes.values()) <= {0o600, 0o640}, modes  # 0640: the older file, made 0644
 
 
 def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
@@ -196,6 +284,44 @@ def test_log_names_that_leave_the_folder_are_refused(store, log_dir, tmp_path):
             assert b"SECRET-OUTSIDE" not in resp.get_data()
     assert b"SECRET-OUTSIDE" not in client.get("/staff/logs").get_data()
     assert "hinge-mirror.log.7" not in client.get("/staff/logs").get_data(as_text=True)
+
+
+def test_a_page_leaving_its_live_stream_is_not_logged(caplog):
+    """Issue 25, item 4: the log was mostly waitress's "Client disconnected while
+    serving /api/stream", which every page that leaves its stream causes."""
+    import socket
+    import threading
+    import time
+
+    from device.service.server import make_server
+
+    caplog.set_level(logging.INFO, logger="waitress")
+    app = make_app(config={"SSE_KEEPALIVE_S": 0.05})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server(app, "127.0.0.1", port, 4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        page = socket.create_connection(("127.0.0.1", port), timeout=5)
+        page.sendall(b"GET /api/stream HTTP/1.1\r\nHost: mirror\r\n\r\n")
+        got = b""
+        while b"retry: 1000" not in got:  # the headers, then the stream's first event
+            chunk = page.recv(4096)
+            assert chunk, got
+            got += chunk
+        page.close()  # the page leaves; the next keep-alive finds it gone
+        deadline = time.monotonic() + 5
+        while app.extensions["hinge_mirror"]["streams_open"][0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.extensions["hinge_mirror"]["streams_open"][0] == 0
+        time.sleep(0.3)  # waitress logs just after the stream's generator is closed
+    finally:
+        server.close()
+    assert "Client disconnected" not in caplog.text
+    # Any other request a client leaves is still said.
+    logging.getLogger("waitress").info("Client disconnected while serving /staff/logs/x")
+    assert "Client disconnected while serving /staff/logs/x" in caplog.text
 
 
 # Settings --------------------------------------------------------------------
@@ -314,6 +440,36 @@ def test_an_admin_manages_accounts_and_the_last_admin_stays(store):
     assert [n for (n,) in connect(store).execute("SELECT name FROM accounts")] == ["ana"]
 
 
+def test_the_add_account_form_starts_at_the_least_role(store):
+    """Issue 25, item 4: the form's role was admin unless changed."""
+    page = login(make_app(store), store=store).get("/staff/accounts").get_data(as_text=True)
+    form = page[page.index('data-testid="add"'):]
+    options = re.findall(r"<option( selected)?>(\w+)</option>", form.split("</select>")[0])
+    chosen = [role for selected, role in options if selected] or [options[0][1]]
+    assert chosen == ["viewer"], options  # what a browser sends if nobody changes it
+
+
+def test_no_page_shows_text_from_the_url_as_its_own(store):
+    """Issue 25, item 4: "?error=" was shown inside the page (content spoofing).
+    What a request could not do is said on the next page by flask's flash."""
+    stored_session(store)
+    admin = login(make_app(store), store=store)
+    spoof = "Your account is locked: call 555-0100 with your password"
+    for path in ("/staff/sessions/1", "/staff/accounts", "/staff/", "/staff/settings"):
+        page = admin.get(path, query_string={"error": spoof}).get_data(as_text=True)
+        assert "555-0100" not in page, path
+    # The refusals themselves still say why, once, on the page they lead back to.
+    resp = post(admin, "/staff/sessions/1/client", {"client_code": "Jane Doe"},
+                "/staff/sessions/1")
+    assert resp.headers["Location"] == "/staff/sessions/1"
+    page = admin.get("/staff/sessions/1").get_data(as_text=True)
+    assert re.search(r'data-testid="error">[^<]*never a name', page)
+    assert 'data-testid="error"' not in admin.get("/staff/sessions/1").get_data(as_text=True)
+    resp = post(admin, "/staff/accounts/1/delete", {}, "/staff/accounts")
+    assert resp.headers["Location"] == "/staff/accounts"
+    assert "your own account" in admin.get("/staff/accounts").get_data(as_text=True)
+
+
 def test_the_framing_check_draws_the_skeleton_and_says_what_to_fix(store):
     from device.core.synth import Session, session_track
 
@@ -388,7 +544,8 @@ def test_a_reps_score_says_what_it_covered_on_the_session_page(store):
     unjudged = [json.loads(u) for (u,) in connect(store).execute("SELECT unjudged FROM reps")]
     assert unjudged and all(u for u in unjudged)  # the front view leaves checks unmade
     for u in unjudged:
-        assert f"<td>100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>" in page
+        assert f'<td data-label="Score">100 ({len(FAULTS) - len(u)} of {len(FAULTS)} checks)</td>' \
+            in page
 
 
 def test_the_session_page_says_which_way_the_hips_went(store):
@@ -396,4 +553,4 @@ def test_the_session_page_says_which_way_the_hips_went(store):
     rec.on_events(coach_events(reps=2, view="front", hip_shift=-0.6, lead_s=0.6, tail_s=1.0)[0])
     rec.close()
     page = login(make_app(store), store=store).get("/staff/sessions/1").get_data(as_text=True)
-    assert page.count("<td>Hips shifting to your left</td>") == 2
+    assert page.count('<td data-label="Faults">Hips shifting to your left</td>') == 2

@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 4
+    assert version(conn) == VERSION == 5
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "sets", "reps", "events", "accounts", "audit"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -47,6 +47,22 @@ def test_a_version_1_file_is_brought_forward_and_keeps_its_rows(tmp_path):
     assert version(conn) == VERSION
     assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(7, None)]
     assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone() == (0,)
+
+
+def test_a_version_4_file_keeps_its_accounts_and_their_logins_start_at_0(tmp_path):
+    """Migration 5: each account's login generation (a logout or a new password
+    ends the logins made before it)."""
+    path = tmp_path / "v4.db"
+    old = sqlite3.connect(path)
+    old.executescript(";".join(MIGRATIONS[:4]) + "; PRAGMA user_version = 4;")
+    old.execute("INSERT INTO accounts (name, role, password_hash, created_at) "
+                "VALUES ('ana', 'admin', 'scrypt:kept', 1700000000.0)")
+    old.commit()
+    old.close()
+    conn = connect(path)
+    assert version(conn) == VERSION
+    assert conn.execute("SELECT name, role, password_hash, logins FROM accounts").fetchall() \
+        == [("ana", "admin", "scrypt:kept", 0)]
 
 
 def test_a_migration_that_fails_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):

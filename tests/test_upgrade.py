@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from device.store.schema import VERSION
 from tests.helpers import REPO, install, log_of
 
 
@@ -122,8 +123,8 @@ def test_an_upgrade_keeps_every_session_account_setting_and_the_certificate(devi
     src, version = newer_source(tmp_path)
     done = install(env, src=src)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "schema 3 -> 4 would migrate cleanly (2 sessions, 16 reps)" in done.stdout
-    assert "schema 3 -> 4 migrated" in done.stdout
+    assert f"schema 3 -> {VERSION} would migrate cleanly (2 sessions, 16 reps)" in done.stdout
+    assert f"schema 3 -> {VERSION} migrated" in done.stdout
     calls = log_of(state)
     stop = calls.index("systemctl stop hinge-mirror.service")
     assert "systemctl restart hinge-mirror.service" in calls[stop:]
@@ -137,7 +138,6 @@ def test_an_upgrade_keeps_every_session_account_setting_and_the_certificate(devi
     # Every session and rep, row for row; the accounts still log in.
     from device.store import accounts, connect
     from device.store import version as schema_of
-    from device.store.schema import VERSION
 
     db = root / DATA / "hinge-mirror.db"
     assert rows(db, "reps", REP_COLUMNS) == fixture_rows("reps", REP_COLUMNS)

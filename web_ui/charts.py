@@ -9,9 +9,10 @@ W, H, PAD = 640, 220, 36
 
 def line_chart(title: str, series: dict[str, list[float | None]], unit: str,
                labels: list[str] | None = None, top: float | None = None) -> Markup:
-    """Lines over rep number (1..n), or over `labels`; None leaves a gap. The
-    axis runs from 0 to `top` (default: a little over the largest value). Black
-    and grey, for print."""
+    """Lines over rep number (1..n), or over `labels` (a label's lines, split at
+    a newline, stack under the axis); None leaves a gap. The axis runs from 0
+    to `top` (default: a little over the largest value). Black and grey, for
+    print."""
     values = [v for vs in series.values() for v in vs if v is not None]
     n = max((len(vs) for vs in series.values()), default=0)
     if not values or n == 0:
@@ -38,8 +39,11 @@ def line_chart(title: str, series: dict[str, list[float | None]], unit: str,
     step = max(1, n // 12)  # at most a dozen labels under the axis
     for i in range(0, n, step):
         label = labels[i] if labels else str(i + 1)
+        # A label's lines ("07 Dec\n14:05") stack under the axis, each centred.
+        lines = "".join(f'<tspan x="{x(i):.1f}" dy="{0 if k == 0 else 12}">{escape(line)}</tspan>'
+                        for k, line in enumerate(label.split("\n")))
         parts.append(f'<text x="{x(i):.1f}" y="{H - PAD + 16}" font-size="11" '
-                     f'text-anchor="middle">{escape(label)}</text>')
+                     f'text-anchor="middle">{lines}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

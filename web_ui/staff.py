@@ -37,6 +37,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -80,11 +81,20 @@ ADD_COMMAND = "hinge-mirror staff add NAME --role admin"
 
 
 class Staff(UserMixin):
-    def __init__(self, row: tuple[int, str, str]) -> None:
+    """A logged-in account. Its id in the session is "ID:GENERATION": the
+    account's login generation when it logged in (accounts.logins), so that a
+    logout or a new password, which add one to it, ends every login before."""
+
+    def __init__(self, row: tuple[int, str, str], logins: int) -> None:
         self.id, self.name, self.role = row
+        self.logins = logins
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.logins}"
+
+
+def _login(conn: sqlite3.Connection, row: tuple[int, str, str]) -> None:
+    login_user(Staff(row, accounts.logins(conn, row[0])))
 
 
 def _db() -> sqlite3.Connection:
@@ -109,9 +119,15 @@ def install(app) -> None:
 
     @login.user_loader
     def load(user_id: str) -> Staff | None:
+        account, _, generation = user_id.partition(":")
+        if not (account.isdigit() and generation.isdigit()):
+            return None  # a cookie from before schema 5, or not ours: log in again
         with closing(_db()) as conn:
-            row = accounts.get(conn, int(user_id))
-        return Staff(row) if row else None
+            row = accounts.get(conn, int(account))
+            now = accounts.logins(conn, int(account))
+        if row is None or now != int(generation):  # deleted, logged out or a new password
+            return None
+        return Staff(row, now)
 
     @login.unauthorized_handler
     def unauthorized():
@@ -134,9 +150,14 @@ def install(app) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[])
     app.register_blueprint(bp)
-    # Login attempts (POSTs, right or wrong), per client address: a few, then wait.
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, error_page)
+    # Failed logins (a wrong name or password: 401), per client address: a few,
+    # then wait. A login that succeeds is not counted (a shared tablet whose
+    # staff log in and out all morning is never locked out).
     app.view_functions["staff.login"] = limiter.limit(
-        app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"])(login_view)
+        app.config.get("LOGIN_LIMIT", "5 per minute"), methods=["POST"],
+        deduct_when=lambda response: response.status_code == 401)(login_view)
 
 
 # What goes over HTTPS only when it is on: everything of the staff's, and /metrics.
@@ -190,6 +211,48 @@ def _https(app) -> None:
                          as_attachment=True, download_name="hinge-mirror.pem")
 
 
+# The console's own pages for the errors staff meet (the framework's are bare
+# pages with no way back): the title, the one line and the way back. Each line
+# is fixed here; nothing of the URL is shown.
+ERROR_PAGES = {
+    400: ("Not understood", "The request could not be read: go back, reload the page and "
+          "try again."),
+    403: ("For admins only", "This page or action is for admins, and this account is a "
+          "viewer: ask an admin to do it, or to change your role on Accounts."),
+    404: ("No such page", "Nothing is at this address: it may be mistyped, or what it showed "
+          "has been deleted (sessions go after the retention's days)."),
+    405: ("Not from a link", "This address takes a form's button, not a link: go back and use "
+          "the button on the page."),
+    429: ("Too many login attempts", "Too many failed logins from this address: try again in "
+          "a minute."),
+}
+
+
+def error_page(exc):
+    """An error as a page of the console (its layout, the way back); /api/
+    routes answer as they always have (JSON where they gave JSON)."""
+    from flask_wtf.csrf import CSRFError
+
+    if request.path.startswith("/api/"):
+        return exc
+    title, line = ERROR_PAGES[exc.code]
+    if isinstance(exc, CSRFError):  # a fixed sentence of Flask-WTF's: a form too old, or none
+        line = (f"{exc.description} The form was too old or not the console's own: reload "
+                "the page and send it again.")
+    elif exc.code == 400 and exc.description != type(exc).description:
+        line = exc.description  # one of this module's own fixed sentences (abort(400, ...))
+    staff = current_user.is_authenticated
+    back = [("/staff/", "Back to the dashboard")] if staff else \
+        [("/staff/login", "To the staff login")]
+    if not request.path.startswith("/staff"):
+        back.append(("/", "The mirror page"))
+    response = current_app.make_response(
+        (render_template("staff/error.html", title=title, message=line, back=back), exc.code))
+    if exc.code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
 def admin_only(view):
     @wraps(view)
     @login_required
@@ -213,8 +276,9 @@ def login_view():
         with closing(_db()) as conn:
             row = accounts.check(conn, request.form.get("name", ""),
                                  request.form.get("password", ""))
+            if row:
+                _login(conn, row)
         if row:
-            login_user(Staff(row))
             _audit("login")
             return redirect("/staff/")
         _audit("login_failed", account=request.form.get("name", "")[:64])
@@ -228,7 +292,10 @@ bp.add_url_rule("/staff/login", "login", login_view, methods=["GET", "POST"])
 @bp.post("/staff/logout")
 @login_required
 def logout():
+    """Ends every login of this account (another browser's, a forgotten tablet's)."""
     _audit("logout")
+    with closing(_db()) as conn:
+        accounts.end_logins(conn, current_user.id)
     logout_user()
     return redirect("/staff/login")
 
@@ -278,21 +345,25 @@ def api_health():
     return jsonify(current_app.extensions["hinge_mirror"]["health"]())
 
 
-def _day(value: str | None) -> float | None:
-    """A YYYY-MM-DD filter as Unix time (local midnight), or None."""
+def _day(name: str) -> float | None:
+    """The YYYY-MM-DD filter `name` of the query as Unix time (local midnight),
+    or None. A bad one is a 400 that names the filter, not its text (the page
+    shows nothing taken from the URL)."""
     import datetime as dt
 
+    value = request.args.get(name)
     if not value:
         return None
     try:
         return dt.datetime.strptime(value, "%Y-%m-%d").timestamp()
     except ValueError:
-        abort(400, f"dates are YYYY-MM-DD, not {value!r}")
+        abort(400, f"The {name.capitalize()} date is not a date: dates are YYYY-MM-DD "
+              "(e.g. 2026-03-01); correct it and show the sessions again.")
 
 
 def _range() -> tuple[float | None, float | None]:
-    until = _day(request.args.get("to"))
-    return _day(request.args.get("from")), None if until is None else until + 86400
+    until = _day("to")
+    return _day("from"), None if until is None else until + 86400
 
 
 @bp.get("/staff/sessions")
@@ -328,8 +399,7 @@ def session_page(session_id: int):
         per_set[key] = per_set.get(key, 0) + (1 if r["faults"] else 0)
     faults = bar_chart("Reps with a fault, per set", per_set)
     return render_template("staff/session.html", s=s, reps=reps, words=fault_words,
-                           charts=[depth, tempo, faults], user=current_user,
-                           error=request.args.get("error"))
+                           charts=[depth, tempo, faults], user=current_user)
 
 
 @bp.post(f"/staff/sessions/<int(max={ID_MAX}):session_id>/client")
@@ -339,8 +409,9 @@ def tag_session(session_id: int):
     conn = _db()
     try:
         found = queries.set_client(conn, session_id, request.form.get("client_code", ""))
-    except ValueError as exc:
-        return redirect(f"/staff/sessions/{session_id}?" + _query(error=str(exc)))
+    except ValueError as exc:  # said on the next page by flash: never text from the URL
+        flash(str(exc))
+        return redirect(f"/staff/sessions/{session_id}")
     finally:
         conn.close()
     if not found:
@@ -348,12 +419,6 @@ def tag_session(session_id: int):
     _audit("client_tagged", f"session {session_id}",
            request.form.get("client_code", "").strip() or "(removed)")
     return redirect(f"/staff/sessions/{session_id}")
-
-
-def _query(**args) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(args)
 
 
 @bp.get("/staff/clients")
@@ -375,7 +440,8 @@ def client_page(code: str):
     _audit("client_viewed", f"client {code}")
     import datetime as dt
 
-    days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b") for t in trend]
+    # Date and time: two sessions of one day are two points, each with its own label.
+    days = [dt.datetime.fromtimestamp(t["started_at"]).strftime("%d %b\n%H:%M") for t in trend]
     charts = [line_chart("Mean depth per session", {"depth": [t["depth_deg"] for t in trend]},
                          "degrees of hip flexion", days),
               line_chart("Clean reps per session", {"clean": [t["clean_pct"] for t in trend]},
@@ -438,7 +504,9 @@ def log_file(name: str):
         abort(404)
     if request.args.get("download"):
         return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name)
-    return render_template("staff/log.html", name=name, text=logfiles.tail(path, 300))
+    # Newest first: the page opens at what just happened, not 300 lines above it.
+    newest_first = "\n".join(reversed(logfiles.tail(path, 300).splitlines()))
+    return render_template("staff/log.html", name=name, text=newest_first)
 
 
 # The settings page: each setting's label, its kind and its choices (the schema's).
@@ -503,7 +571,7 @@ def settings_page():
 @bp.route("/staff/accounts", methods=["GET", "POST"])
 @admin_only
 def accounts_page():
-    error, status = request.args.get("error"), 200
+    error, status = None, 200
     with closing(_db()) as conn:
         if request.method == "POST":
             f = request.form
@@ -511,16 +579,19 @@ def accounts_page():
                 error, status = "the two passwords differ; nothing was changed", 400
             else:
                 try:
-                    accounts.add(conn, f.get("name", ""), f.get("role", ""),
-                                 f.get("password", ""))
+                    account_id = accounts.add(conn, f.get("name", ""), f.get("role", ""),
+                                              f.get("password", ""))
                     _audit("account_changed", f"account {f.get('name', '')}",
                            f"added or password set, role {f.get('role', '')}")
+                    if account_id == current_user.id:  # one's own new password: the
+                        _login(conn, accounts.get(conn, account_id))  # others end, not this
                     return redirect("/staff/accounts")
                 except ValueError as exc:
                     error, status = f"{exc}; nothing was changed", 400
         rows = accounts.all_accounts(conn)
     return render_template("staff/accounts.html", accounts=rows, error=error,
-                           user=current_user, roles=accounts.ROLES), status
+                           user=current_user, roles=accounts.ROLES,
+                           least_role=accounts.LEAST_ROLE), status
 
 
 @bp.post(f"/staff/accounts/<int(max={ID_MAX}):account_id>/<any(role, delete):action>")
@@ -533,8 +604,8 @@ def account_change(account_id: int, action: str):
             abort(404)
         if action == "delete":
             if account_id == current_user.id:
-                return redirect("/staff/accounts?" + _query(
-                    error="you cannot delete your own account while logged in to it"))
+                flash("you cannot delete your own account while logged in to it")
+                return redirect("/staff/accounts")
             accounts.delete(conn, account_id)
             _audit("account_changed", f"account {row[1]}", "deleted")
         else:
@@ -542,7 +613,8 @@ def account_change(account_id: int, action: str):
             _audit("account_changed", f"account {row[1]}",
                    f"role {row[2]} -> {request.form.get('role', '')}")
     except ValueError as exc:
-        return redirect("/staff/accounts?" + _query(error=str(exc)))
+        flash(str(exc))
+        return redirect("/staff/accounts")
     finally:
         conn.close()
     return redirect("/staff/accounts")

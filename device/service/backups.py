@@ -34,6 +34,28 @@ NAME = re.compile(r"^hinge-mirror-\d{8}-\d{6}\.tar\.gz$")
 RETRY_S = 3600.0  # after a failure, at most this long before the next try
 
 
+def folder_problem(folder: Path | str, store: Path | str) -> str | None:
+    """Why a folder the config names for backups (a stick, a share) cannot take
+    one now, or None: not there (never created here), or on the store's own
+    disk (the stick or share is not mounted over its mount point). The second
+    is told only where the store's folder is there to compare with."""
+    folder, store = Path(folder), Path(store)
+    if not folder.is_dir():
+        return (f"backup folder {folder}: not there; plug the stick in or mount the share "
+                "(it is never created here)")
+    if not store.parent.is_dir():
+        return None
+    try:
+        same = os.stat(folder).st_dev == os.stat(store.parent).st_dev
+    except OSError as exc:
+        return f"backup folder {folder}: cannot be read ({exc.strerror})"
+    if same:
+        return (f"backup folder {folder}: on the store's own disk, so the stick or share is "
+                "not mounted there; mount it (or set [backup] dir = \"\" for backups beside "
+                "the store)")
+    return None
+
+
 class BackupSchedule:
     """`run_once` makes one backup now; `start` runs them on the schedule in a thread."""
 
@@ -85,18 +107,8 @@ class BackupSchedule:
         """Why the folder cannot take a backup now, or None."""
         if not self.external:
             return None
-        if not self.folder.is_dir():
-            return (f"backup folder {self.folder}: not there; plug the stick in or mount the "
-                    "share (it is never created here); nothing written")
-        try:
-            same = os.stat(self.folder).st_dev == os.stat(self.store.parent).st_dev
-        except OSError as exc:
-            return f"backup folder {self.folder}: cannot be read ({exc.strerror}); nothing written"
-        if same:
-            return (f"backup folder {self.folder}: on the store's own disk, so the stick or "
-                    "share is not mounted there; mount it (or set [backup] dir = \"\" for "
-                    "backups beside the store); nothing written")
-        return None
+        why = folder_problem(self.folder, self.store)
+        return None if why is None else f"{why}; nothing written"
 
     def run_once(self, reason: str = "scheduled") -> Path | None:
         with self._lock:

@@ -36,10 +36,17 @@ def rows(conn: sqlite3.Connection, limit: int | None = None) -> list[dict]:
     return [dict(zip(COLUMNS, r, strict=True)) for r in conn.execute(sql)]
 
 
+# As the reps' CSV: `at` in ISO 8601 with the offset, the Unix time beside it.
+CSV_COLUMNS = ("at", "at_unix_s", *COLUMNS[1:])
+
+
 def to_csv(conn: sqlite3.Connection) -> str:
+    from device.store.queries import local_iso
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow(CSV_COLUMNS)
     for r in reversed(rows(conn)):  # oldest first, as a log reads
-        w.writerow([r[c] for c in COLUMNS])
+        cells = {**r, "at": local_iso(r["at"]), "at_unix_s": r["at"]}
+        w.writerow([cells[c] for c in CSV_COLUMNS])
     return buf.getvalue()

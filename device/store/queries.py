@@ -78,14 +78,32 @@ def reps(conn: sqlite3.Connection, session_ids: list[int]) -> list[dict]:
     return out
 
 
+# The CSV's columns: the rows' own, with `at` as a time a person and a
+# spreadsheet read (ISO 8601, the device's local time with its offset) and the
+# Unix time beside it for programs (`at_unix_s`).
+CSV_COLUMNS = (*REP_COLUMNS[:4], "at_unix_s", *REP_COLUMNS[4:])
+
+
+def local_iso(t_s: float | None) -> str:
+    """Unix time `t_s` as ISO 8601 in the device's local time zone, to the
+    second, with its UTC offset ("2026-12-07T17:03:12+01:00"); "" for None."""
+    import datetime as dt
+
+    if t_s is None:
+        return ""
+    return dt.datetime.fromtimestamp(t_s, dt.UTC).astimezone().isoformat(
+        timespec="seconds")
+
+
 def reps_csv(rep_rows: list[dict]) -> str:
-    """One line per rep; fault lists joined with ';'."""
+    """One line per rep; fault lists joined with ';'; `at` as `local_iso`."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(REP_COLUMNS)
+    w.writerow(CSV_COLUMNS)
     for r in rep_rows:
-        w.writerow([";".join(r[c]) if c in ("faults", "unjudged") else r[c]
-                    for c in REP_COLUMNS])
+        cells = {**r, "at": local_iso(r["at"]), "at_unix_s": r["at"],
+                 "faults": ";".join(r["faults"]), "unjudged": ";".join(r["unjudged"])}
+        w.writerow([cells[c] for c in CSV_COLUMNS])
     return buf.getvalue()
 
 

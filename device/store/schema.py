@@ -89,6 +89,11 @@ MIGRATIONS: tuple[str, ...] = (
     WHEN old.at > CAST(strftime('%s', 'now') AS REAL) - 86400
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: only old rows are pruned'); END;
     """,
+    # 5: each account's login generation: a login's cookie carries it, and a
+    # logout or a new password adds one, which ends every login made before.
+    """
+    ALTER TABLE accounts ADD COLUMN logins INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 VERSION = len(MIGRATIONS)
