@@ -26,14 +26,16 @@ THREADED_TIMEOUT_S = 60.0  # a block through the threads, at most
 
 
 class CountingHub(StateHub):
-    """The hub, counting the snapshots that reach it (the rate that matters)."""
+    """The hub, counting the frames' snapshots that reach it (the rate that
+    matters); not the one that says a block's frames have run out."""
 
     def __init__(self) -> None:
         super().__init__()
         self.received = 0
 
     def publish(self, value: dict) -> int:
-        self.received += 1
+        if value.get("camera") != "ended":
+            self.received += 1
         return super().publish(value)
 
     def wait_received(self, n: int, timeout_s: float) -> bool:
