@@ -42,6 +42,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _exercise(text: str) -> str:
+    from device.core.exercises import EXERCISES, NOT_BUILT
+
+    if text in EXERCISES:
+        return text
+    if text in NOT_BUILT:
+        raise argparse.ArgumentTypeError(f"{text}: its rules are not built yet; give one of "
+                                         f"{', '.join(EXERCISES)}")
+    raise argparse.ArgumentTypeError(f"{text!r} is not an exercise; give one of "
+                                     f"{', '.join(EXERCISES)}")
+
+
 def _perturbation(text: str) -> tuple[str, float]:
     kinds = ("keypoints", "pixels")  # device.offline.evaluate.PERTURB_KINDS, not imported here
     kind, _, size = text.partition(":")
@@ -118,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print the report as JSON")
     a.add_argument("--html", type=Path, metavar="OUT",
                    help="also write a one-page report (print it to PDF from the browser)")
+    a.add_argument("--exercise", type=_exercise, default="deadlift", metavar="NAME",
+                   help="the exercise done: deadlift (the default; the Romanian deadlift "
+                   "too) or kettlebell_swing (never too fast)")
 
     t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
                        description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
@@ -242,7 +257,10 @@ def _cmd_analyze(args) -> int:
 
     if args.html is not None:
         output_file(args.html, "report", "--html")  # before the clip is processed
-    report = analyze_path(args.path, _load_pose, series=args.html is not None)
+    from device.core.coach import CoachParams
+
+    report = analyze_path(args.path, _load_pose, series=args.html is not None,
+                          params=CoachParams(exercise=args.exercise))
     if args.html is not None:
 
         atomic_write(args.html, html_report(report).encode(), what="report")

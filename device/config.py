@@ -25,6 +25,7 @@ from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from device.core.exercises import EXERCISES
 from device.errors import HingeMirrorError
 from device.files import not_a_file
 from device.vision import MODES
@@ -150,6 +151,10 @@ class CoachConfig:
     sensitivity: str = setting("standard", "faults called: relaxed | standard | strict",
                                choices=tuple(SENSITIVITY),
                                staff="How strictly faults are called")
+    exercise: str = setting("deadlift", "the exercise done at this mirror: deadlift "
+                            "(and the Romanian deadlift) | kettlebell_swing (a swing is fast "
+                            "by design: never too fast)", choices=EXERCISES,
+                            staff="The exercise done here")
 
     def params(self):
         """The coach's parameters with these settings."""
@@ -157,7 +162,7 @@ class CoachConfig:
 
         return CoachParams(set_target_reps=self.set_reps, set_target_sets=self.sets,
                            rest_s=self.rest_s, session_idle_s=self.session_idle_s,
-                           guide=self.guide,
+                           guide=self.guide, exercise=self.exercise,
                            fault_tolerance=SENSITIVITY[self.sensitivity])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import numpy as np
@@ -464,3 +465,22 @@ def test_bench_with_a_bad_clip_is_one_line_naming_it_before_the_model_loads(caps
     assert str(garbage) in line and "not a video" in line
     assert main(["bench", "--clip", str(tmp_path)]) == 2
     assert f"{tmp_path}: is a folder" in err_line(capsys)
+
+
+def test_analyze_takes_the_exercise_and_refuses_one_not_built_in_one_line(capsys, tmp_path):
+    from device.core.synth import Session, session_track
+    from device.vision.tracks import Track, save_track
+
+    kp, t, size = session_track(Session(reps=3, down_s=0.3, up_s=0.3))
+    save_track(tmp_path / "s.npz", Track(kp, t, size))
+    assert main(["analyze", str(tmp_path / "s.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faults"].get("too_fast") == 3
+    assert main(["analyze", str(tmp_path / "s.npz"), "--json",
+                 "--exercise", "kettlebell_swing"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["exercise"] == "kettlebell_swing" and "too_fast" not in report["faults"]
+    for name, words in (("good_morning", "not built yet"), ("yoga", "is not an exercise")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["analyze", str(tmp_path / "s.npz"), "--exercise", name])
+        assert exit_.value.code == 2
+        assert words in capsys.readouterr().err

@@ -102,6 +102,19 @@ def test_correct_hinges_are_rarely_called_squats(rows):
         assert r["faults"].get("knees_bent_too_much", 0) <= 0.1 * r["counted"], name
 
 
+def test_swings_are_not_too_fast_with_the_exercise_set_and_are_without_it(rows, tracks):
+    """Issue 26: the dev swing clip (labels.json's program_exercise) is judged as a
+    swing, never too fast; the same track as a deadlift is too fast on most reps,
+    so the exercise's rule is what makes the difference."""
+    name = "kbswing_russian_oblique.mp4"
+    row = rows[name]
+    assert row["counted"] == row["labelled"] == 10
+    assert "too_fast" not in row["faults"]
+    tr = load_track(tracks / "kbswing_russian_oblique.npz")
+    as_deadlift = analyze(tr.keypoints, tr.t, tr.frame_size)
+    assert as_deadlift["faults"].get("too_fast", 0) >= 5, as_deadlift["faults"]
+
+
 def test_rounded_backs_seen_from_the_side_are_flagged(rows):
     r = rows["kbdl_roundedback_side.mp4"]
     assert r["faults"].get("back_rounding", 0) >= 0.7 * r["counted"]

@@ -352,3 +352,22 @@ def test_a_descent_of_exactly_the_threshold_is_never_too_fast_and_a_frame_less_a
                 rep = RepTrack(start_s=start, bottom_s=start + n * frame + nudge, peak_hip=80.0)
                 found, _ = judge(rep, Reference(), "side", calibrated=True, frame_s=frame)
                 assert ("too_fast" in found) is fast, (fps, start, n, nudge)
+
+
+def test_a_kettlebell_swing_is_fast_by_design_and_its_other_faults_stay_judged():
+    """Issue 26, item 3: the exercise changes what is judged. A swing's fast
+    descent is the movement (device/core/exercises.py): never too_fast, and not
+    "not checked" either; its lockout is judged as a deadlift's. Its twin, the
+    same reps as a deadlift, is too fast on every rep."""
+    from device.core.coach import CoachParams
+
+    track = session_track(Session(view="side", reps=5, down_s=0.3, up_s=0.3,
+                                  lockout_depth=0.35))
+    as_deadlift = analyze(*track)
+    swing = analyze(*track, params=CoachParams(exercise="kettlebell_swing"))
+    assert as_deadlift["exercise"] == "deadlift" and swing["exercise"] == "kettlebell_swing"
+    assert as_deadlift["rep_count"] == swing["rep_count"] == 5
+    assert as_deadlift["faults"].get("too_fast") == 5
+    assert "too_fast" not in swing["faults"]
+    assert all("too_fast" not in rep["unjudged"] for rep in swing["reps"])
+    assert swing["faults"].get("incomplete_lockout") == 5  # the standing plank still judged

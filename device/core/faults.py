@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from device.core.exercises import DEFAULT, not_for
 from device.core.skeleton import FAULTS
 
 # Which faults each view can show. Front: sideways (frontal-plane) faults and
@@ -176,7 +177,7 @@ class Measures:
 
 
 def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
-          frame_s: float = 0.0) -> tuple[list[str], list[str]]:
+          frame_s: float = 0.0, exercise: str = DEFAULT) -> tuple[list[str], list[str]]:
     """Faults found on a rep and faults that could not be judged, both in priority order.
 
     `rep` is the coach's RepTrack (its peak angles, its times and its
@@ -188,11 +189,13 @@ def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
     choice, not a measured cut-off. `frame_s`: the time between the rep's frames;
     a duration measured in frames is compared half a frame short of its
     threshold, so that a descent of exactly the threshold is never decided by
-    the last bits of its frames' times.
+    the last bits of its frames' times. `exercise`: faults that do not apply to
+    it (device/core/exercises.py) are neither found nor unjudged.
     """
     k = tolerance
     m = rep.measures
-    judged = set(judged_from(view, calibrated=calibrated))
+    inapplicable = not_for(exercise)
+    judged = set(judged_from(view, calibrated=calibrated)) - inapplicable
     found: set[str] = set()
     measured: set[str] = set()
 
@@ -224,7 +227,8 @@ def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
     check("weight_on_heels", com_seen, lambda: m.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
           lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k - frame_s / 2)
-    return [x for x in FAULTS if x in found], [x for x in FAULTS if x not in measured]
+    return [x for x in FAULTS if x in found], [
+        x for x in FAULTS if x not in measured and x not in inapplicable]
 
 
 def score(found: list[str], unjudged: list[str]) -> int:

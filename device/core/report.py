@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from device.core.exercises import not_for
 from device.core.faults import judged_from
 from device.core.features import reportable
 from device.core.person import angle_corrected, camera_deg, dominant_view, window_view
@@ -57,8 +58,9 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         # The camera's angle to the person (0 facing it, 90 from the side) and
         # the faults a rep seen from here now is judged on (the framing page).
         "camera_deg": None if not present or deg is None else round(deg, 1),
-        "judged": judged_from(view if present else "unknown", calibrated=calibrated,
-                              angle_ok=angle_corrected(deg, p)),
+        "judged": [f for f in judged_from(view if present else "unknown",
+                                          calibrated=calibrated, angle_ok=angle_corrected(deg, p))
+                   if f not in not_for(p.exercise)],
         "bridged_keypoints": per.keypoints.bridged,
         # What the page asks of the person: to come into frame, or that it cannot
         # see them clearly (many keypoints bridged over dropouts).
@@ -184,6 +186,7 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
         "view": dominant_view(view.votes) if sum(view.votes) else
         (max(set(views), key=views.count) if views else "unknown"),
+        "exercise": params.exercise,
         "rep_count": state.rep_count,
         "partial_reps": state.partial_count,
         "reps": reps,

@@ -536,7 +536,8 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
         rep = _front_heels(rep, s)
     found, unjudged = faults_mod.judge(rep, ref, view, calibrated=ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance,
-                                       frame_s=(t_s - rep.began_s) / max(rep.frames, 1))
+                                       frame_s=(t_s - rep.began_s) / max(rep.frames, 1),
+                                       exercise=p.exercise)
     count = s.rep_count + 1
     summary = _summary(rep, count, view, found, unjudged, ref, camera_deg(seen_from))
     sets, events = add_rep(s.sets, summary, t_s, p,

@@ -237,6 +237,9 @@ class CoachParams:
     # The staff's sensitivity: fault thresholds (faults.py) times this factor;
     # 1.0 is the thresholds as sourced, 1.25 relaxed, 0.8 strict.
     fault_tolerance: float = 1.0
+    # The exercise (device/core/exercises.py): what the program, the config or
+    # `analyze --exercise` names; its rules change what is judged.
+    exercise: str = "deadlift"
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
     upright_leg_frac: float = 0.35  # hips must be this far above the ankles, in leg lengths
     max_hinge_deg: float = 120.0  # a trunk tilted further (shoulders far below hips) is lying

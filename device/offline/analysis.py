@@ -45,11 +45,12 @@ def load_or_track(path: Path, load_pose) -> Track:
     return track_video(path, load_pose())
 
 
-def analyze_path(path: Path, load_pose, series: bool = False) -> dict:
+def analyze_path(path: Path, load_pose, series: bool = False, params=None) -> dict:
     """The analysis report (DESIGN.md) of a video or a track (`series`: with the
-    hip angle of every frame, for the HTML report)."""
+    hip angle of every frame, for the HTML report; `params`: the coach's, e.g.
+    its exercise)."""
     track = load_or_track(path, load_pose)
-    report = coach_analyze(track.keypoints, track.t, track.frame_size, series=series)
+    report = coach_analyze(track.keypoints, track.t, track.frame_size, params, series=series)
     if report["rejected_frames"]:
         log.warning("%s: %d frames skipped (%s)", Path(path).name, report["rejected_frames"],
                     ", ".join(report["rejected_why"]))

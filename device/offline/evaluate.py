@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.core.coach import analyze
+from device.core.coach import CoachParams, analyze
+from device.core.exercises import DEFAULT, EXERCISES
 from device.core.filters import MIN_SCORE
 from device.core.skeleton import FAULTS
 from device.errors import HingeMirrorError
@@ -106,6 +107,15 @@ def _count_label(name: str, label, where: Path) -> tuple[int, int]:
     return lo, hi
 
 
+def exercise_params(label: dict, labels_path: Path) -> CoachParams:
+    """The coach's parameters for a clip: its label's program_exercise, else the default."""
+    name = label.get("program_exercise", DEFAULT)
+    if name not in EXERCISES:
+        raise HingeMirrorError(f"labels {labels_path}: program_exercise {name!r} is not one of "
+                               f"{', '.join(EXERCISES)}; fix the label")
+    return CoachParams(exercise=name)
+
+
 def miss(row: dict) -> int:
     """How far the count is outside the labelled range (0: right)."""
     lo, hi = row["labelled"], row.get("labelled_max", row["labelled"])
@@ -173,7 +183,8 @@ def evaluate_dir(folder: Path, load_pose, cache: Path | None = None,
         if max_fps is not None:
             idx = thin(t, max_fps)
             kp, t = kp[idx], t[idx]
-        r = analyze(kp, t, track.frame_size)
+        # The exercise a program would set for the clip (labels.json's program_exercise).
+        r = analyze(kp, t, track.frame_size, exercise_params(label, labels_path))
         jit, score = jitter(track)
         unjudged: dict[str, int] = {}
         for rep in r["reps"]:
