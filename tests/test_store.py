@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 5
+    assert version(conn) == VERSION == 6
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "sets", "reps", "events", "accounts", "audit"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -63,6 +63,28 @@ def test_a_version_4_file_keeps_its_accounts_and_their_logins_start_at_0(tmp_pat
     assert version(conn) == VERSION
     assert conn.execute("SELECT name, role, password_hash, logins FROM accounts").fetchall() \
         == [("ana", "admin", "scrypt:kept", 0)]
+
+
+def test_client_codes_are_one_client_whatever_their_case_and_old_ones_are_migrated(tmp_path):
+    """Issue 26, item 6: K-017 and k-017 were two clients with their own charts.
+    Migration 6 writes the stored codes upper-case; a code typed now is too."""
+    from device.store import queries
+
+    path = tmp_path / "v5.db"
+    old = sqlite3.connect(path)
+    old.executescript(";".join(MIGRATIONS[:5]) + "; PRAGMA user_version = 5;")
+    for at, code in ((1.0, "K-017"), (2.0, " k-017"), (3.0, "b-2")):
+        old.execute("INSERT INTO sessions (started_at, reps, client_code) VALUES (?, 3, ?)",
+                    (at, code))
+    old.commit()
+    old.close()
+    conn = connect(path)
+    assert [(c["code"], c["sessions"]) for c in queries.clients(conn)] == [("B-2", 1),
+                                                                           ("K-017", 2)]
+    assert queries.set_client(conn, 3, "k-017")
+    assert [(c["code"], c["sessions"]) for c in queries.clients(conn)] == [("K-017", 3)]
+    assert len(queries.sessions(conn, since=0.0, client="k-017")) == 3
+    assert len(queries.trend(conn, "k-017")) == 3
 
 
 def test_a_migration_that_fails_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):

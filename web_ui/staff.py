@@ -417,7 +417,7 @@ def tag_session(session_id: int):
     if not found:
         abort(404)
     _audit("client_tagged", f"session {session_id}",
-           request.form.get("client_code", "").strip() or "(removed)")
+           queries.client_code(request.form.get("client_code", "")) or "(removed)")
     return redirect(f"/staff/sessions/{session_id}")
 
 
@@ -432,6 +432,7 @@ def clients_page():
 @bp.get("/staff/clients/<code>")
 @login_required
 def client_page(code: str):
+    code = queries.client_code(code)  # k-017 is K-017
     with closing(_db()) as conn:
         trend = queries.trend(conn, code)
         rows = queries.sessions(conn, client=code)

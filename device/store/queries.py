@@ -18,8 +18,13 @@ REP_COLUMNS = ("session_id", "set_number", "number", "at", "start_s", "bottom_s"
 
 
 # A client code is a pseudonym (the clinic keeps the key to it), never a name:
-# letters, digits, '-' and '_', up to 24.
+# letters, digits, '-' and '_', up to 24; not case-sensitive (kept upper-case).
 CLIENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
+
+
+def client_code(code: str) -> str:
+    """A client code as it is stored: trimmed, upper-case (k-017 is K-017)."""
+    return code.strip().upper()
 
 
 def sessions(conn: sqlite3.Connection, since: float | None = None,
@@ -31,7 +36,8 @@ def sessions(conn: sqlite3.Connection, since: float | None = None,
         "WHERE started_at >= ? AND started_at < ? AND (? IS NULL OR client_code = ?) "
         "ORDER BY started_at DESC",
         (since if since is not None else float("-inf"),
-         until if until is not None else float("inf"), client, client)).fetchall()
+         until if until is not None else float("inf"),
+         *[client_code(client) if client is not None else None] * 2)).fetchall()
     out = []
     for sid, start, end, reason, reps, sets, client in rows:
         faults = Counter(f for (fs,) in conn.execute(
@@ -123,7 +129,7 @@ def events(conn: sqlite3.Connection, limit: int = 10) -> list[dict]:
 def set_client(conn: sqlite3.Connection, session_id: int, code: str) -> bool:
     """Tag a session with a client code ("" removes it). False if no such
     session; ValueError if the code is not a pseudonym's shape."""
-    code = code.strip()
+    code = client_code(code)
     if code and not CLIENT_CODE.match(code):
         raise ValueError("a client code is 1-24 letters, digits, '-' or '_' (a pseudonym, "
                          "never a name)")
@@ -148,7 +154,7 @@ def trend(conn: sqlite3.Connection, code: str) -> list[dict]:
     out = []
     for sid, start, n in conn.execute(
             "SELECT id, started_at, reps FROM sessions WHERE client_code = ? "
-            "ORDER BY started_at", (code,)).fetchall():
+            "ORDER BY started_at", (client_code(code),)).fetchall():
         rows = conn.execute("SELECT hip_deg, faults FROM reps WHERE session_id = ?",
                             (sid,)).fetchall()
         depths = [h for h, _ in rows if h is not None]

@@ -94,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE accounts ADD COLUMN logins INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: client codes are not case-sensitive: K-017 and k-017 are one client.
+    # Those stored before are written as the console now writes them.
+    """
+    UPDATE sessions SET client_code = UPPER(TRIM(client_code)) WHERE client_code IS NOT NULL;
+    """,
 )
 
 VERSION = len(MIGRATIONS)
