@@ -85,7 +85,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
         # dashboard, sessions and exports) nor published. Its device events are.
         if (supervisor.source_info or {}).get("demo"):
             return
-        recorder.on_events(events)
+        if live.config.store.record:  # [store] record = false: coached, never stored
+            recorder.on_events(events)
         if publisher is not None:
             publisher.on_events(events)
 
@@ -119,7 +120,10 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     srv = config.server
     https_host = srv.https_host or host  # the console listens where the mirror does, unless set
     tls_config: dict = {}
-    if srv.https_port:
+    # At home, no console on the network (nor anything of the staff's on the glass)
+    # unless asked for.
+    console = config.device.mode != "home" or config.device.console
+    if srv.https_port and console:
         from device.service import tls
 
         cert, key = tls.ensure_certificate(store_dir, srv.cert, srv.key)
@@ -166,7 +170,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                 stack.callback(publisher.close)
             stack.callback(supervisor.stop)
             recorder.device_event("start", f"source {spec}")
-            _announce(tls_server, srv, host, https_host, port, tls_config)
+            _announce(tls_server, srv, host, https_host, port, tls_config, console)
             systemd.notify(f"READY=1\nSTATUS=mirror on port {port}, source {spec}")
             opened, info = supervisor.source_info or {}, supervisor.ready_info or {}
             log.info("mirror on http://%s:%d/ (source: %s; store %s; pipeline pid %s)", host,
@@ -183,7 +187,8 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     return 0
 
 
-def _announce(tls_server, srv, host: str, https_host: str, port: int, tls_config: dict) -> None:
+def _announce(tls_server, srv, host: str, https_host: str, port: int, tls_config: dict,
+              console: bool = True) -> None:
     """Start the console's HTTPS server, and say where the console is."""
     if tls_server is not None:
         threading.Thread(target=tls_server.serve, name="https", daemon=True).start()
@@ -191,6 +196,10 @@ def _announce(tls_server, srv, host: str, https_host: str, port: int, tls_config
                  https_host, srv.https_port, "[server] https_host" if srv.https_host else
                  "as [server] host" + (", from --host" if host != srv.host else ""),
                  tls_config["TLS_FINGERPRINT"])
+    elif not console:
+        log.info("staff console: off on the network at home ([device] mode = \"home\"); this "
+                 "machine alone reaches it, at http://127.0.0.1:%d/staff/; set [device] "
+                 "console = true to serve it over HTTPS", port)
     else:
         log.warning("staff console: off on the network ([server] https_port = 0); this "
                     "machine alone reaches it, over plain HTTP at http://127.0.0.1:%d/staff/; "

@@ -69,6 +69,17 @@ SENSITIVITY = {"relaxed": 1.25, "standard": 1.0, "strict": 0.8}
 
 
 @dataclass(frozen=True)
+class DeviceConfig:
+    """Where the mirror stands: a clinic, or a home with nobody to ask."""
+
+    mode: str = setting("clinic", "clinic | home: at home there is no staff console on the "
+                        "network unless console = true, and nothing of the staff's on the glass",
+                        choices=("clinic", "home"))
+    console: bool = setting(False, "at home: the staff console over HTTPS on the network too "
+                            "(in a clinic it always is, unless [server] https_port = 0)")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """The web server: the mirror page and the staff console."""
 
@@ -190,6 +201,8 @@ class StoreConfig:
                         "/var/lib/hinge-mirror/hinge-mirror.db)", _named("a file"))
     retention_days: int = setting(365, "sessions older than this are deleted (0: keep all)",
                                   within(0, 36500, zero="keep all"))
+    record: bool = setting(True, "sessions, sets and reps are stored (false: counted and "
+                           "coached, never stored)", staff="Record sessions")
 
 
 @dataclass(frozen=True)
@@ -246,6 +259,7 @@ class Config:
     backup: BackupConfig = BackupConfig()
     log: LogConfig = LogConfig()
     mqtt: MqttConfig = MqttConfig()
+    device: DeviceConfig = DeviceConfig()
 
 
 SECTIONS = tuple(f.name for f in fields(Config))

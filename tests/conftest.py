@@ -180,7 +180,7 @@ def labels(clips) -> dict:
 # pip installs and wheel builds, and the tests that wait on real time.
 SLOW_MODULES = {"test_clips", "test_browser", "test_supervisor", "test_soak", "test_packaging",
                 "test_installer", "test_upgrade", "test_camera_away", "test_systemd_notify",
-                "test_server_load"}
+                "test_server_load", "test_home"}
 SLOW_TESTS = {
     "test_health_says_how_busy_the_pose_model_is",
     "test_the_devices_memory_is_read_from_a_real_run_of_both_processes",

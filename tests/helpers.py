@@ -295,3 +295,25 @@ def log_of(state: Path) -> list[str]:
     lines = path.read_text().splitlines() if path.exists() else []
     path.write_text("")
     return lines
+
+
+def listening(port: int) -> set[str]:
+    """The local addresses a TCP port listens on, from /proc/net/tcp and tcp6."""
+    import ipaddress
+
+    found = set()
+    for name, size in (("tcp", 4), ("tcp6", 16)):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, hexport = local.partition(":")
+            if state != "0A" or int(hexport, 16) != port:
+                continue
+            raw = bytes.fromhex(addr)
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # host order words
+            found.add(str(ipaddress.ip_address(raw)))
+    return found

@@ -18,7 +18,7 @@ from device.service import tls
 from device.service.hub import StateHub
 from device.service.server import make_server
 from device.store import accounts, connect
-from tests.helpers import PASSWORD, free_port, unavailable
+from tests.helpers import PASSWORD, free_port, listening, unavailable
 
 
 def test_the_device_makes_its_certificate_once_with_a_private_key(tmp_path):
@@ -189,26 +189,7 @@ def test_with_https_off_the_console_answers_this_machine_alone(tmp_path):
         assert local.get("/staff/login").status_code == 200, addr
 
 
-def _listening(port: int) -> set[str]:
-    """The local addresses a TCP port listens on, from /proc/net/tcp and tcp6."""
-    import ipaddress
 
-    found = set()
-    for name, size in (("tcp", 4), ("tcp6", 16)):
-        try:
-            with open(f"/proc/net/{name}") as f:
-                lines = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            local, state = line.split()[1], line.split()[3]
-            addr, _, hexport = local.partition(":")
-            if state != "0A" or int(hexport, 16) != port:
-                continue
-            raw = bytes.fromhex(addr)
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # host order words
-            found.add(str(ipaddress.ip_address(raw)))
-    return found
 
 
 def _run_until_console(tmp_path, server: str, *args: str) -> tuple[str, set[str]]:
@@ -235,7 +216,7 @@ def _run_until_console(tmp_path, server: str, *args: str) -> tuple[str, set[str]
             assert proc.poll() is None
             time.sleep(0.1)
         time.sleep(0.3)  # the TLS server's thread binds beside the log line
-        return log.read_text(), _listening(tls_port)
+        return log.read_text(), listening(tls_port)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
