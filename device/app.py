@@ -38,9 +38,17 @@ from web_ui.speech import Speaker
 log = logging.getLogger(__name__)
 
 
-def run_device(config: Config, *, source: str | None, host: str | None, port: int | None,
-               loop: bool, load_pose, demo_fallback: bool = False,
-               limits: dict[str, float] | None = None, layers=None) -> int:
+def run_device(config: Config, **how) -> int:
+    """`_run`, holding the store's lock: one device per store, from before
+    anything is written beside it (its secret key, its certificate) until the
+    device has stopped; released on any exit."""
+    with store_lock.holding(config.store.path):
+        return _run(config, **how)
+
+
+def _run(config: Config, *, source: str | None, host: str | None, port: int | None,
+         loop: bool, load_pose, demo_fallback: bool = False,
+         limits: dict[str, float] | None = None, layers=None) -> int:
     """Serve the mirror and the staff console; the pipeline in its own process.
 
     Ready (the page, /healthz, the console, systemd's READY) once the model is
@@ -74,11 +82,7 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
     hub = StateHub()
     metrics = Metrics()
     recorder: Recorder | None = None
-    publisher = None
-    if config.mqtt.enabled:
-        from device.service.mqtt import Publisher
-
-        publisher = Publisher(config.mqtt)
+    publisher = None  # made once the store is this device's (a broker knows one client id)
 
     def on_events(events: list[dict]) -> None:
         # The built-in demo's reps are nobody's: not in the clinic's store (its
@@ -143,12 +147,11 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics, speaker=speaker, settings=live,
                      framing=lambda: supervisor.framing)
-    # One device per store: the lock first, released on any exit. Each part
-    # closes in the reverse of the order it is entered on a stack. The servers
-    # are bound next (a port that is taken fails before the store is
+    # Each part closes in the reverse of the order it is entered on a stack. The
+    # servers are bound first (a port that is taken fails before the store is
     # touched); once everything runs they move to the top, so that they close
     # first and the supervisor and the store after them.
-    with store_lock.holding(config.store.path), contextlib.ExitStack() as servers:
+    with contextlib.ExitStack() as servers:
         server = make_server(app, host, port, config.server.threads)  # fails fast if taken
         servers.callback(server.close)
         port = int(server.effective_port)  # the port bound: --port 0 picks a free one
@@ -160,14 +163,17 @@ def run_device(config: Config, *, source: str | None, host: str | None, port: in
             recorder = Recorder(config.store.path)  # fails fast (one line) if it cannot open
             stack.callback(recorder.close)
             recorder.close_open("interrupted")  # what a crash or a power cut left open
+            if config.mqtt.enabled:
+                from device.service.mqtt import Publisher
+
+                publisher = Publisher(config.mqtt)
+                stack.callback(publisher.close)  # after the supervisor's last events
             supervisor.start()  # the model loaded (not the camera), or a one-line error
             stack.callback(recorder.device_event, "stop", None)
             stack.callback(recorder.close_open, "stopped")
             backups.start()
             stack.callback(backups.stop)
             stack.callback(_Retention(recorder, config.store.retention_days).stop)
-            if publisher is not None:
-                stack.callback(publisher.close)
             stack.callback(supervisor.stop)
             recorder.device_event("start", f"source {spec}")
             _announce(tls_server, srv, host, https_host, port, tls_config, console)

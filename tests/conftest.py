@@ -76,13 +76,14 @@ def artifacts() -> Path:
 
 # Tracks of the clips kept between runs, outside the checkout (they are derived
 # from the clips: never in git). A track is kept under the hash of what makes
-# it: the clip's bytes, the model's, the pose path's code (device/vision and the
+# it: the clip's bytes, the model's, the pose path's code (device/vision, the joints and the
 # tracking loop) and the versions of the runtime and of OpenCV that decode and
 # run it. Any change to one of them tracks the clip anew.
 # HINGE_MIRROR_TRACK_CACHE="" turns it off.
 TRACK_CACHE = os.environ.get("HINGE_MIRROR_TRACK_CACHE", str(
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hinge-mirror" / "tracks"))
 POSE_CODE = [*sorted((REPO / "device" / "vision").glob("*.py")),
+             REPO / "device" / "core" / "skeleton.py",  # the joints the crop follows
              REPO / "device" / "offline" / "analysis.py"]
 
 
@@ -130,7 +131,9 @@ def tracks(tmp_path_factory, model_path):
         for track in folder.glob("*.npz"):
             key = keys.get(track.stem)
             if key and not (store / f"{key}.npz").is_file():
-                shutil.copy(track, store / f"{key}.npz")
+                part = store / f"{key}.npz.part"  # whole or not there, never half a track
+                shutil.copy(track, part)
+                os.replace(part, store / f"{key}.npz")
     except OSError:
         pass  # a cache that cannot be written only costs time
 

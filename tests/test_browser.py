@@ -216,7 +216,7 @@ def test_when_the_server_stops_the_glass_says_reconnecting_within_a_second_or_tw
         chromium, artifacts):
     """Issue 25, item 3: not the last count, timer and cue frozen with a small
     word blinking: after a second without data (no snapshot, no keep-alive), the
-    reconnecting screen over everything; the count again once data comes back."""
+    reconnecting screen over everything."""
     device = Device()
     try:
         chromium.set_window_size(1080, 1920)

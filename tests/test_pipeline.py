@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 
 from device.core.coach import Coach
@@ -376,3 +377,35 @@ def test_a_recording_that_runs_out_closes_its_set_and_session_and_says_so(tmp_pa
     assert health["pipeline"]["fps"] == 0.0 and health["camera"]["ended"]
     assert health["camera"]["words"] == "The recording has ended"
     rec.close()
+
+
+def test_a_stop_in_the_middle_of_a_recording_is_not_its_end(tmp_path):
+    """A device stopped while a video plays (systemctl stop): the set and session
+    are the store's to close as "stopped", not the recording's "recording_ended"."""
+    kp, t, size = session_track(Session(reps=3, tail_s=0.5))
+
+    class Clip:
+        live, name, mailbox = False, "clip.mp4", None
+
+        def __init__(self):
+            self.reached = threading.Event()
+
+        def frames(self):
+            for i, (k, ts) in enumerate(zip(kp, t, strict=True)):
+                yield Frame(t_s=float(ts), keypoints=k, size=size)
+                self.mailbox.wait_taken(5.0)
+                if i == len(t) // 2:
+                    self.reached.set()
+
+        def close(self):
+            pass
+
+    for _ in range(5):  # the stop races the end of the capture: a few tries
+        events, hub, clip = [], StateHub(), Clip()
+        pipeline = Pipeline(clip, Processor(None, Coach(), hub), on_events=events.extend)
+        clip.mailbox = pipeline.mailbox
+        pipeline.start()
+        assert clip.reached.wait(10)
+        pipeline.stop()
+        assert not any(e.get("reason") == "recording_ended" for e in events)
+        assert (hub.latest()[1] or {}).get("camera") != "ended"

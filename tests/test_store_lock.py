@@ -43,7 +43,9 @@ def test_a_second_device_on_the_same_store_is_refused_naming_the_first(tmp_path)
         err = second.stderr.strip().splitlines()
         assert len(err) == 1 and f"already in use by pid {first.pid}" in err[0], err
         assert str(store) in err[0] and "[store] path" in err[0]
-        assert not store.exists()  # nothing written by the refused one
+        # Nothing written by the refused one beside the store: no secret key, no
+        # certificate, no store (only the lock file the first one holds).
+        assert sorted(p.name for p in store.parent.iterdir()) == ["s.db.lock"]
     finally:
         first.kill()
         first.wait()

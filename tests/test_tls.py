@@ -89,6 +89,38 @@ def test_plain_http_on_the_https_port_gets_a_hint_to_use_https_not_a_reset(serve
     assert resp.status == 200
 
 
+def test_a_plain_http_client_that_trickles_cannot_hold_the_consoles_door(servers):
+    """The hint's exchange is bounded in time and bytes: a client that sends its
+    head then a body a byte at a time does not keep HTTPS from answering."""
+    import socket
+    import time
+
+    plain_port, tls_port, crt = servers
+    stop = threading.Event()
+
+    def trickle():
+        with socket.create_connection(("127.0.0.1", tls_port)) as c:
+            c.sendall(b"POST /staff/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n")
+            while not stop.wait(0.1):
+                try:
+                    c.sendall(b"x")
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    time.sleep(0.3)  # the trickler is at the door first
+    try:
+        conn = https(tls_port, crt)
+        conn.timeout = 6  # the hint gives up on the trickler within HINT_S (2 s)
+        conn.request("GET", "/staff/login")
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        assert resp.status == 200
+    finally:
+        stop.set()
+
+
 def test_staff_pages_are_served_over_tls_with_the_devices_certificate(servers):
     plain_port, tls_port, crt = servers
     conn = https(tls_port, crt)

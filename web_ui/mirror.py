@@ -104,7 +104,9 @@ def stream():
     def events():
         try:
             seq = 0
-            yield "retry: 1000\n\n"
+            # A stream that ends (SSE_MAX_S) is taken up again at once: well within
+            # the second of silence after which the page says it is reconnecting.
+            yield "retry: 250\n\n"
             end = time.monotonic() + max_s
             while time.monotonic() < end and not hub.closed:  # closed: the device stops
                 seq, snap = hub.wait(seq, timeout_s=keepalive)

@@ -362,8 +362,9 @@ class Pipeline:
             kind, frame, keypoints = self._handoff.get()
             self._slots.put(None)
             if kind == "end":
-                if self.source_ended and not self.source.live and self.error is None:
-                    self._events(self.processor.recording_ended())  # the file ran out
+                if (self.source_ended and not self.source.live and self.error is None
+                        and not self._stop.is_set()):  # the file ran out (not a stop)
+                    self._events(self.processor.recording_ended())
                 return
             if kind == "lost":
                 self._events(self.processor.camera_lost())
@@ -424,6 +425,7 @@ class Pipeline:
             self.source_ended and not self.source.live and self.error is None)
         pipeline_ok = (self._process.is_alive() and self._coach.is_alive()) or (
             self.source_ended and self.error is None)
+        ended = self.source_ended and not self.source.live  # a recording that ran out
         pose = self.processor.pose
         busy_since = self.last_processed_s if self.last_processed_s is not None else (
             self.first_frame_s)
@@ -434,12 +436,12 @@ class Pipeline:
                        "last_frame_age_s": None if self.last_frame_s is None
                        else round(now - self.last_frame_s, 2),
                        **({"reason_id": "ended", "words": camera_words("ended")}
-                          if camera_ok and self.source_ended else {} if camera_ok else {
+                          if camera_ok and ended else {} if camera_ok else {
                            "reason": f"camera {self.source.name}: {self.error or 'no frames'}",
                            "reason_id": "lost", "words": camera_words("lost")})},
             "model": model_health(pose),
             "pipeline": {"ok": bool(pipeline_ok),
-                         "fps": 0.0 if self.source_ended else round(self.fps(), 1),
+                         "fps": 0.0 if ended else round(self.fps(), 1),
                          "frames": self.processor.frames, "dropped": self.mailbox.dropped,
                          "invoke_ms": _latency_ms(self.processor.invoke_s),
                          "model_busy": _busy(self.fps(), self.processor.invoke_s),

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import re
 import socket
+import time
 from pathlib import Path
 
 from device.errors import HingeMirrorError
@@ -100,6 +101,7 @@ def fingerprint(cert: Path | str) -> str:
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
+HINT_S, HINT_BYTES = 2.0, 65536
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$|^\[[0-9A-Fa-f:.]+\]$")
 
 
@@ -113,13 +115,23 @@ def plain_http_hint(sock: socket.socket, port: int) -> bool:
         return False
     if not first or first == b"\x16":  # a TLS handshake starts with 0x16
         return False
-    sock.settimeout(2.0)  # the acceptor waits on this request's head, not longer
-    head = b""
+    # The acceptor waits on this exchange at most HINT_S in all, and reads at most
+    # HINT_BYTES: a client trickling bytes cannot hold the console's door.
+    deadline = time.monotonic() + HINT_S
+    head, read = b"", 0
+
+    def recv() -> bytes:
+        nonlocal read
+        left = deadline - time.monotonic()
+        if left <= 0 or read >= HINT_BYTES:
+            return b""
+        sock.settimeout(left)
+        chunk = sock.recv(4096)
+        read += len(chunk)
+        return chunk
+
     try:
-        while b"\r\n\r\n" not in head and len(head) < 16384:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
+        while b"\r\n\r\n" not in head and (chunk := recv()):
             head += chunk
     except OSError:
         pass
@@ -139,7 +151,7 @@ def plain_http_hint(sock: socket.socket, port: int) -> bool:
         sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=utf-8\r\n"
                      b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
         sock.shutdown(socket.SHUT_WR)
-        while sock.recv(4096):  # what is left of the request, so that nothing resets
+        while recv():  # what is left of the request, so that nothing resets
             pass
     except OSError:
         pass

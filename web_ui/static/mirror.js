@@ -13,9 +13,10 @@
   // Data (a snapshot, or the stream's keep-alive every half second) last heard:
   // a second without any, and the glass says it is reconnecting, not the last count.
   const SILENT_MS = 1000;
-  let heardAt = Date.now();
-  const heard = () => { heardAt = Date.now(); };
-  const silent = () => Date.now() - heardAt > SILENT_MS;
+  // performance.now(): a clock the wall clock's corrections (NTP) do not move.
+  let heardAt = performance.now();
+  const heard = () => { heardAt = performance.now(); };
+  const silent = () => performance.now() - heardAt > SILENT_MS;
   let sleepMs = 1000 * Number(main.dataset.sleepS || 0);
   let seenAt = Date.now();
   // Sound: a chime per counted rep (Web Audio, no file), a cue spoken by the
@@ -78,6 +79,7 @@
   function reconnecting() {
     main.dataset.state = "reconnecting";
     $("camera-on").hidden = true;  // what the camera does is not known from here
+    document.body.classList.remove("asleep");  // said even on a sleeping glass
     notice(said([say("reconnecting"), say("reconnecting_why")]));
   }
 
