@@ -45,6 +45,13 @@ def test_a_program_round_trips_through_its_json():
     assert programs.to_dict(same)["blocks"][0] == block()
 
 
+def test_docs_staff_md_has_the_fields_table_the_schema_makes():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "staff.md").read_text()
+    assert programs.fields_markdown() in page, "paste programs.fields_markdown() in"
+
+
 def test_the_sensitivity_words_are_the_settings_own():
     assert programs.SENSITIVITY == SENSITIVITY
     assert programs.EXERCISES == EXERCISES and programs.FAULTS == FAULTS

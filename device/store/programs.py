@@ -352,3 +352,25 @@ def listing(conn: sqlite3.Connection) -> list[dict]:
              "updated_by": by} for c, p, at, by in conn.execute(
                  "SELECT client_code, program, updated_at, updated_by FROM programs "
                  "ORDER BY client_code")]
+
+
+def fields_markdown() -> str:
+    """docs/staff.md's table of a block's fields, made from the schema
+    (tests/test_programs.py keeps the page equal to it)."""
+    rows = ["| field | allowed | default | what |", "|---|---|---|---|"]
+    for f in fields(Block):
+        m = f.metadata
+        if f.name == "tempo":
+            allowed = "null, or " + "; ".join(
+                f"`{g.name}` {g.metadata['check'][1].removeprefix('must be ')}"
+                for g in fields(Tempo))
+        elif f.name == "faults":
+            allowed = "fault id: " + " | ".join(f"`{w}`" for w in SENSITIVITY)
+        else:
+            allowed = m["check"][1].removeprefix("must be ")
+            allowed += " (null: no limit)" if m["optional"] else ""
+        default = "required" if m["required"] else \
+            f"`{json.dumps({} if f.name == 'faults' else f.default)}`"
+        cells = (f"`{f.name}`", allowed, default, m["label"])
+        rows.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+    return "\n".join(rows)
