@@ -11,7 +11,7 @@ from device.config import SENSITIVITY
 from device.core.exercises import EXERCISES
 from device.core.skeleton import FAULTS
 from device.store import accounts, audit, connect, programs
-from tests.helpers import PASSWORD, login, make_app, post, token
+from tests.helpers import PASSWORD, login, make_app, post, stored_session, token
 
 
 @pytest.fixture
@@ -146,6 +146,11 @@ def test_every_bad_field_is_named_at_once():
     with pytest.raises(programs.ProgramError) as caught:
         programs.loads("{not json")
     assert str(caught.value).startswith("program: JSON cannot be read (")
+    big = json.dumps({"blocks": [block(note="x" * 70000)]})
+    with pytest.raises(programs.ProgramError) as caught:
+        programs.loads(big)
+    assert str(caught.value) == \
+        f"program: JSON is {len(big)} characters: a program's is at most 65536"
 
 
 # The console -----------------------------------------------------------------
@@ -177,7 +182,9 @@ def audit_rows(store, action="program_changed") -> list[tuple]:
 def test_an_admin_makes_a_program_copies_it_and_exports_it_a_viewer_reads_it(store):
     app = make_app(store)
     admin = login(app, store=store)
-    assert "No program for K-017 yet" in admin.get(PAGE).get_data(as_text=True)
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert "No program for K-017 yet" in page
+    assert 'href="/staff/clients/K-017"' not in page  # no session yet: no client page to link
     resp = post(admin, "/staff/clients/k-017/program", FORM, PAGE)  # either case
     assert resp.status_code == 302 and resp.headers["Location"] == PAGE
     assert stored(store) == {"K-017": {"version": 1, "blocks": SAVED}}
@@ -302,3 +309,12 @@ def test_a_code_of_no_pseudonyms_shape_has_no_program_page(store):
     assert admin.get("/staff/clients/Jane%20Doe/program").status_code == 404
     assert admin.get("/staff/clients/" + "K" * 25 + "/program").status_code == 404
     assert admin.get(PAGE + ".json").status_code == 404  # no program yet
+
+
+def test_a_clients_page_and_their_program_page_link_each_other(store):
+    stored_session(store)
+    connect(store).execute("UPDATE sessions SET client_code = 'K-017'")
+    admin = login(make_app(store), store=store)
+    assert 'href="/staff/clients/K-017/program"' in admin.get(
+        "/staff/clients/K-017").get_data(as_text=True)
+    assert 'href="/staff/clients/K-017"' in admin.get(PAGE).get_data(as_text=True)

@@ -504,7 +504,7 @@ def _program_page(code: str, errors: list | None = None, form=None, status: int 
                   imported: str = ""):
     with closing(_db()) as conn:
         stored = programs.get(conn, code)
-        has_sessions = bool(queries.sessions(conn, client=code))
+        has_sessions = queries.has_sessions(conn, code)
     blocks = programs.to_dict(stored["program"])["blocks"] if stored else []
     by_field = {}  # "b2.reps" -> why, beside its field
     for e in errors or []:

@@ -235,8 +235,14 @@ def parse(raw: Any, numbers: list[int] | None = None) -> Program:
     return Program(tuple(out))
 
 
+JSON_MAX = 64 * 1024  # characters: twelve blocks with their notes take under 6000
+
+
 def loads(text: str) -> Program:
     """A program from JSON text (an import), checked like the form."""
+    if len(text) > JSON_MAX:
+        raise ProgramError([FieldError(None, "JSON", MISSING, f"is {len(text)} characters: "
+                                       f"a program's is at most {JSON_MAX}")])
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
