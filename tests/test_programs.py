@@ -91,6 +91,8 @@ BAD = [
      "block 2: faults.knees_caving = 'lenient' must be relaxed, standard or strict"),
     ({"faults": {"knees_caving": 1.25}},
      "block 2: faults.knees_caving = 1.25 must be relaxed, standard or strict"),
+    ({"faults": {"knees_caving": ["strict"]}},
+     "block 2: faults.knees_caving = ['strict'] must be relaxed, standard or strict"),
     ({"exercise": "kettlebell_swing", "faults": {"too_fast": "strict"}},
      "block 2: faults.too_fast = 'strict' does not apply to kettlebell_swing: it is never "
      "called"),

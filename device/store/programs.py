@@ -175,7 +175,7 @@ def _faults(raw: dict, exercise: str | None, block: int,
         if fault not in FAULTS:
             errors.append(FieldError(block, key, MISSING,
                                      f"is not a fault (faults: {', '.join(FAULTS)})"))
-        elif word not in SENSITIVITY:
+        elif not isinstance(word, str) or word not in SENSITIVITY:
             errors.append(FieldError(block, key, word,
                                      "must be relaxed, standard or strict"))
         elif exercise in NOT_FOR and fault in NOT_FOR[exercise]:
