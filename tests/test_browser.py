@@ -680,3 +680,66 @@ def test_what_the_view_cannot_check_is_said_once_per_set_with_where_to_check_it(
         chromium.get("about:blank")
         time.sleep(0.3)
         server.close()
+
+
+def test_an_admin_makes_a_program_in_the_browser(chromium, artifacts, tmp_path):
+    """Issue 26, item 1: the program page's form as an admin fills it in, a field's
+    error beside it, the program's table on a wide screen and on a phone."""
+    from selenium.webdriver.support.ui import Select
+
+    from device.store import accounts, connect
+    from tests.helpers import PASSWORD
+
+    store = tmp_path / "s.db"
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    port = free_port()
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store)}, hub=StateHub(),
+                     health=lambda: {"ok": True, "uptime_s": 1})
+    server = make_server(app, "127.0.0.1", port, 4)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+
+    def fill(n: int, **values) -> None:
+        for key, value in values.items():
+            name = f"b{n}.{key.replace('__', '.')}"
+            if key == "exercise" or key.startswith("faults"):
+                Select(chromium.find_element("name", name)).select_by_value(value)
+            else:
+                box = chromium.find_element("name", name)
+                box.clear()
+                box.send_keys(value)
+
+    try:
+        chromium.set_window_size(1280, 1400)
+        chromium.get(f"{base}/staff/login")
+        chromium.find_element("name", "name").send_keys("ana")
+        chromium.find_element("name", "password").send_keys(PASSWORD)
+        chromium.find_element("css selector", "button[type=submit]").click()
+        wait_for(chromium, lambda: "ana (admin)" in chromium.page_source, 5, "login")
+        chromium.get(f"{base}/staff/clients/K-017/program")
+        fill(1, exercise="deadlift", sets="3", reps="8", rest_s="90", tempo__down_s="3",
+             tempo__hold_s="1", tempo__up_s="2", max_hip_deg="60",
+             note="Slow on the way down; stop where it pulls")
+        chromium.find_element("css selector", '[data-testid="block-1"] summary').click()
+        fill(1, faults__back_rounding="strict", faults__knees_caving="relaxed")
+        element(chromium, "program-save").click()
+        wait_for(chromium, lambda: "Saved the program" in chromium.page_source, 5, "save")
+        fill(2, exercise="kettlebell_swing", sets="2", reps="0", rest_s="60")  # 0 reps: no
+        element(chromium, "program-save").click()
+        wait_for(chromium, lambda: "Nothing was saved" in chromium.page_source, 5, "refusal")
+        assert text(chromium, "error-b2.reps") == "must be 1..100"
+        fill(2, reps="10")
+        element(chromium, "program-save").click()
+        wait_for(chromium, lambda: "Saved the program" in chromium.page_source, 5, "save")
+        rows = chromium.find_elements("css selector", '[data-testid="program"] tbody tr')
+        assert len(rows) == 2 and "3 / 1 / 2 s" in rows[0].text and "2 × 10" in rows[1].text
+        chromium.save_screenshot(str(artifacts / "staff-program.png"))
+        chromium.set_window_size(390, 844)  # a phone: each block a card, nothing off screen
+        chromium.get(f"{base}/staff/clients/K-017/program")
+        viewport, page_width, rights = chromium.execute_script(CELL_EDGES, "program")
+        assert page_width <= viewport and max(rights) <= viewport, (viewport, page_width)
+        chromium.save_screenshot(str(artifacts / "staff-program-phone.png"))
+    finally:
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        server.close()

@@ -22,9 +22,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 6
+    assert version(conn) == VERSION == 7
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "sets", "reps", "events", "accounts", "audit"} <= tables
+    assert {"sessions", "sets", "reps", "events", "accounts", "audit", "programs"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert (tmp_path / "new.db").stat().st_mode & 0o077 == 0  # health data: owner only
@@ -85,6 +85,37 @@ def test_client_codes_are_one_client_whatever_their_case_and_old_ones_are_migrat
     assert [(c["code"], c["sessions"]) for c in queries.clients(conn)] == [("K-017", 3)]
     assert len(queries.sessions(conn, since=0.0, client="k-017")) == 3
     assert len(queries.trend(conn, "k-017")) == 3
+
+
+def test_a_version_6_file_gets_programs_and_keeps_its_sessions(tmp_path):
+    """Migration 7 (issue 26, item 1): a program per client code, beside the
+    sessions a schema-6 file already holds."""
+    from device.store import programs
+
+    path = tmp_path / "v6.db"
+    old = sqlite3.connect(path)
+    old.executescript(";".join(MIGRATIONS[:6]) + "; PRAGMA user_version = 6;")
+    old.execute("INSERT INTO sessions (started_at, reps, client_code) VALUES (1.0, 3, 'K-017')")
+    old.commit()
+    tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "programs" not in tables
+    old.close()
+    conn = connect(path)
+    assert version(conn) == VERSION == 7
+    assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(3, "K-017")]
+    assert programs.get(conn, "K-017") is None and programs.listing(conn) == []
+    program = programs.parse({"blocks": [{"exercise": "deadlift", "sets": 3, "reps": 8,
+                                          "max_hip_deg": 60}]})
+    programs.save(conn, "K-017", program, "ana", at=5.0)
+    assert programs.get(conn, "K-017") == {"program": program, "updated_at": 5.0,
+                                           "updated_by": "ana"}
+    programs.save(conn, "K-017", programs.parse({"blocks": [{"exercise": "deadlift",
+                                                             "sets": 1, "reps": 5}]}), "bo")
+    assert [(p["code"], p["blocks"], p["updated_by"]) for p in programs.listing(conn)] == \
+        [("K-017", 1, "bo")]  # one program per client: replaced, not added
+    with pytest.raises(sqlite3.IntegrityError):  # a program has its JSON
+        conn.execute("INSERT INTO programs (client_code, program, updated_at) "
+                     "VALUES ('K-018', NULL, 1.0)")
 
 
 def test_a_migration_that_fails_leaves_the_file_at_its_old_version(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ Routes, and who may use them (every one needs a login but the login page):
   /staff/sessions, /staff/sessions/ID   staff
   /staff/sessions/ID/client (POST)      admin: tag a session with a client code
   /staff/clients, /staff/clients/CODE   staff: clients and their trends
+  /staff/clients/CODE/program (GET, POST), .../program.json   staff read, admin change
+  /staff/clients/CODE/program/{import,copy,delete} (POST)     admin
   /staff/logs, /staff/logs/NAME         staff: log files, a tail, ?download=1
   /staff/settings (GET, POST)           staff read, admin change
   /staff/framing                        staff: the live skeleton, for aiming the camera
@@ -56,7 +58,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from device.config import TYPE_WORDS, ConfigValueError, form_fields
 from device.errors import HingeMirrorError
-from device.store import accounts, audit, connect, queries
+from device.store import accounts, audit, connect, programs, queries
 from device.words import (
     FRAMING,
     VIEWS,
@@ -426,7 +428,8 @@ def tag_session(session_id: int):
 def clients_page():
     with closing(_db()) as conn:
         rows = queries.clients(conn)
-    return render_template("staff/clients.html", clients=rows)
+        plans = programs.listing(conn)
+    return render_template("staff/clients.html", clients=rows, programs=plans)
 
 
 @bp.get("/staff/clients/<code>")
@@ -449,6 +452,172 @@ def client_page(code: str):
                          "% of reps", days, top=100)]
     return render_template("staff/client.html", code=code, trend=trend, sessions=rows,
                            charts=charts, words=fault_words)
+
+
+def _program_code(code: str) -> str:
+    """The URL's client code as stored (k-017 is K-017); a code of no
+    pseudonym's shape is no page."""
+    code = queries.client_code(code)
+    if not queries.CLIENT_CODE.match(code):
+        abort(404)
+    return code
+
+
+def _shown(value) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _slots(blocks: list[dict], form=None) -> list[dict]:
+    """The form's blocks as strings by field name ("exercise", "tempo.down_s",
+    "faults.too_fast"), each with its number: the stored blocks and one empty
+    slot to add a block, or the form as it was sent (to put an error right)."""
+    if form is not None:
+        numbers = sorted({int(k[1:].partition(".")[0]) for k in form
+                          if k.startswith("b") and k.endswith(".exercise")
+                          and k[1:].partition(".")[0].isdigit()})
+        slots = [{"n": n, **{k.partition(".")[2]: v for k, v in form.items()
+                             if k.startswith(f"b{n}.")}} for n in numbers]
+    else:
+        slots = _stored_slots(blocks)
+    for slot in slots:  # the faults' choices open where one is not standard
+        slot["faults_set"] = any(k.startswith("faults.") and v != "standard"
+                                 for k, v in slot.items())
+    return slots
+
+
+def _stored_slots(blocks: list[dict]) -> list[dict]:
+    out = []
+    for n, b in enumerate([*blocks, None], 1):
+        if b is None:
+            out.append({"n": n, "exercise": ""})
+            continue
+        slot = {"n": n, **{k: _shown(v) for k, v in b.items() if k not in ("tempo", "faults")}}
+        for k, v in (b["tempo"] or {}).items():
+            slot[f"tempo.{k}"] = _shown(v)
+        for fault, word in b["faults"].items():
+            slot[f"faults.{fault}"] = word
+        out.append(slot)
+    return out
+
+
+def _program_page(code: str, errors: list | None = None, form=None, status: int = 200,
+                  imported: str = ""):
+    with closing(_db()) as conn:
+        stored = programs.get(conn, code)
+        has_sessions = queries.has_sessions(conn, code)
+    blocks = programs.to_dict(stored["program"])["blocks"] if stored else []
+    by_field = {}  # "b2.reps" -> why, beside its field
+    for e in errors or []:
+        if e.block is not None:
+            by_field.setdefault(f"b{e.block}.{e.key}", e.why)
+    return render_template("staff/program.html", code=code, stored=stored, blocks=blocks,
+                           slots=_slots(blocks, form), errors=errors or [], by_field=by_field,
+                           fields=programs.form_fields(), exercises=programs.EXERCISES,
+                           faults=programs.FAULTS, words=fault_words,
+                           sensitivity=tuple(programs.SENSITIVITY), imported=imported,
+                           user=current_user, has_sessions=has_sessions), status
+
+
+def flash_ok(message: str) -> None:
+    """A flash that says what was done (green), not what could not be."""
+    flash(message, "ok")
+
+
+def _save_program(code: str, program: programs.Program, how: str) -> None:
+    with closing(_db()) as conn:
+        programs.save(conn, code, program, current_user.name)
+    _audit("program_changed", f"client {code}", f"{how}: {programs.summary(program)}")
+
+
+@bp.route("/staff/clients/<code>/program", methods=["GET", "POST"])
+@login_required
+def program_page(code: str):
+    """The client's program: everyone reads it, an admin edits it (the form
+    goes through the program schema, device/store/programs.py)."""
+    code = _program_code(code)
+    if request.method == "GET":
+        _audit("program_viewed", f"client {code}")
+        return _program_page(code)
+    if current_user.role != "admin":
+        abort(403)
+    raw, numbers = programs.from_form(request.form)
+    try:
+        program = programs.parse(raw, numbers)
+    except programs.ProgramError as exc:
+        return _program_page(code, exc.errors, request.form, 400)
+    _save_program(code, program, "set on the form")
+    flash_ok(f"Saved the program of {code}.")
+    return redirect(f"/staff/clients/{code}/program")
+
+
+@bp.post("/staff/clients/<code>/program/import")
+@admin_only
+def program_import(code: str):
+    """A program's JSON, pasted or uploaded, checked like the form."""
+    code = _program_code(code)
+    upload = request.files.get("file")
+    text = upload.read().decode("utf-8", "replace") if upload and upload.filename else \
+        request.form.get("json", "")
+    try:
+        program = programs.loads(text)
+    except programs.ProgramError as exc:
+        return _program_page(code, exc.errors, status=400, imported=text)
+    _save_program(code, program, "imported from JSON")
+    flash_ok(f"Imported the program of {code}.")
+    return redirect(f"/staff/clients/{code}/program")
+
+
+@bp.post("/staff/clients/<code>/program/copy")
+@admin_only
+def program_copy(code: str):
+    """This client's program to another code; one the other has is replaced
+    only when the form says so."""
+    code = _program_code(code)
+    to = queries.client_code(request.form.get("to", ""))
+    with closing(_db()) as conn:
+        stored = programs.get(conn, code)
+        there = programs.get(conn, to) if queries.CLIENT_CODE.match(to) else None
+    if stored is None:
+        abort(404)
+    if not queries.CLIENT_CODE.match(to) or to == code:
+        flash("copy to: a client code is 1-24 letters, digits, '-' or '_' (a pseudonym, "
+              "never a name), other than this one; nothing was copied")
+        return redirect(f"/staff/clients/{code}/program")
+    if there is not None and request.form.get("replace") != "on":
+        flash(f"{to} has a program already: tick \"replace theirs\" to copy over it; nothing "
+              "was copied")
+        return redirect(f"/staff/clients/{code}/program")
+    _save_program(to, stored["program"], f"copied from {code}")
+    flash_ok(f"Copied the program of {code} to {to}.")
+    return redirect(f"/staff/clients/{to}/program")
+
+
+@bp.post("/staff/clients/<code>/program/delete")
+@admin_only
+def program_delete(code: str):
+    code = _program_code(code)
+    with closing(_db()) as conn:
+        gone = programs.delete(conn, code)
+    if not gone:
+        abort(404)
+    _audit("program_changed", f"client {code}", "deleted")
+    flash_ok(f"Deleted the program of {code}.")
+    return redirect(f"/staff/clients/{code}/program")
+
+
+@bp.get("/staff/clients/<code>/program.json")
+@login_required
+def program_json(code: str):
+    """The program as JSON (the import's own shape), named for its client."""
+    code = _program_code(code)
+    with closing(_db()) as conn:
+        stored = programs.get(conn, code)
+    if stored is None:
+        abort(404)
+    _audit("export", f"program of client {code}", "json")
+    return Response(json.dumps(programs.to_dict(stored["program"], code), indent=1),
+                    mimetype="application/json", headers={
+                        "Content-Disposition": f'attachment; filename="program-{code}.json"'})
 
 
 def _export(rows: list[dict], name: str, fmt: str):

@@ -1,6 +1,6 @@
-"""The audit trail: every staff login (or failed try), logout, session or client
-viewed, export, settings change, account change and client tag, with the time,
-the account, the client's address and what was touched.
+"""The audit trail: every staff login (or failed try), logout, session, client or
+program viewed, export, settings change, account change, client tag and program
+change, with the time, the account, the client's address and what was touched.
 
 Append-only in the database itself (schema version 4's triggers): no update,
 and no delete but the retention's, of rows past its age. A row is never older

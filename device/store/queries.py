@@ -139,6 +139,12 @@ def set_client(conn: sqlite3.Connection, session_id: int, code: str) -> bool:
     return cur.rowcount == 1
 
 
+def has_sessions(conn: sqlite3.Connection, code: str) -> bool:
+    """Whether any session is tagged with the client code."""
+    return conn.execute("SELECT 1 FROM sessions WHERE client_code = ? LIMIT 1",
+                        (client_code(code),)).fetchone() is not None
+
+
 def clients(conn: sqlite3.Connection) -> list[dict]:
     """Every client code with its number of sessions and reps, last seen first."""
     return [{"code": c, "sessions": n, "reps": r, "first": a, "last": b}

@@ -99,6 +99,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     UPDATE sessions SET client_code = UPPER(TRIM(client_code)) WHERE client_code IS NOT NULL;
     """,
+    # 7: a program per client code (device/store/programs.py): blocks of exercise,
+    # sets x reps, rest, tempo, range limit, per-fault sensitivity and a note.
+    """
+    CREATE TABLE programs (
+        client_code TEXT PRIMARY KEY,       -- as queries.client_code: trimmed, upper-case
+        program TEXT NOT NULL,              -- JSON: programs.to_dict, checked by programs.parse
+        updated_at REAL NOT NULL,           -- Unix time, seconds
+        updated_by TEXT                     -- the staff account
+    );
+    """,
 )
 
 VERSION = len(MIGRATIONS)
