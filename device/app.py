@@ -24,6 +24,7 @@ from device.service.child import BACKOFF_S as CAMERA_BACKOFF_S
 from device.service.child import Job
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
+from device.service.programs import ProgramRunner
 from device.service.server import make_server
 from device.service.settings import LiveSettings, display_of
 from device.service.supervisor import Supervisor
@@ -91,6 +92,7 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
             return
         if live.config.store.record:  # [store] record = false: coached, never stored
             recorder.on_events(events)
+        runner.on_events(events)  # after the store: it tags the session it follows
         if publisher is not None:
             publisher.on_events(events)
 
@@ -137,16 +139,19 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
                       "STAFF_ADDRESSES": _staff_addresses(https_host, srv.https_port)}
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     speaker = Speaker()
+    runner = ProgramRunner(config.store.path, supervisor.set_params, supervisor.shown,
+                           tag=lambda code: recorder.tag(code))
     live = LiveSettings(config, settings_path(config),
-                        settings_applier(supervisor.set_params, supervisor.shown,
-                                         speaker.available), layers=layers)
+                        settings_applier(lambda params: supervisor.set_params(
+                            runner.settings_changed(params)), supervisor.shown,
+                            speaker.available), layers=layers)
     app = create_app({**tls_config, "DEMO": spec == "demo",
                       "SSE_SLOTS": max(1, config.server.threads - 3),
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,
                       "RETENTION_DAYS": config.store.retention_days,
                       "SECRET_KEY": secret_key(store_dir / "secret_key")},
                      hub=hub, health=health, metrics=metrics, speaker=speaker, settings=live,
-                     framing=lambda: supervisor.framing)
+                     framing=lambda: supervisor.framing, programs=runner)
     # Each part closes in the reverse of the order it is entered on a stack. The
     # servers are bound first (a port that is taken fails before the store is
     # touched); once everything runs they move to the top, so that they close

@@ -234,6 +234,7 @@ GLASS = {
     "last_set_clean": "all clean",
     "all_done": "All sets done",
     "all_done_extra": "All sets done · {extra} extra",
+    "program_block": "{exercise} · block {n} of {blocks}",
     "demo": "Demo: a synthetic session, no camera",
     "camera_on": "camera on · no video recorded",
     "staff_console": "Staff console",
@@ -243,6 +244,9 @@ GLASS = {
     "not_judged_there": "not judged there: {parts}",
     "nothing": "nothing",
 }
+
+# The exercises (device/core/exercises.py), as the glass and the console name them.
+EXERCISE_WORDS = {"deadlift": "Deadlift", "kettlebell_swing": "Kettlebell swing"}
 
 # A fault the view could not judge, as the glass names the part it looks at.
 CHECK_PARTS = {"back_rounding": "back", "back_overarching": "lean back",
@@ -264,7 +268,8 @@ def page_words() -> dict[str, Any]:
                        for f, part in CHECK_PARTS.items()},
             # In this order on the glass: "back: turn sideways; knees: face the mirror".
             "where": [["side", "turn sideways"], ["front", "face the mirror"]],
-            "not_checked": "Not checked from here: {}.", "glass": GLASS}
+            "not_checked": "Not checked from here: {}.", "glass": GLASS,
+            "exercises": EXERCISE_WORDS}
 
 
 # The reported angles, and why each is what it is (`<angle>_why`, the reason ids

@@ -389,6 +389,26 @@ def test_the_glass_keeps_still_and_its_strip_gauge_and_skeleton_stay_in_their_pl
         device.close(chromium)
 
 
+def test_a_clients_program_shows_its_block_and_note_not_the_client(chromium, artifacts):
+    """Issue 26, item 2 (in part): the block the mirror follows, on the glass."""
+    device = Device()
+    try:
+        chromium.set_window_size(1080, 1920)
+        chromium.get(device.url)
+        device.hub.publish({**MID_SET, "program": {
+            "block": 1, "blocks": 2, "exercise": "kettlebell_swing", "sets": 3, "reps": 8,
+            "note": "hips snap, arms relaxed"}})
+        wait_for(chromium, lambda: text(chromium, "program") != "", 5, "the block")
+        assert text(chromium, "program") == ("Kettlebell swing · block 1 of 2 — hips snap, "
+                                             "arms relaxed")
+        assert chromium.execute_script(LAYOUT)["outside"] == []
+        chromium.save_screenshot(str(artifacts / "mirror-program-portrait.png"))
+        device.hub.publish(MID_SET)  # no program: no line
+        wait_for(chromium, lambda: text(chromium, "program") == "", 5, "no block")
+    finally:
+        device.close(chromium)
+
+
 def test_snapshot_to_page_latency(chromium):
     """Measured in the browser: publish time (Python) to the DOM change (the page's
     MutationObserver), both on this machine's wall clock. Reported, and bounded

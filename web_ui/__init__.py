@@ -16,6 +16,7 @@ from flask import Flask
 
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
+from device.service.programs import ProgramRunner
 from device.service.settings import LiveSettings
 from web_ui.speech import Speaker
 
@@ -23,11 +24,13 @@ from web_ui.speech import Speaker
 def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
                health: Callable[[], dict[str, Any]], speaker: Speaker | None = None,
                metrics: Metrics | None = None, settings: LiveSettings | None = None,
-               framing: Callable[[], dict | None] | None = None) -> Flask:
+               framing: Callable[[], dict | None] | None = None,
+               programs: ProgramRunner | None = None) -> Flask:
     """`settings`: a running device's settings, changed from the staff page
     (None: the page says they are changed on a running device) and read by the
     mirror page; `framing`: the pipeline's latest framing view, for the staff's
-    framing page."""
+    framing page; `programs`: the running device's program runner (staff start a
+    client's program on the mirror)."""
     app = Flask(__name__)
     # SSE_SLOTS: live streams at once; keep it below the server's threads (run
     # passes threads - 3). SSE_MAX_S: a stream's life before its page reconnects.
@@ -41,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, *, hub: StateHub,
         "hub": hub, "health": health, "speaker": speaker or Speaker(),
         "stream_slots": threading.BoundedSemaphore(app.config["SSE_SLOTS"]),
         "metrics": metrics or Metrics(), "streams_open": [0], "settings": settings,
-        "framing": framing or (lambda: None)}
+        "framing": framing or (lambda: None), "programs": programs}
     ext = app.extensions["hinge_mirror"]
     ext["metrics"].streams_from(lambda: ext["streams_open"][0])
     if app.config.get("STORE_PATH"):  # the staff console needs the store's accounts

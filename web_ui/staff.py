@@ -605,6 +605,26 @@ def program_delete(code: str):
     return redirect(f"/staff/clients/{code}/program")
 
 
+@bp.post("/staff/clients/<code>/program/start")
+@admin_only
+def program_start(code: str):
+    """"Next client: K-017": the running mirror follows K-017's program, and the
+    session (the one under way, or the next) is stored as theirs."""
+    code = _program_code(code)
+    runner = current_app.extensions["hinge_mirror"]["programs"]
+    if runner is None:
+        abort(503, "a program is started on a running device (hinge-mirror run)")
+    snap = current_app.extensions["hinge_mirror"]["hub"].latest()[1] or {}
+    try:
+        program = runner.start(code, session_active=snap.get("session") is not None)
+    except HingeMirrorError as exc:
+        flash(str(exc))
+        return redirect(f"/staff/clients/{code}/program")
+    _audit("program_started", f"client {code}", programs.summary(program))
+    flash_ok(f"The mirror follows the program of {code}.")
+    return redirect(f"/staff/clients/{code}/program")
+
+
 @bp.get("/staff/clients/<code>/program.json")
 @login_required
 def program_json(code: str):

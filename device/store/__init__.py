@@ -204,6 +204,13 @@ class Recorder:
             if handler is not None:
                 handler(e)
 
+    def tag(self, code: str) -> None:
+        """The session under way is this client's (a program started for them)."""
+        sid = self.session_id
+        if sid is not None:
+            self._write(lambda c: c.execute("UPDATE sessions SET client_code = ? WHERE id = ?",
+                                            (code, sid)))
+
     def _session_started(self, e: dict) -> None:
         at = self.clock()
         self.session_id = self._write(lambda c: c.execute(

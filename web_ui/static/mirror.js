@@ -145,6 +145,11 @@
       title = say(extra ? "all_done_extra" : "all_done", {extra});
     }
     $("set-title").textContent = title;
+    // A client's program (started by staff): the block and its note, never the client.
+    const prog = s.program;
+    $("program").textContent = !prog ? "" : say("program_block", {
+      exercise: WORDS.exercises[prog.exercise] || prog.exercise, n: prog.block,
+      blocks: prog.blocks}) + (prog.note ? ` — ${prog.note}` : "");
     $("timer").textContent = timer;
     const strip = $("strip");
     strip.replaceChildren(...(s.set_faults || []).map((f) => {
