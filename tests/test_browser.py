@@ -732,6 +732,8 @@ def test_an_admin_makes_a_program_in_the_browser(chromium, artifacts, tmp_path):
     try:
         chromium.set_window_size(1280, 1400)
         chromium.get(f"{base}/staff/login")
+        chromium.delete_all_cookies()  # an earlier test's login on 127.0.0.1 (another port)
+        chromium.get(f"{base}/staff/login")
         chromium.find_element("name", "name").send_keys("ana")
         chromium.find_element("name", "password").send_keys(PASSWORD)
         chromium.find_element("css selector", "button[type=submit]").click()

@@ -187,7 +187,8 @@ def test_a_pose_runtime_that_raises_is_reported_once_then_the_process_restarts(r
 
 def test_a_camera_that_is_not_there_yet_is_retried_until_it_opens(rig):
     r = rig(job(open_source=functools.partial(fakes.open_fake, fail_first=2)))
-    r.sup.start()  # waits: two failed opens, 1 s and 2 s apart
+    r.sup.start()  # ready with the model (none here), not with the camera
+    r.wait(lambda: r.kinds(), 10, "the first failed open")  # the child reports it
     assert r.kinds()[0] == "camera_retry" and "cannot be opened" in r.device_events[0][1]
     assert r.snaps[0]["camera"] == "unavailable"
     r.wait(lambda: r.sup.health()["ok"], 10, "the camera")
