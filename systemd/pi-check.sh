@@ -24,7 +24,8 @@
 # HINGE_MIRROR_MODEL_DIR (the model, so that nothing fetches it), PI_MIRROR (the
 # Debian mirror), PI_HOST_BIN (this machine's hinge-mirror, for the comparison),
 # PI_KIOSK (1: --kiosk-user pi, Debian's chromium installed; 0: --no-kiosk),
-# PI_BOOT (1: try systemd-nspawn --boot; 0: skip).
+# PI_BOOT (1: try systemd-nspawn --boot; 0: skip), PI_KEEP_ROOT (1: go on in the
+# last run's root instead of a fresh copy, to iterate on the later steps).
 #
 #   systemd/pi-check.sh --standins-only DIR   build the stand-in debs into DIR, nothing else
 #
@@ -118,6 +119,7 @@ MIRROR="${PI_MIRROR:-http://deb.debian.org/debian}"
 HOST_BIN="${PI_HOST_BIN:-$SRC/.venv/bin/hinge-mirror}"
 KIOSK="${PI_KIOSK:-1}"
 BOOT="${PI_BOOT:-1}"
+KEEP_ROOT="${PI_KEEP_ROOT:-0}"
 BASE="$CACHE/$RELEASE-base.tar"       # pristine: debootstrap + what a Pi OS image has
 ROOT="$CACHE/$RELEASE-root"           # this run's copy
 ARCHIVES="$CACHE/apt-archives-$RELEASE"  # apt's downloads, kept between runs
@@ -139,9 +141,9 @@ note() { echo "$*" >> "$NOTE"; }
 
 write_report() {
     local md="$OUT/REPORT-$RELEASE.md" json="$OUT/REPORT-$RELEASE.json"
-    python3 - "$ROWS" "$md" "$json" "$RELEASE" "$STARTED" "$COMMIT" "${DIRTY:+dirty}" <<'EOF'
+    python3 - "$ROWS" "$md" "$json" "$RELEASE" "$STARTED" "$COMMIT" "${DIRTY:+dirty}" "${1:-}" <<'EOF'
 import json, sys
-rows_path, md, js, release, started, commit, dirty = sys.argv[1:8]
+rows_path, md, js, release, started, commit, dirty, finished = sys.argv[1:9]
 rows = []
 for line in open(rows_path, encoding="utf-8"):
     name, result, seconds, notes = line.rstrip("\n").split("\t", 3)
@@ -151,12 +153,18 @@ total = sum(r["seconds"] for r in rows)
 ok = bool(rows) and all(r["result"] in ("ok", "skipped") for r in rows)
 head = {"release": release, "arch": "arm64 (qemu-user)", "started": started,
         "commit": commit + (" (+ uncommitted changes, not in the root)" if dirty else ""),
-        "passed": ok, "seconds": round(total, 1), "steps": rows}
+        "finished": finished == "finished", "passed": ok and finished == "finished",
+        "seconds": round(total, 1), "steps": rows}
 json.dump(head, open(js, "w"), indent=1)
 with open(md, "w", encoding="utf-8") as f:
     f.write(f"# pi-check: {release} (arm64 under qemu-user)\n\n")
-    f.write(f"Started {started}, commit {head['commit']}; "
-            f"{'all steps passed' if ok else 'NOT all steps passed'}; {total:.0f} s in all.\n\n")
+    if finished == "finished":
+        state = "finished, all steps passed" if ok else "finished, NOT all steps passed"
+    elif ok:
+        state = f"running (or stopped) after step '{rows[-1]['step'] if rows else '-'}'"
+    else:
+        state = f"stopped: step '{rows[-1]['step']}' failed"
+    f.write(f"Started {started}, commit {head['commit']}; {state}; {total:.0f} s in all.\n\n")
     f.write("| step | result | time | notes |\n|---|---|---|---|\n")
     for r in rows:
         notes = "<br>".join(n.replace("|", "\\|") for n in r["notes"])
@@ -209,9 +217,13 @@ mount_into() {  # SRC DEST [options]
     echo "$dest" >> "$OUT/.mounts"
 }
 
+# SYSTEMD_OFFLINE=1: the root is not booted, and systemctl there did not see it is
+# in a chroot ("System has not been booted with systemd as init system" on
+# daemon-reload, which ended install.sh): told, it ignores daemon-reload, start,
+# restart and is-active as in any chroot, and enable still makes the links.
 in_root() {  # CMD...: inside the root, a clean environment, as root
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
+        HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive SYSTEMD_OFFLINE=1 \
         PIP_CERT=/etc/pi-check/ca.crt PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 \
         ${PI_PIP_INDEX:+PIP_INDEX_URL=$PI_PIP_INDEX} HINGE_MIRROR_MODEL_DIR=$WORK/models "$@"
 }
@@ -253,7 +265,8 @@ s_base() {
     mkdir -p "$CACHE"
     # The first stage on the host (downloads, unpacks); unless an earlier run got that far.
     if [ ! -x "$b/debootstrap/debootstrap" ] && [ ! -e "$b/.second-stage-done" ]; then
-        rm -rf "$b"
+        rm -rf --one-file-system "$b"
+        note "debootstrap --foreign (first stage, on the host): from $(date -u +%H:%M:%S)"
         debootstrap --arch=arm64 --variant=minbase --foreign --include=ca-certificates \
             "$RELEASE" "$b" "$MIRROR"
     fi
@@ -263,6 +276,7 @@ s_base() {
     cp "$QEMU" "$b/usr/libexec/qemu-binfmt/aarch64-binfmt-P"
     cp "$QEMU" "$b/usr/bin/qemu-aarch64-static"
     if [ ! -e "$b/.second-stage-done" ]; then
+        note "debootstrap --second-stage (emulated): from $(date -u +%H:%M:%S)"
         chroot "$b" /debootstrap/debootstrap --second-stage
         touch "$b/.second-stage-done"
     fi
@@ -270,6 +284,7 @@ s_base() {
     # as init (systemctl, systemd-analyze, a root nspawn can boot), sudo, the
     # desktop user pi (uid 1000), the render and video groups.
     cp /etc/resolv.conf "$b/etc/resolv.conf"
+    note "apt-get install systemd systemd-sysv dbus sudo iproute2 (emulated): from $(date -u +%H:%M:%S)"
     chroot "$b" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
         sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus sudo iproute2 &&
                apt-get clean && (getent passwd pi || useradd -m -u 1000 -s /bin/bash pi) &&
@@ -277,11 +292,15 @@ s_base() {
     rm -f "$b/.second-stage-done"
     tar -C "$b" --numeric-owner -cpf "$BASE.part" .
     mv "$BASE.part" "$BASE"
-    rm -rf "$b"
+    rm -rf --one-file-system "$b"
     note "built $BASE ($(du -h "$BASE" | cut -f1)): debootstrap --variant=minbase $RELEASE arm64 + systemd, sudo, user pi"
 }
 
 s_fresh_copy() {
+    if [ "$KEEP_ROOT" = 1 ] && [ -x "$ROOT/bin/bash" ]; then
+        note "PI_KEEP_ROOT=1: the last run's root, as it was left (NOT a clean install)"
+        return 0
+    fi
     # A step that failed mid-way in an earlier run may have left mounts.
     if [ -d "$ROOT" ]; then
         findmnt -rn -o TARGET | grep "^$ROOT/" | sort -r | while read -r m; do umount -l "$m"; done
@@ -577,5 +596,5 @@ step "owners and modes" s_files
 step "systemd-analyze verify (in the root)" s_verify
 step "unmount" s_unmount
 step "systemd-nspawn --boot (unit + watchdog)" s_boot
-write_report
+write_report finished
 echo "pi-check: $RELEASE: done; $OUT/REPORT-$RELEASE.md"
