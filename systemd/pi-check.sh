@@ -315,12 +315,17 @@ s_fresh_copy() {
 s_mounts() {
     : > "$OUT/.mounts"
     mount_into /proc "$ROOT/proc" -t proc
+    # qemu-user (7.2) shows the root this machine's x86 /proc/cpuinfo: LiteRT's
+    # XNNPACK (cpuinfo) then segfaults in allocate_tensors, once /sys says there
+    # are CPUs. A Raspberry Pi 5's (two Cortex-A76 cores, as many as /sys has
+    # here) stands in; the instruction set itself is qemu's, told by HWCAP.
+    mount_into "$SRC/systemd/pi-check/cpuinfo-pi5" "$ROOT/proc/cpuinfo" --bind
     mount_into /sys "$ROOT/sys" --rbind
     mount --make-rslave "$ROOT/sys"
     mount_into /dev "$ROOT/dev" --rbind
     mount --make-rslave "$ROOT/dev"
     mount_into "$ARCHIVES" "$ROOT/var/cache/apt/archives" --bind
-    note "/proc, /sys, /dev and apt's download cache ($ARCHIVES) mounted; undone on exit"
+    note "/proc (with a Raspberry Pi 5's /proc/cpuinfo: under qemu-user the host's x86 one makes LiteRT segfault), /sys, /dev and apt's download cache ($ARCHIVES) mounted; undone on exit"
 }
 
 s_standins() {
@@ -575,7 +580,7 @@ s_unmount() {
     note "nothing of the host left mounted in the root"
 }
 # The trap undoes what a failing step left mounted.
-MOUNTS=("$ROOT/var/cache/apt/archives" "$ROOT/dev" "$ROOT/sys" "$ROOT/proc")
+MOUNTS=("$ROOT/var/cache/apt/archives" "$ROOT/dev" "$ROOT/sys" "$ROOT/proc/cpuinfo" "$ROOT/proc")
 
 step "preflight" s_preflight
 step "base root ($RELEASE, arm64)" s_base
