@@ -212,7 +212,7 @@ trap cleanup EXIT
 # that failed mid-way may have left; kept in a file so the trap undoes them).
 mount_into() {  # SRC DEST [options]
     local src=$1 dest=$2; shift 2
-    mkdir -p "$dest"
+    [ -e "$dest" ] || mkdir -p "$dest"
     mount "$@" "$src" "$dest"
     echo "$dest" >> "$OUT/.mounts"
 }
