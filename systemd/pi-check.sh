@@ -25,7 +25,8 @@
 # Debian mirror), PI_HOST_BIN (this machine's hinge-mirror, for the comparison),
 # PI_KIOSK (1: --kiosk-user pi, Debian's chromium installed; 0: --no-kiosk),
 # PI_BOOT (1: try systemd-nspawn --boot; 0: skip), PI_KEEP_ROOT (1: go on in the
-# last run's root instead of a fresh copy, to iterate on the later steps).
+# last run's root instead of a fresh copy, to iterate on the later steps),
+# PI_QEMU_CPU (cortex-a76, a Pi 5's; its /proc/cpuinfo is systemd/pi-check/cpuinfo-pi5).
 #
 #   systemd/pi-check.sh --standins-only DIR   build the stand-in debs into DIR, nothing else
 #
@@ -120,6 +121,10 @@ HOST_BIN="${PI_HOST_BIN:-$SRC/.venv/bin/hinge-mirror}"
 KIOSK="${PI_KIOSK:-1}"
 BOOT="${PI_BOOT:-1}"
 KEEP_ROOT="${PI_KEEP_ROOT:-0}"
+# A Raspberry Pi 5's cores. qemu's default ("max") offers features a Pi has not,
+# and LiteRT's XNNPACK, choosing its int8 kernels by them, gave garbage keypoints
+# under qemu 7.2 (every clip 0 reps, view unknown); cortex-a72 is a Pi 4's.
+QEMU_CPU="${PI_QEMU_CPU:-cortex-a76}"
 BASE="$CACHE/$RELEASE-base.tar"       # pristine: debootstrap + what a Pi OS image has
 ROOT="$CACHE/$RELEASE-root"           # this run's copy
 ARCHIVES="$CACHE/apt-archives-$RELEASE"  # apt's downloads, kept between runs
@@ -224,6 +229,7 @@ mount_into() {  # SRC DEST [options]
 in_root() {  # CMD...: inside the root, a clean environment, as root
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive SYSTEMD_OFFLINE=1 \
+        QEMU_CPU="$QEMU_CPU" \
         PIP_CERT=/etc/pi-check/ca.crt PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 \
         ${PI_PIP_INDEX:+PIP_INDEX_URL=$PI_PIP_INDEX} HINGE_MIRROR_MODEL_DIR=$WORK/models "$@"
 }
@@ -251,7 +257,7 @@ s_preflight() {
         [ -f "$CLIPS/$c" ] || { echo "clip $CLIPS/$c is missing (PI_CLIPS, PI_CLIP_NAMES)"; return 1; }
     done
     [ -x "$HOST_BIN" ] || { echo "$HOST_BIN is missing (make venv; or PI_HOST_BIN)"; return 1; }
-    note "binfmt: $(sed -n 's/^flags: //p' /proc/sys/fs/binfmt_misc/qemu-aarch64) flags; $($QEMU --version | head -1)"
+    note "binfmt: $(sed -n 's/^flags: //p' /proc/sys/fs/binfmt_misc/qemu-aarch64) flags; $($QEMU --version | head -1); QEMU_CPU=$QEMU_CPU"
     note "clips: $CLIP_NAMES from $CLIPS"
     [ -z "$DIRTY" ] || note "uncommitted changes are NOT in the root (it gets git archive HEAD)"
 }
