@@ -471,6 +471,37 @@ EOF
     done
 }
 
+# The frames before the model: OpenCV's decoding on both (every 8th frame of the first clip).
+s_frames() {
+    local c n py
+    c=$(echo "$CLIP_NAMES" | awk '{print $1}'); n=${c%.*}
+    py="$(dirname "$HOST_BIN")/python"
+    cat > "$ROOT$WORK/frames.py" <<'PY'
+import sys
+import cv2
+import numpy as np
+cap, frames = cv2.VideoCapture(sys.argv[1]), []
+while True:
+    ok, f = cap.read()
+    if not ok:
+        break
+    frames.append(f)
+np.save(sys.argv[2], np.stack(frames[::8]))
+print(f"{len(frames)} frames, OpenCV {cv2.__version__}")
+PY
+    install -d -m 0755 "$ROOT$WORK/out"
+    in_root /opt/hinge-mirror/venv/bin/python "$WORK/frames.py" "$WORK/clips/$c" "$WORK/out/frames-$n.npy"
+    "$py" "$ROOT$WORK/frames.py" "$CLIPS/$c" "$OUT/x86/frames-$n.npy"
+    "$py" - "$OUT/x86/frames-$n.npy" "$ROOT$WORK/out/frames-$n.npy" "$c" >> "$NOTE" <<'PY'
+import sys
+import numpy as np
+x, a = (np.load(p).astype(np.int16) for p in sys.argv[1:3])
+d = np.abs(x - a)
+print(f"{sys.argv[3]}, {x.shape[0]} decoded frames (BGR, uint8), arm vs x86: max {d.max()}, "
+      f"mean {d.mean():.3f}; {100 * (d > 0).mean():.1f}% of the values differ")
+PY
+}
+
 s_run() {
     local port https cfg=$WORK/run.toml
     read -r port https < <(python3 -c 'import socket
@@ -602,6 +633,7 @@ step "analyze --json (arm64)" s_analyze
 step "analyze --json and track (x86, this machine)" s_host_reports
 step "reports arm64 = x86 (count, faults)" s_compare_reports
 step "track (arm64) and keypoint differences" s_track
+step "decoded frames (arm64 vs x86)" s_frames
 step "run --source FILE: /healthz and the page" s_run
 step "owners and modes" s_files
 step "systemd-analyze verify (in the root)" s_verify
