@@ -150,8 +150,8 @@ write_report() {
 import json, sys
 rows_path, md, js, release, started, commit, dirty, finished = sys.argv[1:9]
 rows = []
-for line in open(rows_path, encoding="utf-8"):
-    name, result, seconds, notes = line.rstrip("\n").split("\t", 3)
+for line in open(rows_path, encoding="utf-8", newline="\n"):
+    name, result, seconds, notes = line.rstrip("\n").replace("\r", "").split("\t", 3)
     rows.append({"step": name, "result": result, "seconds": float(seconds),
                  "notes": [n for n in notes.split("\x1f") if n]})
 total = sum(r["seconds"] for r in rows)
@@ -614,7 +614,7 @@ s_boot() {
     for i in $init; do kill -KILL "$i" 2>/dev/null || true; done
     wait "$pid" 2>/dev/null || true
     local clean
-    clean=$(sed 's/\x1b\[[0-9;:]*[a-zA-Z]//g' "$log")
+    clean=$(sed 's/\x1b\[[0-9;:]*[a-zA-Z]//g' "$log" | tr -d '\r')
     note "systemd-nspawn --boot: $(echo "$clean" | grep -m1 -o 'systemd [0-9.a-z~+-]* running in system mode' || echo 'systemd did not start')"
     note "units that systemd could not spawn ('Failed to spawn executor: Invalid argument'): $(echo "$clean" | grep -c 'Failed to spawn executor')"
     note "hinge-mirror.service: $(echo "$clean" | grep 'hinge-mirror.service' | head -3 | tr '\n' ' ' | cut -c1-300)"
