@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HINGE_MIRROR_MODEL_DIR ?= $(if $(wildcard ../shared/models/*.tflite),$(abspath ../shared/models))
 export HINGE_MIRROR_MODEL_DIR
 
-.PHONY: run test test-fast venv model lint docs clean soak bench
+.PHONY: run test test-fast venv model lint docs clean soak bench pi-check
 
 # Without a model (offline, no ../shared) a camera cannot be used, but the demo runs.
 run: $(STAMP)
@@ -56,6 +56,18 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	@$(MAKE) --no-print-directory model
 	$(BIN)/hinge-mirror bench $(if $(BENCH_CLIP),--clip $(BENCH_CLIP)) $(BENCH_ARGS)
+
+# The installer for real in an emulated arm64 Debian root (qemu-user), cached in
+# /var/cache/hinge-mirror-pi: apt, useradd, the venv, pip's aarch64 wheels, the
+# installed program on two clips compared with this machine's, `run`, the files'
+# modes, systemd-analyze verify. Needs root, debootstrap, qemu-user-static and
+# binfmt-support; the first run builds the root (about 30 minutes here).
+# PI_RELEASE=trixie|bookworm; the report: build/pi-check/REPORT-$(PI_RELEASE).md.
+PI_RELEASE ?= trixie
+PI_CLIPS ?= $(abspath ../shared/clips)
+pi-check: $(STAMP)
+	PI_RELEASE=$(PI_RELEASE) PI_CLIPS=$(PI_CLIPS) $(if $(filter 0,$(shell id -u)),,sudo -E) \
+		nice -n 19 ionice -c3 bash systemd/pi-check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check device web_ui tests
