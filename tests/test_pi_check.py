@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO, unavailable
+from tests.helpers import REPO, unavailable
 
 SCRIPT = REPO / "systemd" / "pi-check.sh"
 

@@ -349,7 +349,8 @@ class Pipeline:
             if self.camera_lost:
                 self.camera_lost = False
                 log.info("camera %s: frames again", self.source.name)
-                self._device_event("camera_back", None)
+                # Through the coach thread, as "lost" went: the store gets them in order.
+                self._hand(("back", None, None))
             try:
                 keypoints = self.processor.estimate(frame)
             except Exception as exc:
@@ -370,6 +371,9 @@ class Pipeline:
                 self._events(self.processor.camera_lost())
                 self._device_event("camera_lost", self.error or
                                    f"no frame for {self.camera_stale_s:.0f} s")
+                continue
+            if kind == "back":
+                self._device_event("camera_back", None)
                 continue
             try:
                 events = self.processor.coach_step(frame, keypoints)
