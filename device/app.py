@@ -140,7 +140,7 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     speaker = Speaker()
     runner = ProgramRunner(config.store.path, supervisor.set_params, supervisor.shown,
-                           tag=lambda code: recorder.tag(code))
+                           tag=lambda code, program: recorder.tag(code, program))
     live = LiveSettings(config, settings_path(config),
                         settings_applier(lambda params: supervisor.set_params(
                             runner.settings_changed(params)), supervisor.shown,

@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--exercise", type=_exercise, default="deadlift", metavar="NAME",
                    help="the exercise done: deadlift (the default; the Romanian deadlift "
                    "too) or kettlebell_swing (never too fast)")
+    a.add_argument("--program", type=Path, metavar="FILE",
+                   help="a client's program (its JSON, as the console exports it), followed "
+                   "block by block as the mirror does; the report says what was done of it")
 
     t = sub.add_parser("track", help="run the pose model over a video and save the keypoints",
                        description="Write a keypoint track (.npz, see DESIGN.md) for a video.")
@@ -259,8 +262,9 @@ def _cmd_analyze(args) -> int:
         output_file(args.html, "report", "--html")  # before the clip is processed
     from device.core.coach import CoachParams
 
+    program = _program_file(args.program) if args.program is not None else None
     report = analyze_path(args.path, _load_pose, series=args.html is not None,
-                          params=CoachParams(exercise=args.exercise))
+                          params=CoachParams(exercise=args.exercise), program=program)
     if args.html is not None:
 
         atomic_write(args.html, html_report(report).encode(), what="report")
@@ -268,6 +272,21 @@ def _cmd_analyze(args) -> int:
         print(f"report written to {args.html}", file=sys.stderr)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
+
+
+def _program_file(path: Path):
+    """A program's JSON file, checked by its schema: one line naming the file otherwise."""
+    from device.store import programs
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HingeMirrorError(f"program {path}: cannot be read ({exc}); give the JSON the "
+                               "console's program page exports") from None
+    try:
+        return programs.loads(text)
+    except programs.ProgramError as exc:
+        raise HingeMirrorError(f"program {path}: {exc}") from None
 
 
 def _cmd_track(args) -> int:

@@ -42,6 +42,10 @@ PRAISE = {
 }
 
 
+# A program's limits (device/core/sets.py, RANGE_CUE): said as a cue, before any fault.
+LIMITS = {"range_limit": "Stop higher: range limit"}
+
+
 # The guided set-up before the first rep (COACHING.md: set-up and bracing).
 GUIDE = {
     "stand_tall": "Stand tall and still for a second",
@@ -53,15 +57,15 @@ GUIDE = {
 
 
 def cue_text(cue_id: str | None) -> str | None:
-    """The sentence of a cue id (a fault id or a praise id)."""
+    """The sentence of a cue id (a fault id, a praise id or a limit's)."""
     if cue_id is None:
         return None
-    return PRAISE.get(cue_id) or CUES[cue_id]
+    return PRAISE.get(cue_id) or LIMITS.get(cue_id) or CUES[cue_id]
 
 
 def cue_ids() -> tuple[str, ...]:
     """Every cue id there is a sentence for."""
-    return (*CUES, *PRAISE)
+    return (*CUES, *PRAISE, *LIMITS)
 
 
 def score_words(rep: dict[str, Any]) -> str:
@@ -234,7 +238,20 @@ GLASS = {
     "last_set_clean": "all clean",
     "all_done": "All sets done",
     "all_done_extra": "All sets done · {extra} extra",
-    "program_block": "{exercise} · block {n} of {blocks}",
+    "program_block": "{exercise}, set {set} of {sets}, {reps} reps",
+    "program_blocks": "block {n} of {blocks}",
+    "tempo_down": "down",
+    "tempo_hold": "hold",
+    "tempo_up": "up",
+    "program_done": "Program done",
+    "summary_block": "{exercise}: {sets} × {reps} · done {done}",
+    "summary_faulty": "{n} with a fault",
+    "summary_clean": "all clean",
+    "summary_tempo": "down {median} s, aimed at {target} s",
+    "summary_tempo_kept": "tempo kept: down {median} s",
+    "summary_range": "{n} past the range limit",
+    "summary_range_kept": "range kept",
+    "summary_adherence": "{pct}% of the reps prescribed",
     "demo": "Demo: a synthetic session, no camera",
     "camera_on": "camera on · no video recorded",
     "staff_console": "Staff console",
@@ -247,6 +264,29 @@ GLASS = {
 
 # The exercises (device/core/exercises.py), as the glass and the console name them.
 EXERCISE_WORDS = {"deadlift": "Deadlift", "kettlebell_swing": "Kettlebell swing"}
+
+def adherence_lines(a: dict[str, Any]) -> list[str]:
+    """A program's prescribed against done (device/store/programs.adherence), a
+    line per block and its total, in the glass summary's words (mirror.js says
+    them the same way)."""
+    g = GLASS
+    lines = []
+    for n, b in enumerate(a["blocks"], 1):
+        parts = [g["summary_block"].format(
+            exercise=EXERCISE_WORDS.get(b["exercise"], b["exercise"]), sets=b["sets"],
+            reps=b["reps"], done=" · ".join(map(str, b["reps_per_set"])) or "0"),
+            g["summary_faulty"].format(n=b["faulty"]) if b["faulty"] else g["summary_clean"]]
+        if b["tempo_down_s"] is not None and b["down_s_median"] is not None:
+            parts.append(g["summary_tempo_kept" if b["tempo_kept"] else "summary_tempo"].format(
+                median=b["down_s_median"], target=b["tempo_down_s"]))
+        if b["max_hip_deg"] is not None:
+            parts.append(g["summary_range"].format(n=b["past_range"]) if b["past_range"]
+                         else g["summary_range_kept"])
+        lines.append(f"Block {n}: " + " · ".join(parts))
+    if a["adherence_pct"] is not None:
+        lines.append(g["summary_adherence"].format(pct=a["adherence_pct"]))
+    return lines
+
 
 # A fault the view could not judge, as the glass names the part it looks at.
 CHECK_PARTS = {"back_rounding": "back", "back_overarching": "lean back",

@@ -96,7 +96,9 @@ def test_an_admin_tags_sessions_and_follows_a_client_across_them(store):
     listing = admin.get("/staff/clients").get_data(as_text=True)
     assert "/staff/clients/K-017" in listing and "<td>7</td>" in listing  # 3 + 4 reps
     trend = admin.get("/staff/clients/K-017").get_data(as_text=True)
-    assert trend.count("<svg") == 2
+    # Depth, clean reps and the main fault's share; no program followed: no adherence.
+    assert trend.count("<svg") == 3 and "share of reps" in trend
+    assert "Program adherence" not in trend
     conn = connect(store)
     clean = [sum(1 for (f,) in conn.execute(
         "SELECT faults FROM reps WHERE session_id = ?", (sid,)) if f == "[]") for sid in (1, 2)]

@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_a_new_file_gets_every_migration(tmp_path):
     conn = connect(tmp_path / "new.db")
-    assert version(conn) == VERSION == 7
+    assert version(conn) == VERSION == 8
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "sets", "reps", "events", "accounts", "audit", "programs"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -101,8 +101,10 @@ def test_a_version_6_file_gets_programs_and_keeps_its_sessions(tmp_path):
     assert "programs" not in tables
     old.close()
     conn = connect(path)
-    assert version(conn) == VERSION == 7
+    assert version(conn) == VERSION == 8
     assert conn.execute("SELECT reps, client_code FROM sessions").fetchall() == [(3, "K-017")]
+    # 8: a session stored before programs followed none.
+    assert conn.execute("SELECT program FROM sessions").fetchall() == [(None,)]
     assert programs.get(conn, "K-017") is None and programs.listing(conn) == []
     program = programs.parse({"blocks": [{"exercise": "deadlift", "sets": 3, "reps": 8,
                                           "max_hip_deg": 60}]})

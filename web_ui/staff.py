@@ -60,6 +60,7 @@ from device.config import TYPE_WORDS, ConfigValueError, form_fields
 from device.errors import HingeMirrorError
 from device.store import accounts, audit, connect, programs, queries
 from device.words import (
+    EXERCISE_WORDS,
     FRAMING,
     VIEWS,
     fault_words,
@@ -401,7 +402,9 @@ def session_page(session_id: int):
         per_set[key] = per_set.get(key, 0) + (1 if r["faults"] else 0)
     faults = bar_chart("Reps with a fault, per set", per_set)
     return render_template("staff/session.html", s=s, reps=reps, words=fault_words,
-                           charts=[depth, tempo, faults], user=current_user)
+                           charts=[depth, tempo, faults], user=current_user,
+                           adherence=programs.session_adherence(s),
+                           exercise_words=EXERCISE_WORDS)
 
 
 @bp.post(f"/staff/sessions/<int(max={ID_MAX}):session_id>/client")
@@ -439,6 +442,7 @@ def client_page(code: str):
     with closing(_db()) as conn:
         trend = queries.trend(conn, code)
         rows = queries.sessions(conn, client=code)
+        kept = programs.adherence_trend(conn, code)
     if not trend:
         abort(404)
     _audit("client_viewed", f"client {code}")
@@ -450,6 +454,14 @@ def client_page(code: str):
                          "degrees of hip flexion", days),
               line_chart("Clean reps per session", {"clean": [t["clean_pct"] for t in trend]},
                          "% of reps", days, top=100)]
+    if any(r["adherence_pct"] is not None for r in kept["sessions"]):
+        charts.append(line_chart("Program adherence per session", {"adherence": [
+            r["adherence_pct"] for r in kept["sessions"]]}, "% of the reps prescribed", days,
+            top=100))
+    if kept["main_fault"]:
+        charts.append(line_chart(f"{fault_words(kept['main_fault'])}: share of reps", {
+            "main fault": [r["main_fault_pct"] for r in kept["sessions"]]}, "% of reps", days,
+            top=100))
     return render_template("staff/client.html", code=code, trend=trend, sessions=rows,
                            charts=charts, words=fault_words)
 
@@ -616,7 +628,7 @@ def program_start(code: str):
         abort(503, "a program is started on a running device (hinge-mirror run)")
     snap = current_app.extensions["hinge_mirror"]["hub"].latest()[1] or {}
     try:
-        program = runner.start(code, session_active=snap.get("session") is not None)
+        program = runner.start(code, snap)
     except HingeMirrorError as exc:
         flash(str(exc))
         return redirect(f"/staff/clients/{code}/program")

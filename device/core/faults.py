@@ -14,6 +14,7 @@ from a centre-of-mass proxy over the ankle and from the ankle rising.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from device.core.exercises import DEFAULT, not_for
@@ -177,7 +178,8 @@ class Measures:
 
 
 def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
-          frame_s: float = 0.0, exercise: str = DEFAULT) -> tuple[list[str], list[str]]:
+          frame_s: float = 0.0, exercise: str = DEFAULT,
+          factors: tuple[tuple[str, float], ...] = ()) -> tuple[list[str], list[str]]:
     """Faults found on a rep and faults that could not be judged, both in priority order.
 
     `rep` is the coach's RepTrack (its peak angles, its times and its
@@ -190,43 +192,46 @@ def judge(rep, ref, view: str, *, calibrated: bool, tolerance: float = 1.0,
     a duration measured in frames is compared half a frame short of its
     threshold, so that a descent of exactly the threshold is never decided by
     the last bits of its frames' times. `exercise`: faults that do not apply to
-    it (device/core/exercises.py) are neither found nor unjudged.
+    it (device/core/exercises.py) are neither found nor unjudged. `factors`:
+    a program's per-fault sensitivity, (fault id, factor) pairs on top of
+    `tolerance` for that fault alone.
     """
-    k = tolerance
+    own = dict(factors)
     m = rep.measures
     inapplicable = not_for(exercise)
     judged = set(judged_from(view, calibrated=calibrated)) - inapplicable
     found: set[str] = set()
     measured: set[str] = set()
 
-    def check(fault: str, available: bool, condition) -> None:
+    def check(fault: str, available: bool, condition: Callable[[float], bool]) -> None:
+        # The fault's threshold factor: the staff's sensitivity times the program's for it.
         if fault in judged and available:
             measured.add(fault)
-            if condition():
+            if condition(tolerance * own.get(fault, 1.0)):
                 found.add(fault)
 
     check("knees_bent_too_much", rep.peak_knee > 0,
-          lambda: rep.peak_knee >= KNEE_MIN_DEG
+          lambda k: rep.peak_knee >= KNEE_MIN_DEG
           and (rep.peak_knee > rep.peak_hinge + KNEE_OVER_HINGE_DEG * k
                or (view != "side" and m.drop_max >= HIP_DROP_SQUAT * k)))
     check("knees_caving", math.isfinite(m.knee_ratio_min) and ref.ankle_w > 0,
-          lambda: m.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
+          lambda k: m.knee_ratio_min < KNEE_ANKLE_RATIO_MIN / k
           and m.knee_ratio_min < KNEE_RATIO_DROP / k * ref.knee_w / ref.ankle_w)
-    check("hips_shifting", math.isfinite(m.shift), lambda: abs(m.shift) > HIP_SHIFT_FRAC * k)
+    check("hips_shifting", math.isfinite(m.shift), lambda k: abs(m.shift) > HIP_SHIFT_FRAC * k)
     check("back_rounding", math.isfinite(m.neck_max),
-          lambda: m.neck_max > NECK_FLEX_DEG * k)
+          lambda k: m.neck_max > NECK_FLEX_DEG * k)
     check("back_overarching", math.isfinite(m.top_lean),
-          lambda: m.top_lean < -LEAN_BACK_DEG * k)
-    check("incomplete_lockout", True, lambda: m.top_hip > LOCKOUT_MAX_DEG * k)
+          lambda k: m.top_lean < -LEAN_BACK_DEG * k)
+    check("incomplete_lockout", True, lambda k: m.top_hip > LOCKOUT_MAX_DEG * k)
     com_seen = math.isfinite(m.com_max)
-    heels_up = m.heel_rise_max > HEEL_RISE_SHIN * k
     # From the front only the heels rising show the weight going onto the toes:
     # the centre of mass moves toward the camera, along the line of sight.
     check("weight_on_toes", m.heel_seen if view == "front" else com_seen,
-          lambda: heels_up or (view != "front" and m.com_max > COM_TOES_FOOT * k))
-    check("weight_on_heels", com_seen, lambda: m.com_min < COM_HEELS_FOOT * k)
+          lambda k: m.heel_rise_max > HEEL_RISE_SHIN * k
+          or (view != "front" and m.com_max > COM_TOES_FOOT * k))
+    check("weight_on_heels", com_seen, lambda k: m.com_min < COM_HEELS_FOOT * k)
     check("too_fast", rep.start_s is not None,
-          lambda: rep.bottom_s - rep.start_s < MIN_DOWN_S / k - frame_s / 2)
+          lambda k: rep.bottom_s - rep.start_s < MIN_DOWN_S / k - frame_s / 2)
     return [x for x in FAULTS if x in found], [
         x for x in FAULTS if x not in measured and x not in inapplicable]
 

@@ -4,6 +4,7 @@ pipeline, and `analyze`, the batch twin over a whole track."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -80,8 +81,38 @@ def snapshot(s: CoachState, params: CoachParams | None = None) -> dict:
         else round(sets.cue_s, 3),
         "last_rep": sets.last_rep,
         "last_set": sets.last_set,
+        # A program's tempo as a count-down (None without one): see `tempo_step`.
+        "tempo": tempo_step(s, p) if present else None,
         "t_s": None if s.t_s is None else round(s.t_s, 3),
     }
+
+
+def tempo_step(s: CoachState, p: CoachParams) -> dict | None:
+    """Where the rep is in its program's tempo (CoachParams.tempo): ``step``
+    (down, hold or up), ``count``, the whole seconds left of it (None: not
+    begun, at the top; or, after the hold, go up now), and ``of``, its whole
+    seconds. From the top until the body goes up, the clock runs from when it
+    last stood: down for tempo[0] s, then held for tempo[1]; the way up runs
+    from the rep's deepest point."""
+    if p.tempo is None:
+        return None
+    down, hold, up = p.tempo
+    rep, now = s.rep, s.t_s if s.t_s is not None else 0.0
+
+    def left(step: str, end: float, length: float, elapsed: float) -> dict:
+        return {"step": step, "count": max(1, math.ceil(end - elapsed - 1e-9)),
+                "of": max(1, math.ceil(length - 1e-9))}
+
+    if s.phase in (Phase.DESCENDING, Phase.BOTTOM):
+        elapsed = now - (rep.start_s if rep.start_s is not None else rep.began_s)
+        if elapsed < down:
+            return left("down", down, down, elapsed)
+        if elapsed < down + hold:
+            return left("hold", down + hold, hold, elapsed)
+        return {"step": "up", "count": None, "of": max(1, math.ceil(up - 1e-9))}
+    if s.phase == Phase.ASCENDING:
+        return left("up", up, up, now - rep.bottom_s)
+    return {"step": "down", "count": None, "of": max(1, math.ceil(down - 1e-9))}
 
 
 class Coach:
@@ -134,11 +165,14 @@ def recording_ended(s: CoachState, p: CoachParams) -> tuple[CoachState, list[dic
 
 
 def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
-            params: CoachParams | None = None, series: bool = False) -> dict:
+            params: CoachParams | None = None, series: bool = False,
+            follow: Callable[[list], CoachParams | None] | None = None) -> dict:
     """The batch twin: a whole track -> the analysis report of DESIGN.md (minus `source`).
     `series`: also the hip flexion of every frame (None where nobody was seen), for
-    the HTML report's chart."""
+    the HTML report's chart. `follow`: given each frame's events, the parameters
+    from the next frame on, or None for the same (a program's blocks moving on)."""
     params = params or CoachParams()
+    exercise = params.exercise
     aspect = frame_size[1] / frame_size[0]
     state = CoachState()
     reps: list[dict] = []
@@ -151,6 +185,8 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
     for kp, t_s in zip(keypoints, t, strict=True):
         since = state.perception.identity.other_since_s
         state, events = step(state, kp, float(t_s), aspect, params)
+        if follow is not None and events:
+            params = follow(events) or params
         per = state.perception
         if series:
             seen_now = state.phase != Phase.ABSENT and per.last_seen_s == float(t_s)
@@ -168,6 +204,8 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         rejected.extend(e for e in events if e["type"] == "rejected")
     # The recording ends: a rep at its lockout counts, an open set closes.
     state, end = recording_ended(state, params)
+    if follow is not None and end:
+        follow(end)
     reps.extend(e for e in end if e["type"] == "rep")
     sets.extend(e for e in end if e["type"] == "set_ended")
     counts: dict[str, int] = {}
@@ -186,7 +224,7 @@ def analyze(keypoints: np.ndarray, t: np.ndarray, frame_size: tuple[int, int],
         "duration_s": round(float(t[-1] - t[0]), 3) if len(t) else 0.0,
         "view": dominant_view(view.votes) if sum(view.votes) else
         (max(set(views), key=views.count) if views else "unknown"),
-        "exercise": params.exercise,
+        "exercise": exercise,
         "rep_count": state.rep_count,
         "partial_reps": state.partial_count,
         "reps": reps,

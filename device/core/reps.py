@@ -55,7 +55,14 @@ from device.core.person import (
     trunk_lean,
     window_view,
 )
-from device.core.sets import SetsState, add_rep, end_session, end_set, follow_session
+from device.core.sets import (
+    SetsState,
+    add_rep,
+    end_session,
+    end_set,
+    follow_session,
+    range_cue,
+)
 from device.core.skeleton import FAULTS
 from device.core.state import (
     ACTIVE,
@@ -96,6 +103,7 @@ class RepTrack:
     # The trunk's length as calibrated when the rep began: over a long hold the
     # calibration learns the bent, foreshortened trunk, and would read it upright.
     torso_ref: float = 0.0
+    past_range: bool = False  # went deeper than the program's range limit (max_hip_deg)
 
 
 @dataclass(frozen=True)
@@ -361,16 +369,25 @@ def _descending(s: CoachState, sight: Sight, t_s: float,
                      peak_knee=s.perception.knee_deg, bottom_s=t_s)
     if rep.depth_s is None and rep.peak_hip >= p.depth_deg:
         rep = evolve(rep, depth_s=t_s)
+    if p.max_hip_deg is not None and rep.peak_hip > p.max_hip_deg and not rep.past_range:
+        # Past the program's range limit: said now, on the way down, not after the rep.
+        rep = evolve(rep, past_range=True)
+        sets, cue = range_cue(s.sets, t_s)
+        s, said = evolve(s, sets=sets), cue
+    else:
+        said = ()
     reached = rep.peak_hip >= p.depth_deg or rep.depth_by_rise
     if hip < p.stand_deg and not reached:  # back up without a bottom worth the name
-        return _partial(evolve(s, rep=rep), back_to=Phase.STANDING)
+        s, events = _partial(evolve(s, rep=rep), back_to=Phase.STANDING)
+        return s, said + events
     if not (reached and hip < rep.peak_hip - p.turn_deg):
-        return evolve(s, rep=rep, phase=Phase.BOTTOM if reached else s.phase), ()
+        return evolve(s, rep=rep, phase=Phase.BOTTOM if reached else s.phase), said
     # On the way up; a frame that is already at the top is judged as one.
     rep = evolve(rep, low_hip=hip, held_s=t_s - rep.depth_s)
     if hip >= p.stand_deg:
-        return evolve(s, phase=Phase.ASCENDING, rep=rep), ()
-    return _rise(evolve(s, phase=Phase.ASCENDING), rep, sight, t_s, p)
+        return evolve(s, phase=Phase.ASCENDING, rep=rep), said
+    s, events = _rise(evolve(s, phase=Phase.ASCENDING), rep, sight, t_s, p)
+    return s, said + events
 
 
 def _ascending(s: CoachState, sight: Sight, t_s: float,
@@ -537,9 +554,11 @@ def _finish(s: CoachState, t_s: float, p: CoachParams) -> tuple[CoachState, Even
     found, unjudged = faults_mod.judge(rep, ref, view, calibrated=ref.standing_s >= p.calib_s,
                                        tolerance=p.fault_tolerance,
                                        frame_s=(t_s - rep.began_s) / max(rep.frames, 1),
-                                       exercise=p.exercise)
+                                       exercise=p.exercise, factors=p.fault_factors)
     count = s.rep_count + 1
     summary = _summary(rep, count, view, found, unjudged, ref, camera_deg(seen_from))
+    if p.max_hip_deg is not None:  # a program's range limit: whether this rep kept it
+        summary |= {"range_limit_deg": p.max_hip_deg, "past_range": rep.past_range}
     sets, events = add_rep(s.sets, summary, t_s, p,
                            judged=[f for f in FAULTS if f not in unjudged])
     return evolve(s, phase=Phase.STANDING, rep=RepTrack(), rep_count=count, last_stand_s=t_s,

@@ -14,6 +14,8 @@ from device.core.person import Reference
 from device.core.skeleton import FAULTS
 from device.core.state import CoachParams, Events, evolve
 
+RANGE_CUE = "range_limit"  # the cue id of a rep past its program's range limit
+
 # Praise says only what was judged: each claim of the sentence needs its check.
 # "praise": hips back, long spine, tall finish (the spine judged, from the side);
 # "praise_knees": hips back, knees out, tall finish (the knees judged, from the
@@ -51,10 +53,12 @@ def praise_for(judged) -> str | None:
 
 
 def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
-             judged) -> tuple[SetsState, Events]:
+             judged, past_range: bool = False) -> tuple[SetsState, Events]:
     """One cue at a time, most important fault first, no repeats within
     cue_repeat_s; praise for a clean rep says only what was judged (`judged`)."""
-    if found:
+    if past_range:
+        cue_id = RANGE_CUE  # a patient's limit comes before any fault
+    elif found:
         cue_id = found[0]
     elif s.cue_id in FAULTS:
         cue_id = "praise_fixed"
@@ -65,6 +69,14 @@ def give_cue(s: SetsState, found: list[str], t_s: float, p: CoachParams,
     if cue_id == s.cue_id and t_s - s.cue_s < p.cue_repeat_s:
         return s, ()
     return evolve(s, cue_id=cue_id, cue_s=t_s), ({"type": "cue", "id": cue_id, "t_s": t_s},)
+
+
+def range_cue(s: SetsState, t_s: float) -> tuple[SetsState, Events]:
+    """A rep has just gone deeper than the program's range limit: say so now,
+    on every rep that does (a patient's limit is not a cue to space out), and
+    not again at the rep's end."""
+    return evolve(s, cue_id=RANGE_CUE, cue_s=t_s), (
+        {"type": "cue", "id": RANGE_CUE, "t_s": t_s},)
 
 
 def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams,
@@ -81,7 +93,10 @@ def add_rep(s: SetsState, summary: dict, t_s: float, p: CoachParams,
     found = summary["faults"]
     s = evolve(s, set_reps=s.set_reps + (summary,), session_reps=s.session_reps + 1,
                last_rep=summary, last_fault=found[0] if found else None)
-    s, cue = give_cue(s, found, t_s, p, judged)
+    s, cue = give_cue(s, found, t_s, p, judged,
+                      # Said on the way down: a fault on the rep comes next, and
+                      # a rep past the limit is never praised.
+                      past_range=summary.get("past_range", False) and not found)
     ended: Events = ()
     if p.set_target_reps and len(s.set_reps) >= p.set_target_reps:
         s, ended = end_set(s, "target", p)  # the set is done: rest until the next one

@@ -16,6 +16,7 @@ from typing import Literal, TypedDict
 
 from device.core.faults import MIN_DOWN_S
 from device.core.filters import OneEuroParams
+from device.core.skeleton import FAULTS
 
 
 class Phase(StrEnum):
@@ -240,6 +241,14 @@ class CoachParams:
     # The exercise (device/core/exercises.py): what the program, the config or
     # `analyze --exercise` names; its rules change what is judged.
     exercise: str = "deadlift"
+    # A client's program block (device/store/programs.py), None without one:
+    # the tempo (seconds down, held at the bottom, up) that the glass counts
+    # down; the deepest hip flexion allowed (a patient after surgery), past
+    # which the coach says so at once; and each fault's own factor on top of
+    # fault_tolerance ((fault id, factor), ...: 1.25 relaxed, 0.8 strict).
+    tempo: tuple[float, float, float] | None = None
+    max_hip_deg: float | None = None
+    fault_factors: tuple[tuple[str, float], ...] = ()
     cue_repeat_s: float = 6.0  # the same cue is not repeated sooner than this
     upright_leg_frac: float = 0.35  # hips must be this far above the ankles, in leg lengths
     max_hinge_deg: float = 120.0  # a trunk tilted further (shoulders far below hips) is lying
@@ -255,6 +264,13 @@ class CoachParams:
             if f.name in COUNTS:
                 if not isinstance(value, int) or value < 0:
                     raise ValueError(f"{f.name} must be a whole number >= 0, got {value}")
+            elif f.name == "tempo" and value is not None:
+                if len(value) != 3 or min(value) < 0 or value[0] <= 0 or value[2] <= 0:
+                    raise ValueError(f"tempo must be (down > 0, hold >= 0, up > 0) s, got {value}")
+            elif f.name == "fault_factors":
+                if any(fault not in FAULTS or not k > 0 for fault, k in value):
+                    raise ValueError(f"fault_factors must be (fault id, factor > 0) pairs, "
+                                     f"got {value}")
             elif isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ValueError(f"{f.name} must be > 0, got {value}")
         if self.arm_s < self.travel_tau_s:

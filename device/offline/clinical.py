@@ -13,7 +13,14 @@ import html
 
 from device.core.faults import JUDGED_IN
 from device.core.skeleton import FAULTS
-from device.words import angle_blanks, cue_text, fault_words, rep_faults_words, score_words
+from device.words import (
+    adherence_lines,
+    angle_blanks,
+    cue_text,
+    fault_words,
+    rep_faults_words,
+    score_words,
+)
 
 MEANING = (
     "What the figures mean: hip flexion is how far the hips bent at the bottom of the "
@@ -72,6 +79,9 @@ def format_report(r: dict) -> str:
     lines = [f"Hinge analysis of {r['source']}",
              f"{r['rep_count']} rep{'s' if r['rep_count'] != 1 else ''} counted{partial}, "
              f"seen {view}; {r['frames']} frames over {r['duration_s']:.1f} s.", ""]
+    if r.get("program"):
+        lines += ["Program followed:", *(f"  {line}" for line in adherence_lines(r["program"])),
+                  ""]
     sets = r.get("sets") or []
     for st in sets:
         lines.append(_set_line(st, r["reps"]))
@@ -173,6 +183,10 @@ def html_report(r: dict, made: dt.datetime | None = None) -> str:
             f"<td>{e(cue)}</td></tr>")
     sets = "".join(f"<li>{e(_set_line(st, r['reps']))}</li>" for st in r.get("sets") or [])
     checks = "".join(f"<li>{e(line)}</li>" for line in not_checked(r))
+    program = "" if not r.get("program") else (
+        '<section data-testid="program"><p><strong>Program followed.</strong></p><ul>'
+        + "".join(f"<li>{e(line)}</li>" for line in adherence_lines(r["program"]))
+        + "</ul></section>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(head)}</title>
 <style>
@@ -191,7 +205,7 @@ def html_report(r: dict, made: dt.datetime | None = None) -> str:
 <body>
 <h1>{e(head)}</h1>
 <p class="meta">{e(summary)} Report made {made:%Y-%m-%d %H:%M} by Hinge Mirror.</p>
-<ul class="sets">{sets}</ul>
+{program}<ul class="sets">{sets}</ul>
 <p><strong>Hip flexion over time.</strong> Each band is a counted rep, numbered as in the table;
 darker bands had a fault, named up the band.</p>
 {hip_chart(r)}

@@ -204,12 +204,15 @@ class Recorder:
             if handler is not None:
                 handler(e)
 
-    def tag(self, code: str) -> None:
-        """The session under way is this client's (a program started for them)."""
+    def tag(self, code: str, program: dict | None = None) -> None:
+        """The session under way is this client's (a program started for them),
+        with the program it follows (`{"program": programs.to_dict, "first_set": n}`)."""
         sid = self.session_id
         if sid is not None:
-            self._write(lambda c: c.execute("UPDATE sessions SET client_code = ? WHERE id = ?",
-                                            (code, sid)))
+            text = None if program is None else json.dumps(program)
+            self._write(lambda c: c.execute(
+                "UPDATE sessions SET client_code = ?, program = COALESCE(?, program) "
+                "WHERE id = ?", (code, text, sid)))
 
     def _session_started(self, e: dict) -> None:
         at = self.clock()

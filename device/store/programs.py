@@ -31,6 +31,7 @@ from typing import Any
 from device.core.exercises import DEFAULT, EXERCISES, NOT_BUILT, NOT_FOR
 from device.core.skeleton import FAULTS
 from device.errors import HingeMirrorError
+from device.store import queries
 
 VERSION = 1  # of the program's JSON; a newer one is refused
 MAX_BLOCKS = 12
@@ -380,3 +381,104 @@ def fields_markdown() -> str:
         cells = (f"`{f.name}`", allowed, default, m["label"])
         rows.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
     return "\n".join(rows)
+
+
+# Tempo kept: the median descent within this share of the prescribed one (or
+# TEMPO_KEPT_S, whichever is wider). A clinician's tolerance, chosen here, not a
+# measured cut-off: a metronome count is followed to about half a second.
+TEMPO_KEPT_FRAC = 0.2
+TEMPO_KEPT_S = 0.5
+
+
+def block_params(block: Block) -> dict:
+    """What a block changes in the coach (device/core/state.CoachParams' names)."""
+    return {"exercise": block.exercise,
+            "tempo": None if block.tempo is None else (
+                block.tempo.down_s, block.tempo.hold_s, block.tempo.up_s),
+            "max_hip_deg": block.max_hip_deg,
+            "fault_factors": tuple((f, SENSITIVITY[w]) for f, w in block.faults.items())}
+
+
+def past_range(rep: dict, limit: float | None) -> bool:
+    """The rep went deeper than the limit: as the coach said it, or (a rep stored
+    without the coach's word) by its hip flexion."""
+    if limit is None:
+        return False
+    if rep.get("past_range") is not None:
+        return bool(rep["past_range"])
+    return rep.get("hip_deg") is not None and rep["hip_deg"] > limit
+
+
+def adherence(program: Program, sets: list[list[dict]]) -> dict:
+    """Prescribed against done, per block: `sets` are the sets done under the
+    program, in order, each its reps (the coach's rep figures); block 1 takes the
+    first `sets` of them, and so on, as the mirror moved from block to block
+    (device/service/programs.ProgramRunner). Sets past the last block are `extra`.
+
+    Per block: the prescription (exercise, sets, reps, tempo down, range limit),
+    and done: reps per set, sets at their target, the median descent and whether
+    it kept the tempo (TEMPO_KEPT_FRAC), reps past the range limit, reps with a
+    fault, and the main fault."""
+    out, i = [], 0
+    for b in program.blocks:
+        done = sets[i:i + b.sets]
+        i += len(done)
+        reps = [r for s in done for r in s]
+        downs = sorted(r["down_s"] for r in reps if r.get("down_s") is not None)
+        median = None if not downs else round(
+            (downs[(len(downs) - 1) // 2] + downs[len(downs) // 2]) / 2, 2)
+        target = None if b.tempo is None else b.tempo.down_s
+        kept = None if target is None or median is None else \
+            abs(median - target) <= max(TEMPO_KEPT_S, TEMPO_KEPT_FRAC * target)
+        faults = [f for r in reps for f in r.get("faults") or ()]
+        out.append({
+            "exercise": b.exercise, "sets": b.sets, "reps": b.reps,
+            "tempo_down_s": target, "max_hip_deg": b.max_hip_deg,
+            "reps_per_set": [len(s) for s in done],
+            "sets_full": sum(1 for s in done if len(s) >= b.reps),
+            "reps_done": len(reps), "reps_prescribed": b.sets * b.reps,
+            "down_s_median": median, "tempo_kept": kept,
+            "past_range": sum(1 for r in reps if past_range(r, b.max_hip_deg)),
+            "faulty": sum(1 for r in reps if r.get("faults")),
+            "main_fault": max(FAULTS, key=faults.count) if faults else None,
+        })
+    prescribed = sum(b["reps_prescribed"] for b in out)
+    done = sum(min(b["reps_done"], b["reps_prescribed"]) for b in out)
+    return {"blocks": out, "extra_sets": max(0, len(sets) - i),
+            "complete": all(b["sets_full"] >= b["sets"] for b in out),
+            # Reps done of reps prescribed, each block's extra reps not counted.
+            "adherence_pct": round(100 * done / prescribed) if prescribed else None}
+
+
+def session_adherence(session: dict) -> dict | None:
+    """`adherence` of a stored session (queries.session's) against the program it
+    followed, or None if it followed none: its sets from the program's first on."""
+    followed = session.get("program")
+    if not followed:
+        return None
+    program = parse(followed["program"])
+    first = followed.get("first_set", 1)
+    numbers = sorted({r["set_number"] for r in session["reps_detail"]
+                      if r["set_number"] is not None and r["set_number"] >= first})
+    sets = [[r for r in session["reps_detail"] if r["set_number"] == n] for n in numbers]
+    return {**adherence(program, sets), "program": program}
+
+
+def adherence_trend(conn: sqlite3.Connection, code: str) -> dict:
+    """A client's sessions, oldest first, for the client's page: each one's
+    adherence (None: it followed no program), and the share of its reps with
+    the client's main fault over all their sessions (`main_fault`)."""
+    rows = []
+    for t in queries.trend(conn, code):
+        s = queries.session(conn, t["session_id"])
+        a = session_adherence(s)
+        rows.append({"session_id": s["id"], "started_at": s["started_at"],
+                     "adherence_pct": None if a is None else a["adherence_pct"],
+                     "faults": [r["faults"] for r in s["reps_detail"]]})
+    every = [f for r in rows for fs in r["faults"] for f in fs]
+    main = max(FAULTS, key=every.count) if every else None
+    for r in rows:
+        faults = r.pop("faults")
+        r["main_fault_pct"] = None if main is None or not faults else round(
+            100 * sum(1 for fs in faults if main in fs) / len(faults))
+    return {"main_fault": main, "sessions": rows}

@@ -51,10 +51,13 @@ def sessions(conn: sqlite3.Connection, since: float | None = None,
 
 def session(conn: sqlite3.Connection, session_id: int) -> dict | None:
     """One session with its sets and reps (every stored figure), or None."""
-    row = conn.execute("SELECT started_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    row = conn.execute("SELECT started_at, program FROM sessions WHERE id = ?",
+                       (session_id,)).fetchone()
     if row is None:
         return None
     s = next(s for s in sessions(conn, row[0], row[0] + 1e-3) if s["id"] == session_id)
+    # The program it followed, as it was that day: {"program": ..., "first_set": n}.
+    s["program"] = json.loads(row[1]) if row[1] else None
     s["sets_detail"] = [
         {"id": i, "number": n, "reps": r, "end_reason": why,
          "summary": json.loads(summary) if summary else None}
@@ -79,7 +82,10 @@ def reps(conn: sqlite3.Connection, session_ids: list[int]) -> list[dict]:
         d = dict(zip(REP_COLUMNS, row, strict=True))
         d["faults"], d["unjudged"] = json.loads(d["faults"]), json.loads(d["unjudged"])
         # The side the hips went, where the coach saw one (the rep as reported).
-        d["hips_to"] = json.loads(data).get("hips_to") if data else None
+        extra = json.loads(data) if data else {}
+        d["hips_to"] = extra.get("hips_to")
+        # Whether it kept its program's range limit, where one was set (the coach's word).
+        d["past_range"] = extra.get("past_range")
         out.append(d)
     return out
 

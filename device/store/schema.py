@@ -109,6 +109,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_by TEXT                     -- the staff account
     );
     """,
+    # 8: the program a session followed, as it was that day (the client's may
+    # change later), and the session's set it began at: adherence reads it.
+    """
+    ALTER TABLE sessions ADD COLUMN program TEXT;  -- JSON: {"program": ..., "first_set": n}
+    """,
 )
 
 VERSION = len(MIGRATIONS)

@@ -147,9 +147,14 @@
     $("set-title").textContent = title;
     // A client's program (started by staff): the block and its note, never the client.
     const prog = s.program;
-    $("program").textContent = !prog ? "" : say("program_block", {
-      exercise: WORDS.exercises[prog.exercise] || prog.exercise, n: prog.block,
-      blocks: prog.blocks}) + (prog.note ? ` — ${prog.note}` : "");
+    const exercise = (id) => WORDS.exercises[id] || id;
+    $("program").textContent = !prog ? "" : [
+      say("program_block", {exercise: exercise(prog.exercise), set: prog.set, sets: prog.sets,
+                            reps: prog.reps}),
+      prog.blocks > 1 ? say("program_blocks", {n: prog.block, blocks: prog.blocks}) : "",
+      prog.note].filter(Boolean).join(" · ");
+    tempo(s.tempo);
+    summary(s.program_summary);
     $("timer").textContent = timer;
     const strip = $("strip");
     strip.replaceChildren(...(s.set_faults || []).map((f) => {
@@ -166,6 +171,11 @@
     fill.style.width = `${Math.min(100, Math.max(0, 100 * depth / top))}%`;
     main.querySelector(".gauge .stand").style.left = `${100 * (s.stand_deg || 40) / top}%`;
     main.querySelector(".gauge .depth").style.left = `${100 * (s.depth_deg || 70) / top}%`;
+    // A program's range limit: its own mark, and the fill past it in the warning colour.
+    const limit = prog && prog.max_hip_deg, mark = main.querySelector(".gauge .limit");
+    mark.hidden = !limit;
+    if (limit) mark.style.left = `${Math.min(100, 100 * limit / top)}%`;
+    fill.classList.toggle("past", !!limit && depth > limit);
     const rep = s.last_rep;
     // What this view could not check, said once per set (on its first rep), each
     // part with where it can be checked: the knees and hips facing the mirror,
@@ -187,6 +197,47 @@
     const cue = $("cue");
     cue.textContent = s.cue || "";
     cue.classList.toggle("praise", !!s.cue_id && s.cue_id.startsWith("praise"));
+    cue.classList.toggle("limit", s.cue_id === "range_limit");
+  }
+
+  // The tempo as a count-down, "down 3 · 2 · 1", the second under way lit
+  // (the core's tempo step: device/core/report.py, tempo_step).
+  function tempo(t) {
+    const box = $("tempo");
+    box.hidden = !t;
+    if (!t) return;
+    const numbers = [];
+    for (let n = t.of; n >= 1; n--) {
+      numbers.push(n === t.count ? `<b>${n}</b>` : String(n));
+    }
+    box.dataset.step = t.step;
+    box.dataset.count = t.count == null ? "" : String(t.count);
+    box.innerHTML = `<span>${esc(say(`tempo_${t.step}`))}</span> ${numbers.join(" · ")}`;
+  }
+
+  // The program done: prescribed against done, per block (device/store/programs.py,
+  // adherence), until the person leaves.
+  function summary(a) {
+    const box = $("program-summary");
+    box.hidden = !a;
+    main.classList.toggle("summary-on", !!a);
+    if (!a) return;
+    const rows = a.blocks.map((b) => {
+      const parts = [
+        say("summary_block", {exercise: WORDS.exercises[b.exercise] || b.exercise, sets: b.sets,
+                              reps: b.reps, done: b.reps_per_set.join(" · ") || "0"}),
+        b.faulty ? say("summary_faulty", {n: b.faulty}) : say("summary_clean")];
+      if (b.tempo_down_s != null && b.down_s_median != null) {
+        parts.push(say(b.tempo_kept ? "summary_tempo_kept" : "summary_tempo",
+                       {median: b.down_s_median, target: b.tempo_down_s}));
+      }
+      if (b.max_hip_deg != null) {
+        parts.push(b.past_range ? say("summary_range", {n: b.past_range}) : say("summary_range_kept"));
+      }
+      return `<li>${esc(parts.join(" · "))}</li>`;
+    });
+    box.innerHTML = `<h2>${esc(say("program_done"))}</h2><ul>${rows.join("")}</ul>` +
+      (a.adherence_pct == null ? "" : `<p>${esc(say("summary_adherence", {pct: a.adherence_pct}))}</p>`);
   }
 
   // The optional overlay: keypoints from the snapshot (no video reaches the page).
