@@ -149,10 +149,14 @@ def perceive(per: Perception, raw: Raw, t_s: float, last_t_s: float | None, *,
                       dt_s, p)
     top = observe_top(body.top, f, dt_s, p) if hip < p.stand_deg else body.top
     lean = signed_lean(view, body.ref, f, hinge, facing)
+    moving = travel > p.still_torso_per_s
+    # Walking is the feet moving for walk_s: one ankle read on its knee for a
+    # frame or two (MoveNet's low-score glitch) throws the average for as long.
+    moving_s = body.moving_s + max(dt_s, 0.0) if moving else 0.0
     body = evolve(body, cal=cal, top=top, facing=facing, feet_avg=avg, travel=travel,
-                  feet_t_s=t_s if f.legs else body.feet_t_s)
-    walking = travel > p.still_torso_per_s
-    if not walking and hip < p.stand_deg:
+                  moving_s=moving_s, feet_t_s=t_s if f.legs else body.feet_t_s)
+    walking = moving and moving_s >= p.walk_s
+    if not moving and hip < p.stand_deg:
         view, body = observe_standing(view, body, f, t_s, p, hold_ref)
     per = evolve(per, keypoints=keypoints, body=body, view=view, seat=seat, last_seen_s=t_s,
                  hinge_deg=hinge, hip_deg=hip, knee_deg=knee, lean_deg=lean, hip_drop=hip_drop,

@@ -90,6 +90,7 @@ class Body:
     feet_avg: tuple[float, float] = (0.0, 0.0)
     feet_t_s: float | None = None  # last frame the feet were seen
     travel: float = 0.0  # smoothed speed of the feet, torso lengths per second
+    moving_s: float = 0.0  # how long the feet have travelled faster than standing still
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def forget(b: Body, t_s: float) -> Body:
     The view votes stay until someone new appears, so a report still names the
     view of the person who just left."""
     return evolve(b, cal=Calibration(t_s=t_s), ref=Reference(), top=Upright(), facing=0.0,
-                  travel=0.0, feet_t_s=None)
+                  travel=0.0, moving_s=0.0, feet_t_s=None)
 
 
 def observe_top(top: Upright, f: Features, dt_s: float, p: CoachParams) -> Upright:

@@ -212,6 +212,10 @@ class CoachParams:
     # of 0.8 m/s is about 1.6 torso lengths per second.
     still_torso_per_s: float = 1.0
     travel_tau_s: float = 0.4  # averaging time of the feet position for that speed
+    # The feet faster than that for this long are a walk, not a keypoint glitch:
+    # three frames at 30 fps (bbdl_squatting's ankle read on the knee, arm64's
+    # decode: one frame over), against a walk-off's half second and more.
+    walk_s: float = 0.08
     absent_s: float = 1.0  # unseen this long: the person has left
     # Identity (person.identity): a raw jump of the hips, knees and feet alike
     # beyond this many torso lengths plus what a brisk walk covers is someone
