@@ -310,7 +310,9 @@ s_fresh_copy() {
     fi
     # A step that failed mid-way in an earlier run may have left mounts.
     if [ -d "$ROOT" ]; then
-        findmnt -rn -o TARGET | grep "^$ROOT/" | sort -r | while read -r m; do umount -l "$m"; done
+        # (grep finds none in the usual case: not a failure under pipefail)
+        findmnt -rn -o TARGET | { grep "^$ROOT/" || true; } | sort -r |
+            while read -r m; do umount -l "$m"; done
         rm -rf --one-file-system "$ROOT"
     fi
     mkdir -p "$ROOT" "$ARCHIVES/partial"

@@ -8,23 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import sqlite3
 from collections import Counter
+
+from device.codes import CLIENT_CODE, client_code
 
 REP_COLUMNS = ("session_id", "set_number", "number", "at", "start_s", "bottom_s", "end_s",
                "hinge_deg", "knee_deg", "hip_deg", "down_s", "up_s", "view", "confidence",
                "score", "faults", "unjudged")
-
-
-# A client code is a pseudonym (the clinic keeps the key to it), never a name:
-# letters, digits, '-' and '_', up to 24; not case-sensitive (kept upper-case).
-CLIENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
-
-
-def client_code(code: str) -> str:
-    """A client code as it is stored: trimmed, upper-case (k-017 is K-017)."""
-    return code.strip().upper()
+# A client code's shape (CLIENT_CODE) and stored form (client_code): device/codes.py.
 
 
 def sessions(conn: sqlite3.Connection, since: float | None = None,
