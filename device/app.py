@@ -77,6 +77,7 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
               load_pose=functools.partial(load_pose, p.mode, p.model_threads(), p.runtime)
               if needs_model(spec) else None,
               params=config.coach.params(), skeleton=config.display.skeleton,
+              cards=config.device.cards,
               fail_fast=source is not None and source != "auto", demo_fallback=demo_fallback,
               backoff_s=CAMERA_BACKOFF_S if retry_s is None else tuple(
                   min(b, retry_s) for b in CAMERA_BACKOFF_S))
@@ -140,7 +141,8 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
     # Streams take at most threads - 3 of waitress's threads: three always answer.
     speaker = Speaker()
     runner = ProgramRunner(config.store.path, supervisor.set_params, supervisor.shown,
-                           tag=lambda code, program: recorder.tag(code, program))
+                           tag=lambda code, program: recorder.tag(code, program),
+                           latest=lambda: hub.latest()[1] or {})
     live = LiveSettings(config, settings_path(config),
                         settings_applier(lambda params: supervisor.set_params(
                             runner.settings_changed(params)), supervisor.shown,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+import segno
+
 CLIENT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
 CARD_PREFIX = "HINGE-MIRROR:"
 
@@ -26,6 +28,17 @@ def client_code(code: str) -> str:
 def card_text(code: str) -> str:
     """What a client's card's QR code says."""
     return CARD_PREFIX + client_code(code)
+
+
+def card_qr(code: str) -> segno.QRCode:
+    """The QR code printed on a client's card. Version 2 (25 modules) where the
+    text fits: it is read from 80 pixels wide on a 640x480 frame, where versions
+    1 and 3 need more (tests/test_cards.py); a long code with '_' takes the
+    next version up."""
+    try:
+        return segno.make(card_text(code), error="m", micro=False, version=2)
+    except segno.DataOverflowError:
+        return segno.make(card_text(code), error="m", micro=False)
 
 
 def card_code(text: str) -> str | None:

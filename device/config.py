@@ -77,6 +77,8 @@ class DeviceConfig:
                         choices=("clinic", "home"))
     console: bool = setting(False, "at home: the staff console over HTTPS on the network too "
                             "(in a clinic it always is, unless [server] https_port = 0)")
+    cards: bool = setting(True, "read a client's card (its QR code, printed from the client's "
+                          "page) held up to the camera, and follow the client's program")
 
 
 @dataclass(frozen=True)

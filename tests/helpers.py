@@ -70,6 +70,16 @@ def post(client, path, data, page=None):
     return client.post(path, data={**data, "csrf_token": token(client, page or path)})
 
 
+def program_store(tmp_path, program: dict, code: str = "K-017") -> Path:
+    """A store holding one client's program, set by ana."""
+    from device.store import programs
+
+    path = tmp_path / "s.db"
+    with connect(path) as conn:
+        programs.save(conn, code, programs.parse(program), "ana")
+    return path
+
+
 def coach_events(**kw) -> tuple[list[dict], dict]:
     """A synthetic session's coach events, then nobody for 11 s (the set and the
     session end), and its analysis report."""

@@ -22,6 +22,7 @@ from device.service.pipeline import Pipeline, Processor
 from device.service.server import make_server
 from device.vision.sources import ReplaySource
 from device.vision.tracks import Track
+from tests.helpers import PASSWORD
 from web_ui import create_app
 
 # Records every change of the big number with the browser's own clock.
@@ -100,8 +101,22 @@ def wait_for(driver, condition, timeout_s: float, what: str) -> None:
         if condition():
             return
         time.sleep(0.05)
+    shown = driver.find_elements("css selector", "main") or driver.find_elements(
+        "css selector", "body")  # the mirror's main, or a staff page
     pytest.fail(f"{what}: not seen within {timeout_s} s; page said "
-                f"{driver.find_element('css selector', 'main').text!r}")
+                f"{shown[0].text if shown else driver.page_source[:2000]!r}")
+
+
+def log_in(chromium, base: str, role: str) -> None:
+    """Ana logs in on the console's own form, afresh: an earlier test's login on
+    127.0.0.1 (another port) is forgotten first."""
+    chromium.get(f"{base}/staff/login")
+    chromium.delete_all_cookies()
+    chromium.get(f"{base}/staff/login")
+    chromium.find_element("name", "name").send_keys("ana")
+    chromium.find_element("name", "password").send_keys(PASSWORD)
+    chromium.find_element("css selector", "button[type=submit]").click()
+    wait_for(chromium, lambda: f"ana ({role})" in chromium.page_source, 5, "login")
 
 
 def test_the_count_climbs_and_a_new_set_starts_from_zero(chromium):
@@ -397,10 +412,11 @@ def test_a_clients_program_shows_its_block_and_note_not_the_client(chromium, art
         chromium.get(device.url)
         device.hub.publish({**MID_SET, "program": {
             "block": 1, "blocks": 2, "exercise": "kettlebell_swing", "sets": 3, "reps": 8,
+            "set": 1, "tempo": None, "max_hip_deg": None,
             "note": "hips snap, arms relaxed"}})
         wait_for(chromium, lambda: text(chromium, "program") != "", 5, "the block")
-        assert text(chromium, "program") == ("Kettlebell swing · block 1 of 2 — hips snap, "
-                                             "arms relaxed")
+        assert text(chromium, "program") == ("Kettlebell swing, set 1 of 3, 8 reps · block 1 "
+                                             "of 2 · hips snap, arms relaxed")
         assert chromium.execute_script(LAYOUT)["outside"] == []
         chromium.save_screenshot(str(artifacts / "mirror-program-portrait.png"))
         device.hub.publish(MID_SET)  # no program: no line
@@ -494,7 +510,7 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
     from device.config import Config, settings_path
     from device.service.settings import LiveSettings
     from device.store import accounts, connect
-    from tests.helpers import PASSWORD, stored_session
+    from tests.helpers import stored_session
 
     store = tmp_path / "s.db"
     stored_session(store)
@@ -521,11 +537,7 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
     base = f"http://127.0.0.1:{port}"
     try:
         chromium.set_window_size(1280, 1600)
-        chromium.get(f"{base}/staff/login")
-        chromium.find_element("name", "name").send_keys("ana")
-        chromium.find_element("name", "password").send_keys(PASSWORD)
-        chromium.find_element("css selector", "button[type=submit]").click()
-        wait_for(chromium, lambda: "ana (admin)" in chromium.page_source, 5, "login")
+        log_in(chromium, base, "admin")
         assert "98.4 ms median, 112.0 ms 95th percentile; busy 95% of the time" in text(
             chromium, "invoke")
         chromium.save_screenshot(str(artifacts / "staff-dashboard.png"))
@@ -540,7 +552,11 @@ def test_a_session_page_with_its_charts_in_the_browser(chromium, artifacts, tmp_
         assert len(chromium.find_elements("css selector", '[data-testid="reps"] tr')) == 4
         chromium.save_screenshot(str(artifacts / "staff-session.png"))
         chromium.get(f"{base}/staff/clients/K-017")
-        assert len(chromium.find_elements("css selector", "svg.chart")) == 2
+        # Depth, clean reps, and (issue 26, item 4) the main fault's share: no program, no
+        # adherence chart.
+        charts = chromium.find_elements("css selector", "svg.chart")
+        assert len(charts) == 3 and "share of reps" in charts[2].text, [c.text for c in charts]
+        assert "adherence" not in chromium.page_source.lower()
         chromium.save_screenshot(str(artifacts / "staff-client.png"))
         chromium.get(f"{base}/staff/settings")
         chromium.save_screenshot(str(artifacts / "staff-settings.png"))
@@ -567,7 +583,7 @@ def test_the_reps_table_fits_a_phone(chromium, artifacts, tmp_path):
     """Issue 25, item 4: on a 390 px phone the reps table ran off the screen
     (its last five columns out of sight). Under 40rem each rep is a card."""
     from device.store import accounts, connect
-    from tests.helpers import PASSWORD, stored_session
+    from tests.helpers import stored_session
 
     store = tmp_path / "s.db"
     stored_session(store)
@@ -580,11 +596,7 @@ def test_the_reps_table_fits_a_phone(chromium, artifacts, tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         chromium.set_window_size(390, 844)
-        chromium.get(f"{base}/staff/login")
-        chromium.find_element("name", "name").send_keys("ana")
-        chromium.find_element("name", "password").send_keys(PASSWORD)
-        chromium.find_element("css selector", "button[type=submit]").click()
-        wait_for(chromium, lambda: "ana (viewer)" in chromium.page_source, 5, "login")
+        log_in(chromium, base, "viewer")
         chromium.get(f"{base}/staff/sessions/1")
         viewport, page_width, rights = chromium.execute_script(CELL_EDGES, "reps")
         assert viewport <= 390 and page_width <= viewport, (viewport, page_width)
@@ -708,7 +720,6 @@ def test_an_admin_makes_a_program_in_the_browser(chromium, artifacts, tmp_path):
     from selenium.webdriver.support.ui import Select
 
     from device.store import accounts, connect
-    from tests.helpers import PASSWORD
 
     store = tmp_path / "s.db"
     accounts.add(connect(store), "ana", "admin", PASSWORD)
@@ -731,13 +742,7 @@ def test_an_admin_makes_a_program_in_the_browser(chromium, artifacts, tmp_path):
 
     try:
         chromium.set_window_size(1280, 1400)
-        chromium.get(f"{base}/staff/login")
-        chromium.delete_all_cookies()  # an earlier test's login on 127.0.0.1 (another port)
-        chromium.get(f"{base}/staff/login")
-        chromium.find_element("name", "name").send_keys("ana")
-        chromium.find_element("name", "password").send_keys(PASSWORD)
-        chromium.find_element("css selector", "button[type=submit]").click()
-        wait_for(chromium, lambda: "ana (admin)" in chromium.page_source, 5, "login")
+        log_in(chromium, base, "admin")
         chromium.get(f"{base}/staff/clients/K-017/program")
         fill(1, exercise="deadlift", sets="3", reps="8", rest_s="90", tempo__down_s="3",
              tempo__hold_s="1", tempo__up_s="2", max_hip_deg="60",
@@ -764,4 +769,123 @@ def test_an_admin_makes_a_program_in_the_browser(chromium, artifacts, tmp_path):
     finally:
         chromium.get("about:blank")
         time.sleep(0.3)
+        server.close()
+
+
+def test_a_program_made_on_the_console_is_followed_from_start_to_summary(chromium, artifacts,
+                                                                        tmp_path):
+    """Issue 26, items 2 and 4: an admin makes a program on the console's form and
+    starts it ("next client"); the mirror, wired as run_device wires it (the
+    runner's block in every snapshot, its parameters the coach's, the store tagged),
+    follows two sets of a synthetic session: the block, the tempo counted down,
+    the range limit said, the rest, the summary; then the session page shows
+    prescribed against done. Screenshots of each, looked at."""
+    import numpy as np
+
+    from device.service.programs import ProgramRunner
+    from device.store import Recorder, accounts, connect
+
+    store = tmp_path / "s.db"
+    accounts.add(connect(store), "ana", "admin", PASSWORD)
+    # Set 1 within the range limit (87 degrees of hip flexion), set 2 past it (109).
+    a = session_track(Session(reps=3, depth=0.8, down_s=2.0, pause_s=1.0, tail_s=7.0))
+    b = session_track(Session(reps=3, depth=1.0, down_s=2.0, pause_s=1.0, lead_s=1.0,
+                              tail_s=9.0))
+    kp = np.concatenate([a[0], b[0]])
+    t = np.concatenate([a[1], b[1] + a[1][-1] + 1 / 30])
+    hub, shown, coach = StateHub(), {}, Coach()
+    recorder = Recorder(store)
+    runner = ProgramRunner(store, lambda p: setattr(coach, "params", p), shown,
+                           tag=recorder.tag, latest=lambda: hub.latest()[1] or {})
+
+    def on_events(events):
+        recorder.on_events(events)
+        runner.on_events(events)
+
+    pipeline = Pipeline(ReplaySource(Track(kp, t, a[2]), realtime=True, name="synthetic"),
+                        Processor(None, coach, hub, extra=shown), on_events=on_events)
+    port = free_port()
+    app = create_app({"SECRET_KEY": "test-only", "STORE_PATH": str(store), "SSE_SLOTS": 5},
+                     hub=hub, health=pipeline.health, programs=runner)
+    server = make_server(app, "127.0.0.1", port, 8)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    shots, started = {}, False
+
+    def shot(name):
+        path = artifacts / f"mirror-program-{name}.png"
+        chromium.save_screenshot(str(path))
+        shots[name] = path
+
+    try:
+        chromium.set_window_size(1280, 1400)
+        log_in(chromium, base, "admin")
+        chromium.get(f"{base}/staff/clients/K-017/program")
+        from selenium.webdriver.support.ui import Select
+
+        Select(chromium.find_element("name", "b1.exercise")).select_by_value("deadlift")
+        for name, value in (("b1.sets", "2"), ("b1.reps", "3"), ("b1.rest_s", "5"),
+                            ("b1.tempo.down_s", "1"), ("b1.tempo.hold_s", "0"),
+                            ("b1.tempo.up_s", "1"), ("b1.max_hip_deg", "100"),
+                            ("b1.note", "Stop where it pulls")):
+            box = chromium.find_element("name", name)
+            box.clear()
+            box.send_keys(value)
+        element(chromium, "program-save").click()
+        wait_for(chromium, lambda: "Saved the program" in chromium.page_source, 5, "save")
+        element(chromium, "program-start").find_element("css selector", "button").click()
+        wait_for(chromium, lambda: "The mirror follows the program of K-017" in
+                 chromium.page_source, 5, "the program started")
+        assert shown["program"]["reps"] == 3 and coach.params.max_hip_deg == 100.0
+        chromium.set_window_size(1080, 1920)
+        chromium.get(base + "/")
+        pipeline.start()
+        started = True
+        wait_for(chromium, lambda: text(chromium, "program").startswith(
+            "Deadlift, set 1 of 2, 3 reps"), 15, "the block")
+        assert "K-017" not in chromium.find_element("css selector", "main").text
+        wait_for(chromium, lambda: element(chromium, "tempo").get_attribute("data-count") == "1"
+                 and element(chromium, "tempo").get_attribute("data-step") == "down", 20,
+                 "the tempo counting down")
+        assert text(chromium, "tempo") == "down 1"
+        shot("tempo")
+        wait_for(chromium, lambda: text(chromium, "set-title") == "Set done", 30, "the rest")
+        # Resting, the block names the set that comes next.
+        wait_for(chromium, lambda: text(chromium, "program").startswith(
+            "Deadlift, set 2 of 2, 3 reps"), 2, "the next set named")
+        assert text(chromium, "timer").startswith("Rest 0:0")
+        shot("rest")
+        wait_for(chromium, lambda: text(chromium, "cue") == "Stop higher: range limit", 30,
+                 "the range limit said")
+        assert "limit" in element(chromium, "cue").get_attribute("class")
+        shot("range-limit")
+        wait_for(chromium, lambda: element(chromium, "program-summary").is_displayed(), 30,
+                 "the summary")
+        summary = text(chromium, "program-summary")
+        assert summary.startswith("Program done")
+        assert "Deadlift: 2 × 3 · done 3 · 3" in summary and "3 past the range limit" in summary
+        assert "100% of the reps prescribed" in summary and "K-017" not in summary
+        assert on_top(chromium, "program-summary")
+        shot("summary-portrait")
+        chromium.set_window_size(1920, 1080)
+        time.sleep(0.5)
+        shot("summary-landscape")
+        # The recording's end: its notice over everything (a live camera's session
+        # ends with the person gone, and the summary with it: test_program_runner).
+        wait_for(chromium, lambda: on_top(chromium, "notice"), 30, "the recording's end")
+        pipeline.stop()
+        recorder.close()
+        with connect(store) as conn:
+            [(sid, code)] = conn.execute("SELECT id, client_code FROM sessions").fetchall()
+        assert code == "K-017"
+        chromium.set_window_size(1280, 1400)
+        chromium.get(f"{base}/staff/sessions/{sid}")
+        table = text(chromium, "adherence")
+        assert "3 · 3 (2 of 2 sets full)" in table and "100.0°: 3 past it" in table
+        chromium.save_screenshot(str(artifacts / "staff-session-program.png"))
+    finally:
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        if started:
+            pipeline.stop()
         server.close()

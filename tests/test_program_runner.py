@@ -17,7 +17,7 @@ from device.errors import HingeMirrorError
 from device.service.programs import ProgramRunner
 from device.store import Recorder, connect
 from device.store import programs as schema
-from tests.helpers import login, make_app, post
+from tests.helpers import login, make_app, post, program_store
 
 PROGRAM = {"version": 1, "blocks": [
     {"exercise": "kettlebell_swing", "sets": 2, "reps": 5, "rest_s": 30, "note": "hips snap"},
@@ -26,10 +26,7 @@ PROGRAM = {"version": 1, "blocks": [
 
 @pytest.fixture
 def store(tmp_path):
-    path = tmp_path / "s.db"
-    with connect(path) as conn:
-        schema.save(conn, "K-017", schema.parse(PROGRAM), "ana")
-    return path
+    return program_store(tmp_path, PROGRAM)
 
 
 def runner_for(store):
@@ -63,8 +60,11 @@ def test_the_blocks_become_the_coachs_and_move_on_as_their_sets_are_done(store):
     # Staff change the settings meanwhile (settings_applier applies what this gives).
     applied.append(runner.settings_changed(CoachParams(set_target_reps=12, guide=False)))
     assert (applied[-1].set_target_reps, applied[-1].guide) == (8, False)
-    runner.on_events([{"type": "set_ended"}])  # the last block done: the settings' again
+    runner.on_events([{"type": "set_ended"}])  # the last block done
     assert shown["program"] is None
+    # Until the person leaves, the glass says all sets are done (not "rest").
+    assert (applied[-1].set_target_sets, applied[-1].set_target_reps) == (3, 8)
+    runner.on_events([{"type": "session_ended"}])  # then the settings' again
     assert applied[-1] == CoachParams(set_target_reps=12, guide=False)
 
 

@@ -55,7 +55,9 @@ from flask_login import (
     logout_user,
 )
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 
+from device.codes import card_qr
 from device.config import TYPE_WORDS, ConfigValueError, form_fields
 from device.errors import HingeMirrorError
 from device.store import accounts, audit, connect, programs, queries
@@ -635,6 +637,18 @@ def program_start(code: str):
     _audit("program_started", f"client {code}", programs.summary(program))
     flash_ok(f"The mirror follows the program of {code}.")
     return redirect(f"/staff/clients/{code}/program")
+
+
+@bp.get("/staff/clients/<code>/card")
+@login_required
+def client_card(code: str):
+    """The client's card, to print: a QR code of their code (device/codes.py)
+    that the mirror's camera reads to start their program. No name on it."""
+    code = _program_code(code)
+    qr = card_qr(code)
+    _audit("card_printed", f"client {code}")
+    return render_template("staff/card.html", code=code,
+                           qr=Markup(qr.svg_inline(scale=1, border=4, omitsize=True)))
 
 
 @bp.get("/staff/clients/<code>/program.json")

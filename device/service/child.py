@@ -46,6 +46,7 @@ class Job:
     load_pose: Callable[[], Any] | None  # None: the source carries keypoints
     params: Any  # CoachParams
     skeleton: bool = False
+    cards: bool = False  # look for a client's card (device/vision/cards.py) on the frames
     fail_fast: bool = False  # an explicit --source: a first open failure ends `run`
     camera_stale_s: float = 2.0  # no frame this long: the camera is lost (the mirror says so)
     reopen_after_s: float = 3.0  # lost this long: closed and opened again
@@ -160,6 +161,7 @@ def main(conn, job: Job) -> int:
 def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> int:
     from device.core.coach import Coach
     from device.service.pipeline import Pipeline, Processor, model_health
+    from device.vision.cards import CardReader
 
     # The model first: the device is ready once it is loaded (DESIGN.md,
     # Processes). From then on the camera is a state the snapshots carry,
@@ -191,7 +193,7 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
             open_source = _demo
     processor = Processor(pose, Coach(job.params), _PipeHub(send),
                           extra={"source": None, "demo": False, "live": True},
-                          skeleton=job.skeleton)
+                          skeleton=job.skeleton, cards=CardReader() if job.cards else None)
     processor.invoke_log = []
     holder["processor"] = processor
     send("ready", {"pid": os.getpid(), "model": model_health(pose)})

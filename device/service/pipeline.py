@@ -22,6 +22,7 @@ import numpy as np
 from device.core.coach import Coach, Phase
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
+from device.vision.cards import CardReader
 from device.vision.pose import PoseEstimator
 from device.vision.sources import Frame, FrameSource
 from device.words import camera_words, dress
@@ -132,8 +133,11 @@ class Processor:
 
     def __init__(self, pose: PoseEstimator | None, coach: Coach, hub: StateHub,
                  extra: dict[str, Any] | None = None, skeleton: bool = False,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, cards: CardReader | None = None) -> None:
         self.pose = pose
+        # A client's card held up to the camera: its code becomes a "card"
+        # event (only the program runner reads it; never stored or published).
+        self.cards = cards
         self.metrics = metrics
         # The optional overlay: the filtered keypoints (never a picture) in the
         # snapshot, for the page to draw. Off by default.
@@ -207,6 +211,10 @@ class Processor:
         h, w = frame.size
         self.aspect = w / h
         events = self.coach.update(keypoints, frame.t_s, w / h)
+        if self.cards is not None and frame.image is not None:
+            code = self.cards.read(frame.image, frame.t_s)
+            if code is not None:
+                events = [*events, {"type": "card", "code": code, "t_s": frame.t_s}]
         for e in events:
             if e["type"] == "rejected":
                 n = self.rejected[e["reason"]] = self.rejected.get(e["reason"], 0) + 1

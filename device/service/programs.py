@@ -15,26 +15,33 @@ done, until the person leaves.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from contextlib import closing
 
 from device.core.coach import CoachParams
 from device.errors import HingeMirrorError
-from device.store import connect
+from device.store import audit, connect
 from device.store import programs as schema
+
+log = logging.getLogger(__name__)
 
 
 class ProgramRunner:
     def __init__(self, store_path, set_params: Callable[[CoachParams], None], shown: dict,
-                 tag: Callable[[str, dict], None]) -> None:
+                 tag: Callable[[str, dict], None],
+                 latest: Callable[[], dict] | None = None) -> None:
+        """`latest`: the mirror's newest snapshot, for a program started by a card."""
         self.store_path, self._set_params, self._shown, self._tag = (
             store_path, set_params, shown, tag)
+        self._latest = latest or dict
         self.base = CoachParams()  # the settings' (settings_applier keeps it current)
         self.code: str | None = None
         self.program: schema.Program | None = None
         self.block = self.sets_done = self.sets_before = self.first_set = 0
         self.tagged = self.skip_open = False
+        self.holding = False  # a program done: its targets held until the person leaves
         self.done: list[list[dict]] = []  # the program's sets so far, each its reps
         self.open: list[dict] = []  # the reps of its set under way
         self._lock = threading.Lock()
@@ -54,6 +61,7 @@ class ProgramRunner:
     def settings_changed(self, base: CoachParams) -> CoachParams:
         with self._lock:
             self.base = base
+            self.holding = False  # the settings' from now on
             return self.params()
 
     def start(self, code: str, snapshot: dict | None = None,
@@ -98,6 +106,7 @@ class ProgramRunner:
     def on_events(self, events: list[dict]) -> None:
         """After the store has the events: tag the session, follow its reps and
         sets, move the blocks on; the summary at the end."""
+        cards = [e["code"] for e in events if e["type"] == "card"]
         with self._lock:
             for e in events:
                 kind = e["type"]
@@ -105,7 +114,7 @@ class ProgramRunner:
                     # The person left: the program is over for today, and what
                     # the glass said of it goes with them.
                     self._shown["program_summary"] = None
-                    if self.tagged:
+                    if self.tagged or self.holding:
                         self._finish()
                 if self.program is None:
                     continue
@@ -118,6 +127,25 @@ class ProgramRunner:
                         self.skip_open = False
                         continue
                     self._set_ended()
+        for code in cards:
+            self._card(code)
+
+    def _card(self, code: str) -> None:
+        """A client's card held up at the glass (device/vision/cards.py): their
+        program, unless one is under way (staff stop or change it on the console)."""
+        with self._lock:
+            if self.program is not None:
+                if code != self.code:
+                    log.info("a client's card was read while another program runs: ignored")
+                return
+        try:
+            program = self.start(code, self._latest())
+        except HingeMirrorError as exc:
+            log.info("a client's card was read: %s", exc)  # the glass stays as it was
+            return
+        with closing(connect(self.store_path)) as conn:
+            audit.record(conn, None, "glass", "program_started", f"client {code}",
+                         "by the client's card: " + schema.summary(program))
 
     def _tag_session(self) -> None:
         self._tag(self.code, {"program": schema.to_dict(self.program),
@@ -136,9 +164,14 @@ class ProgramRunner:
         if self.block < len(self.program.blocks):
             self._apply()
             return
-        # The last set of the last block: what was done against what was prescribed.
+        # The last set of the last block: what was done against what was prescribed;
+        # the glass says all sets are done (not a rest) until the person leaves.
         self._shown["program_summary"] = schema.adherence(self.program, self.done)
+        done = dataclasses.replace(self.base, set_target_sets=self.sets_before,
+                                   set_target_reps=self.program.blocks[-1].reps)
         self._finish()
+        self._set_params(done)
+        self.holding = True
 
     def _apply(self) -> None:
         b = self.program.blocks[self.block]
@@ -153,6 +186,6 @@ class ProgramRunner:
 
     def _finish(self) -> None:
         self.code, self.program = None, None
-        self.tagged = self.skip_open = False
+        self.tagged = self.skip_open = self.holding = False
         self._shown["program"] = None
         self._set_params(self.base)
