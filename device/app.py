@@ -23,6 +23,7 @@ from device.service.backups import BackupSchedule
 from device.service.child import BACKOFF_S as CAMERA_BACKOFF_S
 from device.service.child import Job
 from device.service.hub import StateHub
+from device.service.menu import GlassMenu
 from device.service.metrics import Metrics
 from device.service.programs import ProgramRunner
 from device.service.server import make_server
@@ -77,7 +78,7 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
               load_pose=functools.partial(load_pose, p.mode, p.model_threads(), p.runtime)
               if needs_model(spec) else None,
               params=config.coach.params(), skeleton=config.display.skeleton,
-              cards=config.device.cards,
+              cards=config.device.cards, menu=config.device.menu(),
               fail_fast=source is not None and source != "auto", demo_fallback=demo_fallback,
               backoff_s=CAMERA_BACKOFF_S if retry_s is None else tuple(
                   min(b, retry_s) for b in CAMERA_BACKOFF_S))
@@ -94,6 +95,7 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
         if live.config.store.record:  # [store] record = false: coached, never stored
             recorder.on_events(events)
         runner.on_events(events)  # after the store: it tags the session it follows
+        glass_menu.on_events(events)
         if publisher is not None:
             publisher.on_events(events)
 
@@ -147,6 +149,8 @@ def _run(config: Config, *, source: str | None, host: str | None, port: int | No
                         settings_applier(lambda params: supervisor.set_params(
                             runner.settings_changed(params)), supervisor.shown,
                             speaker.available), layers=layers)
+    glass_menu = GlassMenu(live, config.store.path,
+                           running=lambda: runner.program is not None or runner.holding)
     app = create_app({**tls_config, "DEMO": spec == "demo",
                       "SSE_SLOTS": max(1, config.server.threads - 3),
                       "STORE_PATH": config.store.path, "LOG_DIR": config.log.dir,

@@ -79,6 +79,14 @@ class DeviceConfig:
                             "(in a clinic it always is, unless [server] https_port = 0)")
     cards: bool = setting(True, "read a client's card (its QR code, printed from the client's "
                           "page) held up to the camera, and follow the client's program")
+    gestures: str = setting("auto", "the menu at the glass worked by the arms (both hands up "
+                            "for 2 s, then the right one down): the exercise, reps, sets and "
+                            "rest; auto: on at home, off in a clinic",
+                            choices=("auto", "on", "off"))
+
+    def menu(self) -> bool:
+        """Whether the arms' menu is on: as set, or at home only."""
+        return self.gestures == "on" or (self.gestures == "auto" and self.mode == "home")
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class CoachConfig:
     sets: int = setting(0, "sets per session (0: no target)", within(0, 20, zero="no target"),
                         staff="Target sets per session (0: no target)")
     rest_s: float = setting(90.0, "the rest shown between sets, seconds",
-                            within(5, 900, "seconds"))
+                            within(5, 900, "seconds"), staff="Rest between sets, seconds")
     session_idle_s: float = setting(10.0, "nobody in view this long ends a session, seconds",
                                     within(2, 600, "seconds"))
     guide: bool = setting(True, "set-up prompts before the first rep (never holds counting "

@@ -642,7 +642,13 @@ s_boot() {
         grep -aq "Failed to start .*hinge-mirror\|Failed to spawn executor" "$log" && break
         sleep 2
     done
-    local shown=""
+    local shown="" status=""
+    if [ -z "$started" ] && kill -0 "$pid" 2>/dev/null; then
+        # Why not: the unit's own status and journal, asked of the booted root.
+        init=$(pgrep -P "$pid" || true)
+        status=$(timeout 90 nsenter -t "${init%% *}" -a -r -w systemctl status --no-pager -l \
+            -n 15 hinge-mirror.service 2>&1 | tail -20 | tr '\n' ' ' | cut -c1-1500 || true)
+    fi
     if [ -n "$started" ]; then
         while [ $((SECONDS - started)) -lt 90 ] && kill -0 "$pid" 2>/dev/null; do sleep 5; done
         # Asked of the booted root's own systemd, in its namespaces.
@@ -671,6 +677,7 @@ s_boot() {
         note "running, never restarted: its watchdog was fed for 90 s"
         return 0
     fi
+    [ -n "$status" ] && note "systemctl status: $status"
     note "not started, so its watchdog could not be tried (log: $log)"
     return 3
 }

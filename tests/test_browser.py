@@ -889,3 +889,51 @@ def test_a_program_made_on_the_console_is_followed_from_start_to_summary(chromiu
         if started:
             pipeline.stop()
         server.close()
+
+
+def test_the_arms_menu_on_the_glass_from_a_synthetic_track(chromium, artifacts):
+    """Issue 26, item 5: the real coach and Processor on a synthetic person who
+    raises both hands (the glass asks for the second step), lowers the right
+    (the menu opens on the settings in effect), steps to the reps and changes
+    them, then saves with both hands up (the menu closes). Screenshots of the
+    question and the open menu, portrait and landscape, looked at."""
+    from device.core.synth import arms_track
+
+    down, up = 0.0, 180.0
+    steps = [(2, down, down), (2.6, up, up), (1.5, up, down), (2.0, down, down),
+             (1.0, down, up), (1.0, down, down), (1.0, up, down), (3.0, down, down),
+             (2.6, up, up), (3.0, down, down)]
+    kp, t, size = arms_track(steps)
+    hub = StateHub()
+    pipeline = Pipeline(ReplaySource(Track(kp, t, size), realtime=True, name="synthetic"),
+                        Processor(None, Coach(CoachParams(set_target_reps=8, rest_s=60)), hub,
+                                  menu=True))
+    port = free_port()
+    app = create_app({"SECRET_KEY": "test-only", "SSE_SLOTS": 5}, hub=hub,
+                     health=pipeline.health)
+    server = make_server(app, "127.0.0.1", port, 8)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        chromium.set_window_size(1080, 1920)
+        chromium.get(f"http://127.0.0.1:{port}/")
+        pipeline.start()
+        wait_for(chromium, lambda: "lower your right" in text(chromium, "menu"), 10, "the ask")
+        assert chromium.execute_script(LAYOUT)["outside"] == []
+        chromium.save_screenshot(str(artifacts / "mirror-menu-ask-portrait.png"))
+        wait_for(chromium, lambda: "Reps per set" in text(chromium, "menu"), 5, "the menu")
+        assert "Deadlift" in text(chromium, "menu") and "60 s" in text(chromium, "menu")
+        wait_for(chromium, lambda: "10" in text(chromium, "menu"), 10, "reps changed")
+        on = chromium.find_element("css selector", '[data-testid="menu"] li.on').text
+        assert on.split() == ["Reps", "per", "set", "10"], on
+        chromium.save_screenshot(str(artifacts / "mirror-menu-portrait.png"))
+        chromium.set_window_size(1920, 1080)
+        time.sleep(0.3)
+        assert chromium.execute_script(LAYOUT)["outside"] == []
+        chromium.save_screenshot(str(artifacts / "mirror-menu-landscape.png"))
+        wait_for(chromium, lambda: not chromium.find_element(
+            "css selector", '[data-testid="menu"]').is_displayed(), 10, "saved and closed")
+    finally:
+        pipeline.stop()
+        chromium.get("about:blank")
+        time.sleep(0.3)
+        server.close()

@@ -184,3 +184,34 @@ def test_at_an_angle_the_verdicts_agree_with_the_side_view_of_the_same_reps(rows
         agree = sum(fault not in a["unjudged"] and (fault in s["faults"]) == (fault in a["faults"])
                     for s, a in pairs)
         assert pairs and agree >= 0.9 * len(pairs), (fault, agree, len(pairs))
+
+
+def test_the_arms_menu_never_opens_on_any_real_clip(rows, tracks, clips):
+    """Issue 26, item 5, on real people: every dev clip's track (arm circles, a
+    squat with the hands behind the head, hinges, swings, walking, push-ups)
+    through the real Processor with the arms' menu on. None may open it; the
+    question it asks first ("asked") is counted and reported, since the glass
+    shows it."""
+    import json
+
+    from device.core.coach import Coach
+    from device.service.hub import StateHub
+    from device.service.pipeline import Processor
+    from device.vision.sources import Frame
+
+    names = [n for n in json.loads((clips / "labels.json").read_text())
+             if not n.startswith("_") and (tracks / f"{n.rsplit('.', 1)[0]}.npz").is_file()]
+    assert len(names) >= 35, names
+    asked = {}
+    for name in names:
+        tr = load_track(tracks / f"{name.rsplit('.', 1)[0]}.npz")
+        processor = Processor(None, Coach(), StateHub(), menu=True)
+        acts = []
+        for kp, t in zip(tr.keypoints, tr.t, strict=True):
+            events = processor.coach_step(Frame(t_s=float(t), keypoints=kp,
+                                                size=tr.frame_size), kp)
+            acts += [e["action"] for e in events if e["type"] == "menu"]
+        assert "opened" not in acts, (name, acts)
+        if acts:
+            asked[name] = acts.count("asked")
+    print(f"\nthe menu's question on the dev clips: {asked or 'none'}")

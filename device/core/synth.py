@@ -52,6 +52,9 @@ class Pose2D:
     hip_shift: float = 0.0  # sideways hip shift (front view), frame heights
     neck_deg: float = 0.0  # head and upper back curled forward of the trunk line
     heel_rise: float = 0.0  # the ankles lifted off the floor (heels up), frame heights
+    # Each arm raised forward from hanging, degrees (180: straight overhead).
+    l_arm_deg: float = 0.0
+    r_arm_deg: float = 0.0
 
 
 # The camera's angle to the person in the "oblique" view, degrees from facing it.
@@ -72,8 +75,11 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     sho = (hip[0] + TORSO * math.sin(t), hip[1] - TORSO * math.cos(t))
     n = t + math.radians(p.neck_deg)
     head = (sho[0] + NECK * math.sin(n), sho[1] - NECK * math.cos(n))
-    elbow = (sho[0], sho[1] + UPPER_ARM)
-    wrist = (elbow[0], elbow[1] + FOREARM)
+    arms = []
+    for deg in (p.l_arm_deg, p.r_arm_deg):
+        a = math.radians(deg)
+        elbow = (sho[0] + UPPER_ARM * math.sin(a), sho[1] + UPPER_ARM * math.cos(a))
+        arms.append((elbow, (elbow[0] + FOREARM * math.sin(a), elbow[1] + FOREARM * math.cos(a))))
     kp = np.zeros((17, 3), dtype=np.float32)
 
     def put(i: int, u: float, y: float, lateral: float) -> None:
@@ -96,6 +102,7 @@ def figure(p: Pose2D, view: str, x0: float, ground: float, aspect: float,
     for i, sign in ((0, -1), (1, 1)):  # left, then its right twin (the next index)
         shift = p.hip_shift
         put(L_SHOULDER + i, sho[0], sho[1], sign * SHOULDER_W / 2 + shift / 2)
+        elbow, wrist = arms[i]
         put(L_ELBOW + i, elbow[0], elbow[1], sign * SHOULDER_W / 2 + shift / 2)
         put(L_WRIST + i, wrist[0], wrist[1], sign * SHOULDER_W / 2.2 + shift / 2)
         put(L_HIP + i, hip[0], hip[1], sign * HIP_W / 2 + shift)
@@ -163,6 +170,7 @@ class Session:
     rise_lean_deg: float = 0.0
     lockout_lean_deg: float = 0.0  # trunk angle at the top of each rep (negative: leans back)
     lockout_depth: float = 0.0  # how far from standing the top of each rep stays (0..1)
+    arms_deg: float = 0.0  # both arms raised throughout (180: overhead, an overhead squat)
     seed: int = 0
 
 
@@ -223,7 +231,8 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         p = Pose2D(trunk_deg=p.trunk_deg + s.lockout_lean_deg * up * (1 - d) + lean,
                    thigh_deg=p.thigh_deg, shin_deg=p.shin_deg,
                    knee_w=KNEE_W * (1 - s.knees_in * d), hip_shift=s.hip_shift * HIP_W * d,
-                   neck_deg=s.neck_deg * d, heel_rise=s.heel_rise * SHIN * d)
+                   neck_deg=s.neck_deg * d, heel_rise=s.heel_rise * SHIN * d,
+                   l_arm_deg=s.arms_deg, r_arm_deg=s.arms_deg)
         walking_out = ti - walk_out_at
         if s.walk_in_s and ti < s.walk_in_s:
             # Walk in from the left edge, legs swinging.
@@ -246,6 +255,34 @@ def session_track(s: Session) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         drop = rng.random(kp.shape[:2]) < s.dropout_rate
         kp[:, :, 2] = np.where(drop, 0.1, kp[:, :, 2])
     return kp.astype(np.float32), t - t[0], s.frame_size
+
+
+def arms_track(steps: list[tuple[float, float, float]], view: str = "front", fps: float = 30.0,
+               frame_size: tuple[int, int] = (480, 640), noise: float = 0.0,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """A person standing still, moving only the arms: `steps` are (seconds, left
+    arm, right arm), each arm in degrees raised from hanging (180: overhead),
+    each step eased from the last (0.3 s or the step, the shorter)."""
+    rng = np.random.default_rng(seed)
+    h, w = frame_size
+    aspect = w / h
+    frames, ts, t, was = [], [], 0.0, (0.0, 0.0)
+    for dur, left, right in steps:
+        k = max(1, int(round(dur * fps)))
+        ease = min(0.3, dur)
+        for j in range(k):
+            u = min(1.0, (j / fps) / ease) if ease else 1.0
+            u = (1 - math.cos(math.pi * u)) / 2
+            pose = Pose2D(l_arm_deg=was[0] + (left - was[0]) * u,
+                          r_arm_deg=was[1] + (right - was[1]) * u)
+            frames.append(figure(pose, view, aspect / 2, 0.88, aspect))
+            ts.append(t + j / fps)
+        t += k / fps
+        was = (left, right)
+    kp = np.stack(frames)
+    if noise:
+        kp[:, :, :2] += rng.normal(0, noise, kp[:, :, :2].shape).astype(np.float32)
+    return kp.astype(np.float32), np.asarray(ts), frame_size
 
 
 def _stride(t_s: float) -> Pose2D:

@@ -47,6 +47,7 @@ class Job:
     params: Any  # CoachParams
     skeleton: bool = False
     cards: bool = False  # look for a client's card (device/vision/cards.py) on the frames
+    menu: bool = False  # the arms' menu at the glass (device/core/gestures.py)
     fail_fast: bool = False  # an explicit --source: a first open failure ends `run`
     camera_stale_s: float = 2.0  # no frame this long: the camera is lost (the mirror says so)
     reopen_after_s: float = 3.0  # lost this long: closed and opened again
@@ -193,7 +194,8 @@ def _run(job: Job, send: _Sender, stop: threading.Event, holder: dict, log) -> i
             open_source = _demo
     processor = Processor(pose, Coach(job.params), _PipeHub(send),
                           extra={"source": None, "demo": False, "live": True},
-                          skeleton=job.skeleton, cards=CardReader() if job.cards else None)
+                          skeleton=job.skeleton, cards=CardReader() if job.cards else None,
+                          menu=job.menu)
     processor.invoke_log = []
     holder["processor"] = processor
     send("ready", {"pid": os.getpid(), "model": model_health(pose)})

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from device.core import gestures
 from device.core.coach import Coach, Phase
 from device.service.hub import StateHub
 from device.service.metrics import Metrics
@@ -133,8 +134,12 @@ class Processor:
 
     def __init__(self, pose: PoseEstimator | None, coach: Coach, hub: StateHub,
                  extra: dict[str, Any] | None = None, skeleton: bool = False,
-                 metrics: Metrics | None = None, cards: CardReader | None = None) -> None:
+                 metrics: Metrics | None = None, cards: CardReader | None = None,
+                 menu: bool = False) -> None:
         self.pose = pose
+        # The home user's menu, worked by the arms (device/core/gestures.py);
+        # None: off (a clinic's default).
+        self.menu = gestures.MenuState() if menu else None
         # A client's card held up to the camera: its code becomes a "card"
         # event (only the program runner reads it; never stored or published).
         self.cards = cards
@@ -171,10 +176,23 @@ class Processor:
         snap.update(self.extra)
         snap["camera"] = camera
         snap.update(more)
+        if self.menu is not None:
+            snap["menu"] = gestures.view(self.menu, self.coach.state.t_s)
         if self.skeleton:
             snap["skeleton"] = self._skeleton()
             snap["skeleton_aspect"] = round(self.aspect, 4)  # the frame's width / height
         self.hub.publish(snap)
+
+    def _menu_step(self, keypoints: np.ndarray, t_s: float) -> list[dict]:
+        """The menu on this frame: a gesture counts only standing, with no set
+        under way (a set's reps so far, not resting)."""
+        st, p = self.coach.state, self.coach.params
+        in_set = bool(st.sets.set_reps) and st.sets.resting_since_s is None
+        allowed = st.phase in (Phase.READY, Phase.STANDING) and not in_set
+        current = {"exercise": p.exercise, "set_reps": p.set_target_reps,
+                   "sets": p.set_target_sets, "rest_s": p.rest_s}
+        self.menu, events = gestures.step(self.menu, keypoints, t_s, allowed, current)
+        return events
 
     def _skeleton(self) -> list[list[float] | None] | None:
         """17 (x, y) points normalized to the frame, None where not seen lately."""
@@ -215,6 +233,8 @@ class Processor:
             code = self.cards.read(frame.image, frame.t_s)
             if code is not None:
                 events = [*events, {"type": "card", "code": code, "t_s": frame.t_s}]
+        if self.menu is not None:
+            events = [*events, *self._menu_step(keypoints, frame.t_s)]
         for e in events:
             if e["type"] == "rejected":
                 n = self.rejected[e["reason"]] = self.rejected.get(e["reason"], 0) + 1

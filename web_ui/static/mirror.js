@@ -155,6 +155,8 @@
       prog.note].filter(Boolean).join(" · ");
     tempo(s.tempo);
     summary(s.program_summary);
+    // The arms' menu; none while a program is followed (its block sets the targets).
+    menu(prog || s.program_summary ? null : s.menu);
     $("timer").textContent = timer;
     const strip = $("strip");
     strip.replaceChildren(...(s.set_faults || []).map((f) => {
@@ -238,6 +240,36 @@
     });
     box.innerHTML = `<h2>${esc(say("program_done"))}</h2><ul>${rows.join("")}</ul>` +
       (a.adherence_pct == null ? "" : `<p>${esc(say("summary_adherence", {pct: a.adherence_pct}))}</p>`);
+  }
+
+  function menu(m) {
+    const box = $("menu");
+    box.hidden = !m;
+    if (!m) return;
+    if (m.mode === "asking") {
+      box.innerHTML = `<p class="ask">${esc(say("menu_ask"))} <small>${esc(say("menu_ask_left", {s: m.left_s}))}</small></p>`;
+      return;
+    }
+    const value = (it) => {
+      if (it.id === "exercise") return WORDS.exercises[it.value] || it.value;
+      if (it.id === "rest_s") return say("menu_seconds", {s: Math.round(it.value)});
+      return it.value ? String(it.value) : say("menu_no_target");
+    };
+    const list = document.createElement("ul");
+    for (const it of m.items) {
+      const row = document.createElement("li"), name = document.createElement("span"),
+        val = document.createElement("b");
+      row.classList.toggle("on", it.id === m.item);
+      row.dataset.item = it.id;
+      name.textContent = say("menu_" + it.id);
+      val.textContent = value(it);
+      row.append(name, val);
+      list.append(row);
+    }
+    const title = document.createElement("h2"), how = document.createElement("p");
+    title.textContent = say("menu_title");
+    how.textContent = say("menu_how");
+    box.replaceChildren(title, list, how);
   }
 
   // The optional overlay: keypoints from the snapshot (no video reaches the page).
