@@ -1,7 +1,11 @@
 #!/bin/bash
 # Install (or upgrade) Hinge Mirror on Raspberry Pi OS Bookworm or Trixie.
 #
-#   sudo systemd/install.sh [--kiosk-user USER | --no-kiosk] [--port N]
+#   sudo systemd/install.sh [--kiosk-user USER | --no-kiosk] [--port N] [--home | --clinic]
+#
+# --home or --clinic: where the mirror stands, for a new config ([device] mode;
+# at home no staff console on the network and nothing of the staff's on the
+# glass, the arms' menu on). Neither: asked on a terminal, else a clinic.
 #
 # What it does, each step only when needed (running it twice changes nothing):
 #   1. apt: python3-venv, python3-picamera2 (Raspberry Pi's repository),
@@ -29,6 +33,7 @@ PREFIX=/opt/hinge-mirror
 SERVICE_USER=hinge-mirror
 KIOSK_USER="${SUDO_USER:-}"
 PORT=8000
+MODE=""
 PIP_ARGS=()
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -40,6 +45,8 @@ while [ $# -gt 0 ]; do
         --kiosk-user) KIOSK_USER="${2:?--kiosk-user needs a user name}"; shift 2 ;;
         --no-kiosk) KIOSK_USER=""; shift ;;
         --port) PORT="${2:?--port needs a number}"; shift 2 ;;
+        --home) MODE=home; shift ;;
+        --clinic) MODE=clinic; shift ;;
         --pip-arg) PIP_ARGS+=("${2:?}"); shift 2 ;;
         -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -113,11 +120,21 @@ install -d -m 0750 "$ROOT/var/lib/hinge-mirror" "$ROOT/var/log/hinge-mirror"
 install -d -m 0755 "$ROOT/var/lib/hinge-mirror/models"
 chown "$SERVICE_USER:$SERVICE_USER" "$ROOT/var/lib/hinge-mirror" "$ROOT/var/log/hinge-mirror"
 if [ ! -e "$ROOT/etc/hinge-mirror/config.toml" ]; then
+    if [ -z "$MODE" ] && [ -t 0 ]; then
+        read -r -p "Is this mirror in a clinic or a home? [clinic/home] (clinic): " MODE || MODE=""
+        case "$MODE" in h|home|Home|HOME) MODE=home ;; *) MODE=clinic ;; esac
+    fi
     sed "s/^port = 8000$/port = $PORT/" "$SRC/systemd/config.toml" > "$ROOT/etc/hinge-mirror/.config.toml.new"
+    if [ "$MODE" = home ]; then
+        printf '\n[device]\nmode = "home"  # no staff console on the network; see docs/home.md\n' \
+            >> "$ROOT/etc/hinge-mirror/.config.toml.new"
+    fi
     install -m 0644 "$ROOT/etc/hinge-mirror/.config.toml.new" "$ROOT/etc/hinge-mirror/config.toml"
     rm -f "$ROOT/etc/hinge-mirror/.config.toml.new"
-    say "wrote /etc/hinge-mirror/config.toml"
+    say "wrote /etc/hinge-mirror/config.toml (${MODE:-clinic})"
 fi
+HOME_MODE=0
+grep -q '^mode = "home"' "$ROOT/etc/hinge-mirror/config.toml" && HOME_MODE=1
 
 # 4. The program: a venv per release in $PREFIX/releases/VERSION-COMMIT (with
 #    Debian's numpy pinned), and $PREFIX/venv a symlink to the one that runs.
@@ -262,6 +279,8 @@ fi
     systemctl start hinge-mirror-kiosk.service; }
 
 say "done: the mirror on http://127.0.0.1:$PORT/, the staff console on port $PORT of this device"
-if ! [ -s "$ROOT/var/lib/hinge-mirror/hinge-mirror.db" ]; then
+if [ "$HOME_MODE" = 1 ]; then
+    say "at home: no account is needed; set your targets with your arms at the glass (docs/home.md)"
+elif ! [ -s "$ROOT/var/lib/hinge-mirror/hinge-mirror.db" ]; then
     say "next: make a staff account: sudo -u $SERVICE_USER $VENV/bin/hinge-mirror staff add NAME --role admin --config /etc/hinge-mirror/config.toml"
 fi

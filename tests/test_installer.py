@@ -136,6 +136,20 @@ def test_uninstall_keeps_the_data_unless_purged(scratch):
     assert "userdel hinge-mirror" in log_of(state)
 
 
+def test_a_home_install_says_so_in_its_config_and_needs_no_account(scratch):
+    """Issue 26, item 5: the installer's --home (what a home user answers to its
+    question on a terminal) writes [device] mode = "home"; a clinic's does not."""
+    from device.config import load_config
+
+    root, state, env = scratch
+    done = install(env, "--home")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    config = load_config(root / "etc/hinge-mirror/config.toml")
+    assert config.device.mode == "home" and config.device.menu()
+    assert "wrote /etc/hinge-mirror/config.toml (home)" in done.stdout
+    assert "at home: no account is needed" in done.stdout and "staff add" not in done.stdout
+
+
 def test_the_installer_refuses_bad_options(scratch):
     root, state, env = scratch
     for args, says in ((["--port", "80000"], "out of range"), (["--bogus"], "unknown option")):
